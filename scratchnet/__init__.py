@@ -1,0 +1,111 @@
+"""scratchnet: a from-scratch deep-learning framework for teaching convolutional networks.
+
+NumPy arrays, a small define-by-run autograd engine, numba-compiled vision kernels, and the
+classic architectures as readable code. The API mirrors PyTorch's names so that what you learn
+here carries over.
+"""
+from . import dtypes
+from .autograd import (
+    REGISTRY,
+    Context,
+    Function,
+    Tensor,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    register,
+    set_grad_enabled,
+)
+from .creation import (
+    arange,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .dtypes import (
+    bool_,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
+from .gradcheck import GradcheckError, GradcheckReport, gradcheck
+from .ops.methods import (
+    abs,
+    add,
+    argmax,
+    argmin,
+    as_tensor,
+    broadcast_to,
+    cat,
+    chunk,
+    clamp,
+    clip,
+    concatenate,
+    div,
+    eq,
+    exp,
+    expand,
+    flatten,
+    flip,
+    ge,
+    gt,
+    le,
+    leaky_relu,
+    log,
+    log_softmax,
+    logsumexp,
+    lt,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    ne,
+    neg,
+    pad,
+    permute,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    split,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sub,
+    sum,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+    where,
+)
+from .random import initial_seed, manual_seed
+from . import nn  # noqa: E402
+
+float = float32
+double = float64
+long = int64
+
+__version__ = "0.1.0"

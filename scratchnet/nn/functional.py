@@ -1,0 +1,16 @@
+"""scratchnet.nn.functional: the torch.nn.functional names.
+
+Activations and softmax come from the engine ops; the vision ops (convolution, pooling,
+upsampling) and the losses are added by their own modules and re-exported here.
+"""
+from __future__ import annotations
+
+from ..ops.methods import (  # noqa: F401
+    leaky_relu,
+    log_softmax,
+    pad,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
+)

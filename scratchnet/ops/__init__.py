@@ -1,0 +1,9 @@
+"""Every op of scratchnet, registered in `scratchnet.autograd.REGISTRY`.
+
+Families: elementwise, reduce, shape, linalg, activation (this issue's engine ops); vision ops
+(convolution, pooling, RoI, upsampling) live beside them and are re-exported from
+`scratchnet.nn.functional`; RoI pool / RoI align are also here as `scratchnet.ops.roi_pool` /
+`roi_align`, torchvision's names.
+"""
+from . import activation, elementwise, linalg, reduce, shape  # noqa: F401  (registers ops)
+from . import methods  # noqa: F401  (installs Tensor methods)

@@ -1,0 +1,51 @@
+"""Matrix product with NumPy's matmul rules: 1-D operands are promoted (and the added axis
+removed again), leading dimensions broadcast as batch dimensions."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function, register
+from .elementwise import unbroadcast
+
+
+@register("matmul")
+class MatMul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: both operands need at least one dimension, got shapes "
+                             f"{a.shape} @ {b.shape}; use * for a scalar")
+        k_a = a.shape[-1]
+        k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if k_a != k_b:
+            raise ValueError(f"matmul: {a.shape} @ {b.shape}: inner sizes {k_a} and {k_b} "
+                             "differ")
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: {a.shape} @ {b.shape}: batch dimensions "
+                             f"{a.shape[:-2]} and {b.shape[:-2]} do not broadcast") from None
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_arrays
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1 and b.ndim == 1:
+            g2 = grad.reshape(1, 1)
+        elif a.ndim == 1:
+            g2 = np.expand_dims(grad, -2)
+        elif b.ndim == 1:
+            g2 = np.expand_dims(grad, -1)
+        else:
+            g2 = grad
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            ga = unbroadcast(ga, a2.shape).reshape(a.shape)
+        if ctx.needs_input_grad[1]:
+            gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            gb = unbroadcast(gb, b2.shape).reshape(b.shape)
+        return ga, gb
