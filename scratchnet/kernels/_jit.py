@@ -1,0 +1,19 @@
+"""The one place that decides how kernels are compiled.
+
+`cache=True` writes compiled machine code next to the source (in __pycache__), so only the
+first import on a machine pays the compile time. When the package directory is read-only
+(a system-wide install), numba falls back to a per-user cache directory by itself
+(NUMBA_CACHE_DIR overrides both). `fastmath` stays off: it would let the compiler assume
+no NaNs, and the library's NaN checks would silently pass.
+"""
+from __future__ import annotations
+
+import numba
+
+jit = numba.njit(cache=True, nogil=True)
+"""Decorator for serial kernels."""
+
+jit_parallel = numba.njit(cache=True, nogil=True, parallel=True)
+"""Decorator for kernels whose outer loop is numba.prange (only where it measurably pays)."""
+
+prange = numba.prange
