@@ -11,7 +11,7 @@ from .reduce import normalize_axis
 
 
 def _format_shape(shape):
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    return str(tuple(int(s) for s in shape))
 
 
 @register("reshape")
