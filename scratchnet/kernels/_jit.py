@@ -17,3 +17,21 @@ jit_parallel = numba.njit(cache=True, nogil=True, parallel=True)
 """Decorator for kernels whose outer loop is numba.prange (only where it measurably pays)."""
 
 prange = numba.prange
+
+
+def cache_dir() -> str:
+    """Where compiled kernels are cached on this installation (what `scratchnet info`
+    prints): NUMBA_CACHE_DIR if set, else the package's __pycache__ when writable, else
+    numba's per-user cache directory."""
+    import os
+
+    if numba.config.CACHE_DIR:
+        return numba.config.CACHE_DIR
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
+    parent = os.path.dirname(here)
+    if os.access(here if os.path.isdir(here) else parent, os.W_OK):
+        return here
+    from numba.misc.appdirs import AppDirs
+
+    return os.path.join(AppDirs(appname="numba", appauthor=False).user_cache_dir,
+                        "<mirrored package path>")
