@@ -1,0 +1,28 @@
+"""Exercise: the backward pass of max pooling, with windows that may overlap.
+
+    x: (N, C, H, W) -> out: (N, C, H', W'), out[n, c, i, j] = max of the kernel_size x
+    kernel_size window of x starting at (i*stride, j*stride); no padding.
+
+Write `backward`: given dout (N, C, H', W'), return dx (N, C, H, W). The gradient of a max
+goes to the element that won (the first one in row-major order on a tie). Check it with:
+
+    scratchnet exercise check max_pool
+"""
+import numpy as np
+
+
+def forward(x, kernel_size=2, stride=2):
+    n, c, h, w = x.shape
+    ho = (h - kernel_size) // stride + 1
+    wo = (w - kernel_size) // stride + 1
+    out = np.empty((n, c, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            window = x[:, :, i * stride:i * stride + kernel_size,
+                       j * stride:j * stride + kernel_size]
+            out[:, :, i, j] = window.max(axis=(2, 3))
+    return out
+
+
+def backward(dout, x, kernel_size=2, stride=2):
+    raise NotImplementedError("write the backward pass of max pooling")
