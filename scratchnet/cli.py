@@ -2,6 +2,8 @@
 
     scratchnet info                 versions, numba threading and kernel cache directory
     scratchnet demo                 tensors, backward and a gradient check in ten lines
+    scratchnet lessons list|run NAME|all [--fast]
+    scratchnet exercise list|check NAME [--file PATH]
 """
 from __future__ import annotations
 
@@ -58,6 +60,90 @@ def cmd_demo(args) -> int:
     return 0 if report.passed else 1
 
 
+def _lesson_files():
+    import glob
+    import os
+
+    from .exercises.specs import lessons_dir
+
+    return sorted(glob.glob(os.path.join(lessons_dir(), "[0-9][0-9]_*.py")))
+
+
+def _first_doc_line(path):
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip().lstrip("#").strip()
+            if line and not line.startswith("%%") and not line.startswith("---"):
+                return line
+    return ""
+
+
+def cmd_lessons(args) -> int:
+    import os
+    import subprocess
+    import time
+
+    files = _lesson_files()
+    if not files:
+        from .exercises.specs import lessons_dir
+        print(f"no lessons found in {lessons_dir()} (set SCRATCHNET_LESSONS to the folder)")
+        return 1
+    names = {os.path.splitext(os.path.basename(f))[0]: f for f in files}
+    if args.action == "list":
+        for name, path in names.items():
+            print(f"{name:32} {_first_doc_line(path)}")
+        return 0
+    if not args.name:
+        print("which lesson? give a name from `scratchnet lessons list`, or all")
+        return 2
+    if args.name == "all":
+        chosen = list(names)
+    else:
+        matches = [n for n in names if n == args.name or n.startswith(args.name)
+                   or n.split("_", 1)[1] == args.name]
+        if len(matches) != 1:
+            print(f"no single lesson matches {args.name!r}; choose from:\n  "
+                  + "\n  ".join(names))
+            return 2
+        chosen = matches
+    env = dict(os.environ, MPLBACKEND="Agg")
+    if args.fast:
+        env["SCRATCHNET_FAST"] = "1"
+    failed = []
+    for name in chosen:
+        t0 = time.perf_counter()
+        print(f"=== {name}", flush=True)
+        rc = subprocess.call([sys.executable, names[name]], env=env,
+                             cwd=os.path.dirname(names[name]))
+        dt = time.perf_counter() - t0
+        print(f"=== {name}: {'ok' if rc == 0 else 'FAILED'} in {dt:.1f} s\n", flush=True)
+        if rc:
+            failed.append(name)
+    if failed:
+        print(f"{len(failed)} lesson(s) failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+def cmd_exercise(args) -> int:
+    from . import exercises
+
+    if args.action == "list":
+        for name, ex in exercises.EXERCISES.items():
+            print(f"{name:24} {ex.title}")
+        return 0
+    if not args.name:
+        print("which exercise? see `scratchnet exercise list`")
+        return 2
+    try:
+        report = exercises.check(args.name, args.file)
+    except ValueError as e:
+        print(e)
+        return 2
+    print(report)
+    return 0 if report.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scratchnet",
                                 description="scratchnet: a from-scratch CNN framework for "
@@ -67,6 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_info)
     s = sub.add_parser("demo", help="tensors, backward and gradcheck in a few lines")
     s.set_defaults(fn=cmd_demo)
+    s = sub.add_parser("lessons", help="list or run the follow-along lessons")
+    s.add_argument("action", choices=["list", "run"])
+    s.add_argument("name", nargs="?", help="a lesson name (or its number), or all")
+    s.add_argument("--fast", action="store_true",
+                   help="shrink training so that each lesson runs in under 30 s "
+                        "(also SCRATCHNET_FAST=1)")
+    s.set_defaults(fn=cmd_lessons)
+    s = sub.add_parser("exercise", help="list the gradient-check exercises or check yours")
+    s.add_argument("action", choices=["list", "check"])
+    s.add_argument("name", nargs="?")
+    s.add_argument("--file", help="your file (default: lessons/exercises/NAME.py)")
+    s.set_defaults(fn=cmd_exercise)
     return p
 
 
