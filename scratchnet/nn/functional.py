@@ -14,3 +14,5 @@ from ..ops.methods import (  # noqa: F401
     softmax,
     tanh,
 )
+from ..ops.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d,  # noqa: F401
+                        max_pool1d, max_pool2d, max_unpool2d, min_pool2d)

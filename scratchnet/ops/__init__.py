@@ -7,3 +7,4 @@ Families: elementwise, reduce, shape, linalg, activation (this issue's engine op
 """
 from . import activation, elementwise, linalg, reduce, shape  # noqa: F401  (registers ops)
 from . import methods  # noqa: F401  (installs Tensor methods)
+from . import pool  # noqa: F401  (registers the pooling ops)

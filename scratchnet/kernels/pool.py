@@ -1,0 +1,221 @@
+"""Pooling kernels: max (with argmax indices), average, adaptive average and adaptive max.
+
+Every kernel works on a stack of P = N*C independent planes, `(P, H, W)`, and loops over the
+planes with `prange`: pooling does almost no arithmetic per byte, so the only parallelism
+worth having is one plane per thread (measured in benchmarks/bench_pool.py).
+
+Window geometry, one spatial dimension, output position o (stride s, padding p, dilation d):
+
+    taps  o*s - p + j*d   for j = 0 .. k-1, of which only 0 <= tap < H exist
+
+An index is the flat offset `h*W + w` of the chosen pixel inside its (H, W) plane, as PyTorch
+stores it. The callers validate every argument; these kernels trust their input.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import jit_parallel, prange
+
+
+@jit_parallel
+def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w):
+    """Max over each window, and where it was.
+
+    x: (P, H, W) -> out: (P, H', W') same dtype, indices: (P, H', W') int64 (h*W + w).
+
+    Padding is never read, so it acts as -inf. `v > best` keeps the first of equal values in
+    row-major window order; `v != v` lets every NaN replace the running best, so a NaN in the
+    window wins (the last one, as PyTorch's CPU kernel). A window of all -inf reports its
+    first pixel.
+    """
+    P, H, W = x.shape
+    out = np.empty((P, out_h, out_w), dtype=x.dtype)
+    indices = np.empty((P, out_h, out_w), dtype=np.int64)
+    for p in prange(P):
+        for oh in range(out_h):
+            h0 = oh * sh - ph
+            h1 = min(h0 + (kh - 1) * dh + 1, H)
+            while h0 < 0:
+                h0 += dh
+            for ow in range(out_w):
+                w0 = ow * sw - pw
+                w1 = min(w0 + (kw - 1) * dw + 1, W)
+                while w0 < 0:
+                    w0 += dw
+                best = -np.inf
+                best_at = h0 * W + w0
+                for ih in range(h0, h1, dh):
+                    for iw in range(w0, w1, dw):
+                        v = x[p, ih, iw]
+                        if v > best or v != v:
+                            best = v
+                            best_at = ih * W + iw
+                out[p, oh, ow] = best
+                indices[p, oh, ow] = best_at
+    return out, indices
+
+
+@jit_parallel
+def max_pool2d_backward(grad_out, indices, H, W):
+    """Scatter-add each output gradient to the pixel its window chose.
+
+    grad_out, indices: (P, H', W') -> grad_in: (P, H, W). Overlapping windows that chose the
+    same pixel add up there. Also the backward of adaptive max pooling.
+    """
+    P, out_h, out_w = grad_out.shape
+    grad_in = np.empty((P, H * W), dtype=grad_out.dtype)
+    for p in prange(P):
+        # zeroed here, not by np.zeros, so that each thread touches its own planes
+        grad_in[p, :] = 0
+        for oh in range(out_h):
+            for ow in range(out_w):
+                grad_in[p, indices[p, oh, ow]] += grad_out[p, oh, ow]
+    return grad_in.reshape((P, H, W))
+
+
+@jit_parallel
+def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, out_h, out_w, count_include_pad, divisor):
+    """Mean over each window.
+
+    x: (P, H, W) -> out: (P, H', W'). The divisor is `divisor` when it is > 0
+    (divisor_override); else the window's size clipped to the padded input when
+    count_include_pad (a ceil_mode window hanging past the padding does not count the
+    overhang), else the number of real pixels it covers. Sums run in float64.
+    """
+    P, H, W = x.shape
+    out = np.empty((P, out_h, out_w), dtype=x.dtype)
+    for p in prange(P):
+        for oh in range(out_h):
+            h0 = oh * sh - ph
+            h1 = min(h0 + kh, H + ph)
+            pool_h = h1 - h0
+            h0 = max(h0, 0)
+            h1 = min(h1, H)
+            for ow in range(out_w):
+                w0 = ow * sw - pw
+                w1 = min(w0 + kw, W + pw)
+                pool_w = w1 - w0
+                w0 = max(w0, 0)
+                w1 = min(w1, W)
+                total = 0.0
+                for ih in range(h0, h1):
+                    for iw in range(w0, w1):
+                        total += x[p, ih, iw]
+                if divisor > 0:
+                    n = divisor
+                elif count_include_pad:
+                    n = pool_h * pool_w
+                else:
+                    n = (h1 - h0) * (w1 - w0)
+                out[p, oh, ow] = total / n
+    return out
+
+
+@jit_parallel
+def avg_pool2d_backward(grad_out, H, W, kh, kw, sh, sw, ph, pw, count_include_pad, divisor):
+    """Spread each output gradient evenly (grad / divisor) over the pixels of its window.
+
+    grad_out: (P, H', W') -> grad_in: (P, H, W); the divisor rule is the forward's.
+    """
+    P, out_h, out_w = grad_out.shape
+    grad_in = np.empty((P, H, W), dtype=grad_out.dtype)
+    for p in prange(P):
+        grad_in[p] = 0
+        for oh in range(out_h):
+            h0 = oh * sh - ph
+            h1 = min(h0 + kh, H + ph)
+            pool_h = h1 - h0
+            h0 = max(h0, 0)
+            h1 = min(h1, H)
+            for ow in range(out_w):
+                w0 = ow * sw - pw
+                w1 = min(w0 + kw, W + pw)
+                pool_w = w1 - w0
+                w0 = max(w0, 0)
+                w1 = min(w1, W)
+                if divisor > 0:
+                    n = divisor
+                elif count_include_pad:
+                    n = pool_h * pool_w
+                else:
+                    n = (h1 - h0) * (w1 - w0)
+                share = grad_out[p, oh, ow] / n
+                for ih in range(h0, h1):
+                    for iw in range(w0, w1):
+                        grad_in[p, ih, iw] += share
+    return grad_in
+
+
+@jit_parallel
+def adaptive_avg_pool2d_forward(x, out_h, out_w):
+    """Mean over PyTorch's adaptive bins.
+
+    x: (P, H, W) -> out: (P, H', W'); bin i of a dimension covers
+    [floor(i*H/H'), ceil((i+1)*H/H')), so bins may overlap and H' may exceed H.
+    """
+    P, H, W = x.shape
+    out = np.empty((P, out_h, out_w), dtype=x.dtype)
+    for p in prange(P):
+        for oh in range(out_h):
+            h0 = (oh * H) // out_h
+            h1 = ((oh + 1) * H + out_h - 1) // out_h
+            for ow in range(out_w):
+                w0 = (ow * W) // out_w
+                w1 = ((ow + 1) * W + out_w - 1) // out_w
+                total = 0.0
+                for ih in range(h0, h1):
+                    for iw in range(w0, w1):
+                        total += x[p, ih, iw]
+                out[p, oh, ow] = total / ((h1 - h0) * (w1 - w0))
+    return out
+
+
+@jit_parallel
+def adaptive_avg_pool2d_backward(grad_out, H, W):
+    """Spread each bin's gradient evenly over its pixels: (P, H', W') -> (P, H, W)."""
+    P, out_h, out_w = grad_out.shape
+    grad_in = np.empty((P, H, W), dtype=grad_out.dtype)
+    for p in prange(P):
+        grad_in[p] = 0
+        for oh in range(out_h):
+            h0 = (oh * H) // out_h
+            h1 = ((oh + 1) * H + out_h - 1) // out_h
+            for ow in range(out_w):
+                w0 = (ow * W) // out_w
+                w1 = ((ow + 1) * W + out_w - 1) // out_w
+                share = grad_out[p, oh, ow] / ((h1 - h0) * (w1 - w0))
+                for ih in range(h0, h1):
+                    for iw in range(w0, w1):
+                        grad_in[p, ih, iw] += share
+    return grad_in
+
+
+@jit_parallel
+def adaptive_max_pool2d_forward(x, out_h, out_w):
+    """Max over PyTorch's adaptive bins, and where it was.
+
+    x: (P, H, W) -> out: (P, H', W'), indices: (P, H', W') int64. Bins as in
+    adaptive_avg_pool2d_forward; ties and NaN as in max_pool2d_forward.
+    """
+    P, H, W = x.shape
+    out = np.empty((P, out_h, out_w), dtype=x.dtype)
+    indices = np.empty((P, out_h, out_w), dtype=np.int64)
+    for p in prange(P):
+        for oh in range(out_h):
+            h0 = (oh * H) // out_h
+            h1 = ((oh + 1) * H + out_h - 1) // out_h
+            for ow in range(out_w):
+                w0 = (ow * W) // out_w
+                w1 = ((ow + 1) * W + out_w - 1) // out_w
+                best = -np.inf
+                best_at = h0 * W + w0
+                for ih in range(h0, h1):
+                    for iw in range(w0, w1):
+                        v = x[p, ih, iw]
+                        if v > best or v != v:
+                            best = v
+                            best_at = ih * W + iw
+                out[p, oh, ow] = best
+                indices[p, oh, ow] = best_at
+    return out, indices
