@@ -1,0 +1,332 @@
+"""RoI pooling (Fast R-CNN) and RoI align (Mask R-CNN) on plain ndarrays.
+
+Both cut a box out of a feature map and resample it onto a fixed PH x PW grid of bins, so that
+boxes of any size feed the same fully connected head:
+
+    x     (N, C, H, W)     feature map
+    rois  (K, 5)           [batch_index, x1, y1, x2, y2] in image coordinates, x's dtype;
+                           spatial_scale (a scalar of x's dtype) maps them onto the map
+    out   (K, C, PH, PW)
+
+RoI pool rounds the box to whole pixels and takes the max over each bin; RoI align keeps the
+box fractional and averages bilinear samples taken inside each bin.
+
+Every step follows torchvision's CPU kernels in the same order and in the dtype of x (float32
+maths for float32 input), so that round, floor and ceil land on the same pixels and sums add
+in the same order. The callers (scratchnet/ops/roi.py) have checked everything: batch indices
+are whole numbers in range, coordinates times the scale are finite, output sizes are >= 1.
+
+Parallel loops run over (box, channel) pairs in the forwards. The backwards scatter-add into
+the feature map, and two boxes can share a pixel, so they run over channels instead: a channel
+owns its slice of the gradient, and no two threads ever add to the same element.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import jit, jit_parallel, prange
+
+FLT_MAX = float(np.finfo(np.float32).max)
+
+
+@jit
+def cpp_round(v):
+    """C's round(): halves go away from zero (2.5 -> 3, -2.5 -> -3), where NumPy's np.round
+    goes to the even neighbour (2.5 -> 2). Returns an int.
+
+    Written as floor plus a comparison of the exact fraction; floor(v + 0.5) would be wrong
+    for the float just below 0.5, whose sum with 0.5 rounds up to 1.
+    """
+    a = abs(v)
+    whole = np.floor(a)
+    r = int(whole) + (1 if a - whole >= 0.5 else 0)
+    return r if v >= 0 else -r
+
+
+@jit
+def _pool_axis_bins(rois, start, end, pooled, out):
+    """Bins along one axis of a rounded RoI covering pixels start..end (inclusive).
+
+    roi_size = max(end - start + 1, 1); bin p covers [floor(p * size / pooled),
+    ceil((p + 1) * size / pooled)) offset by start, so neighbouring bins may overlap by a
+    pixel when size does not divide. out (pooled, 2) receives the unclipped [lo, hi).
+    """
+    T = rois.dtype.type
+    size = max(end - start + 1, 1)          # a malformed box becomes one pixel
+    bin_size = T(size) / T(pooled)
+    for p in range(pooled):
+        out[p, 0] = int(np.floor(T(p) * bin_size)) + start
+        out[p, 1] = int(np.ceil(T(p + 1) * bin_size)) + start
+
+
+@jit
+def roi_pool_bin_edges(rois, spatial_scale, pooled_h, pooled_w):
+    """Where each RoI-pool bin lies on the feature map, before clipping to it.
+
+    rois (K, 5), spatial_scale a scalar of the rois' dtype
+    -> rows (K, PH, 2), cols (K, PW, 2) int64: bin (ph, pw) of RoI k takes the max over
+       rows[k, ph, 0] <= h < rows[k, ph, 1] and cols[k, pw, 0] <= w < cols[k, pw, 1].
+    """
+    K = rois.shape[0]
+    rows = np.empty((K, pooled_h, 2), np.int64)
+    cols = np.empty((K, pooled_w, 2), np.int64)
+    for k in range(K):
+        x1 = cpp_round(rois[k, 1] * spatial_scale)
+        y1 = cpp_round(rois[k, 2] * spatial_scale)
+        x2 = cpp_round(rois[k, 3] * spatial_scale)
+        y2 = cpp_round(rois[k, 4] * spatial_scale)
+        _pool_axis_bins(rois, y1, y2, pooled_h, rows[k])
+        _pool_axis_bins(rois, x1, x2, pooled_w, cols[k])
+    return rows, cols
+
+
+@jit_parallel
+def roi_pool_forward(x, rois, spatial_scale, pooled_h, pooled_w):
+    """Max over each bin of each rounded RoI.
+
+    x (N, C, H, W), rois (K, 5) -> out (K, C, PH, PW) of x's dtype, argmax (K, C, PH, PW)
+    int64: the flat offset h * W + w of the max inside its (n, c) plane, -1 for a bin that
+    lies wholly outside the map (its output is 0).
+
+    As torchvision: the running max starts at -FLT_MAX and only a strictly larger value
+    replaces it, so ties go to the first pixel in row-major order, NaNs are skipped, and a
+    bin holding only -inf reports -FLT_MAX with argmax -1.
+    """
+    N, C, H, W = x.shape
+    K = rois.shape[0]
+    rows, cols = roi_pool_bin_edges(rois, spatial_scale, pooled_h, pooled_w)
+    out = np.zeros((K, C, pooled_h, pooled_w), x.dtype)
+    argmax = np.full((K, C, pooled_h, pooled_w), -1, np.int64)
+    lowest = x.dtype.type(-FLT_MAX)
+    for kc in prange(K * C):
+        k = kc // C
+        c = kc % C
+        b = int(rois[k, 0])
+        for ph in range(pooled_h):
+            h0 = min(max(rows[k, ph, 0], 0), H)
+            h1 = min(max(rows[k, ph, 1], 0), H)
+            for pw in range(pooled_w):
+                w0 = min(max(cols[k, pw, 0], 0), W)
+                w1 = min(max(cols[k, pw, 1], 0), W)
+                if h1 <= h0 or w1 <= w0:
+                    continue                    # empty bin: stays 0 with argmax -1
+                best = lowest
+                best_at = -1
+                for h in range(h0, h1):
+                    for w in range(w0, w1):
+                        v = x[b, c, h, w]
+                        if v > best:
+                            best = v
+                            best_at = h * W + w
+                out[k, c, ph, pw] = best
+                argmax[k, c, ph, pw] = best_at
+    return out, argmax
+
+
+@jit_parallel
+def roi_pool_backward(grad_out, argmax, rois, n_images, height, width):
+    """Each bin's gradient goes to the pixel that won its max.
+
+    grad_out (K, C, PH, PW), argmax (K, C, PH, PW) from the forward -> grad_x (N, C, H, W).
+    Overlapping boxes add up on shared pixels.
+    """
+    K, C, PH, PW = grad_out.shape
+    grad_x = np.zeros((n_images, C, height, width), grad_out.dtype)
+    for c in prange(C):
+        for k in range(K):
+            b = int(rois[k, 0])
+            for ph in range(PH):
+                for pw in range(PW):
+                    at = argmax[k, c, ph, pw]
+                    if at >= 0:
+                        grad_x[b, c, at // width, at % width] += grad_out[k, c, ph, pw]
+    return grad_x
+
+
+@jit
+def _align_axis_geometry(rois, k, lo_col, spatial_scale, pooled, sampling_ratio, aligned):
+    """(start, bin_size, grid) of RoI k along one axis (lo_col 1 for x, 2 for y).
+
+    aligned=True shifts the box by half a pixel so that pixel centres sit at integer + 0.5;
+    aligned=False keeps the legacy rule that forces a box to be at least one pixel long.
+    grid is the samples per bin: sampling_ratio, or ceil(length / pooled) when that is <= 0.
+    """
+    T = rois.dtype.type
+    offset = T(0.5) if aligned else T(0.0)
+    start = rois[k, lo_col] * spatial_scale - offset
+    end = rois[k, lo_col + 2] * spatial_scale - offset
+    length = end - start
+    if not aligned:
+        length = max(length, T(1.0))
+    bin_size = length / T(pooled)
+    grid = sampling_ratio if sampling_ratio > 0 else int(np.ceil(length / T(pooled)))
+    return start, bin_size, grid
+
+
+@jit
+def _align_axis_samples(rois, start, bin_size, grid, pooled, size,
+                        taps_low, taps_high, taps_l, taps_h, at):
+    """Bilinear taps of the pooled * grid sample positions along one axis, from index `at`.
+
+    taps_low/taps_high are the two pixels a sample falls between, taps_h/taps_l their weights
+    (1 - l and l). A sample outside [-1, size] gets taps_low = -1 and adds nothing; one in
+    [-1, 0] reads pixel 0 and one in [size - 1, size] reads pixel size - 1.
+    """
+    T = rois.dtype.type
+    j = at
+    for p in range(pooled):
+        for i in range(grid):
+            pos = start + T(p) * bin_size + T(i + 0.5) * bin_size / T(grid)
+            if pos < -1.0 or pos > size:
+                taps_low[j] = -1
+                taps_high[j] = -1
+                taps_l[j] = T(0.0)
+                taps_h[j] = T(0.0)
+            else:
+                if pos <= 0:
+                    pos = T(0.0)
+                low = int(pos)
+                if low >= size - 1:
+                    low = size - 1
+                    high = size - 1
+                    pos = T(low)
+                else:
+                    high = low + 1
+                l_w = pos - T(low)
+                taps_low[j] = low
+                taps_high[j] = high
+                taps_l[j] = l_w
+                taps_h[j] = T(1.0) - l_w
+            j += 1
+
+
+@jit
+def roi_align_sampling(rois, spatial_scale, pooled_h, pooled_w, sampling_ratio, aligned,
+                       height, width):
+    """Every sample RoI align takes, as separable bilinear taps shared by all channels.
+
+    rois (K, 5) -> grid (K, 2) int64, the samples per bin along y and x (gy, gx; <= 0 means
+    none), and per axis a ragged table: the y samples of RoI k in bin row ph are entries
+    ystart[k] + ph * gy + (0 .. gy-1) of ylow, yhigh (int64; ylow = -1 when outside) and
+    yh, yl (weights of ylow and yhigh); the same for x. Sample (iy, ix) of a bin then reads
+    x[ylow, xlow] with weight yh * xh, x[ylow, xhigh] with yh * xl, x[yhigh, xlow] with
+    yl * xh and x[yhigh, xhigh] with yl * xl.
+    """
+    K = rois.shape[0]
+    grid = np.empty((K, 2), np.int64)
+    geometry = np.empty((K, 4), rois.dtype)
+    ystart = np.zeros(K + 1, np.int64)
+    xstart = np.zeros(K + 1, np.int64)
+    for k in range(K):
+        y0, ybin, gy = _align_axis_geometry(rois, k, 2, spatial_scale, pooled_h,
+                                            sampling_ratio, aligned)
+        x0, xbin, gx = _align_axis_geometry(rois, k, 1, spatial_scale, pooled_w,
+                                            sampling_ratio, aligned)
+        grid[k, 0] = gy
+        grid[k, 1] = gx
+        geometry[k, 0] = y0
+        geometry[k, 1] = ybin
+        geometry[k, 2] = x0
+        geometry[k, 3] = xbin
+        ystart[k + 1] = ystart[k] + pooled_h * max(gy, 0)
+        xstart[k + 1] = xstart[k] + pooled_w * max(gx, 0)
+    ylow = np.empty(ystart[K], np.int64)
+    yhigh = np.empty(ystart[K], np.int64)
+    yl = np.empty(ystart[K], rois.dtype)
+    yh = np.empty(ystart[K], rois.dtype)
+    xlow = np.empty(xstart[K], np.int64)
+    xhigh = np.empty(xstart[K], np.int64)
+    xl = np.empty(xstart[K], rois.dtype)
+    xh = np.empty(xstart[K], rois.dtype)
+    for k in range(K):
+        _align_axis_samples(rois, geometry[k, 0], geometry[k, 1], grid[k, 0], pooled_h,
+                            height, ylow, yhigh, yl, yh, ystart[k])
+        _align_axis_samples(rois, geometry[k, 2], geometry[k, 3], grid[k, 1], pooled_w,
+                            width, xlow, xhigh, xl, xh, xstart[k])
+    return grid, ystart, ylow, yhigh, yl, yh, xstart, xlow, xhigh, xl, xh
+
+
+@jit_parallel
+def roi_align_forward(x, rois, spatial_scale, pooled_h, pooled_w, sampling_ratio, aligned):
+    """Average of gy x gx bilinear samples in each bin of each RoI.
+
+    x (N, C, H, W), rois (K, 5) -> out (K, C, PH, PW) of x's dtype. A bin whose samples all
+    fall outside [-1, H] x [-1, W] (or that has none) is 0.
+    """
+    N, C, H, W = x.shape
+    K = rois.shape[0]
+    grid, ystart, ylow, yhigh, yl, yh, xstart, xlow, xhigh, xl, xh = roi_align_sampling(
+        rois, spatial_scale, pooled_h, pooled_w, sampling_ratio, aligned, H, W)
+    out = np.zeros((K, C, pooled_h, pooled_w), x.dtype)
+    T = x.dtype.type
+    for kc in prange(K * C):
+        k = kc // C
+        c = kc % C
+        b = int(rois[k, 0])
+        gy = grid[k, 0]
+        gx = grid[k, 1]
+        count = T(max(gy * gx, 1))
+        for ph in range(pooled_h):
+            for pw in range(pooled_w):
+                acc = T(0.0)
+                for iy in range(gy):
+                    j = ystart[k] + ph * gy + iy
+                    y0 = ylow[j]
+                    if y0 < 0:
+                        continue
+                    y1 = yhigh[j]
+                    for ix in range(gx):
+                        i = xstart[k] + pw * gx + ix
+                        x0 = xlow[i]
+                        if x0 < 0:
+                            continue
+                        x1 = xhigh[i]
+                        w1 = yh[j] * xh[i]
+                        w2 = yh[j] * xl[i]
+                        w3 = yl[j] * xh[i]
+                        w4 = yl[j] * xl[i]
+                        acc += (w1 * x[b, c, y0, x0] + w2 * x[b, c, y0, x1]
+                                + w3 * x[b, c, y1, x0] + w4 * x[b, c, y1, x1])
+                out[k, c, ph, pw] = acc / count
+    return out
+
+
+@jit_parallel
+def roi_align_backward(grad_out, rois, spatial_scale, sampling_ratio, aligned, n_images,
+                       height, width):
+    """Each bin's gradient, divided by its sample count, goes back along the bilinear
+    weights of its samples.
+
+    grad_out (K, C, PH, PW), rois (K, 5) -> grad_x (N, C, H, W).
+    """
+    K, C, PH, PW = grad_out.shape
+    grid, ystart, ylow, yhigh, yl, yh, xstart, xlow, xhigh, xl, xh = roi_align_sampling(
+        rois, spatial_scale, PH, PW, sampling_ratio, aligned, height, width)
+    grad_x = np.zeros((n_images, C, height, width), grad_out.dtype)
+    T = grad_out.dtype.type
+    for c in prange(C):
+        for k in range(K):
+            b = int(rois[k, 0])
+            gy = grid[k, 0]
+            gx = grid[k, 1]
+            count = T(gy * gx)
+            for ph in range(PH):
+                for pw in range(PW):
+                    g = grad_out[k, c, ph, pw]
+                    for iy in range(gy):
+                        j = ystart[k] + ph * gy + iy
+                        y0 = ylow[j]
+                        if y0 < 0:
+                            continue
+                        y1 = yhigh[j]
+                        for ix in range(gx):
+                            i = xstart[k] + pw * gx + ix
+                            x0 = xlow[i]
+                            if x0 < 0:
+                                continue
+                            x1 = xhigh[i]
+                            grad_x[b, c, y0, x0] += g * (yh[j] * xh[i]) / count
+                            grad_x[b, c, y0, x1] += g * (yh[j] * xl[i]) / count
+                            grad_x[b, c, y1, x0] += g * (yl[j] * xh[i]) / count
+                            grad_x[b, c, y1, x1] += g * (yl[j] * xl[i]) / count
+    return grad_x
