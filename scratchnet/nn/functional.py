@@ -14,5 +14,7 @@ from ..ops.methods import (  # noqa: F401
     softmax,
     tanh,
 )
+from ..ops.upsample import (bed_of_nails, interpolate, upsample_bilinear,  # noqa: F401
+                            upsample_nearest)
 from ..ops.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d,  # noqa: F401
                         max_pool1d, max_pool2d, max_unpool2d, min_pool2d)

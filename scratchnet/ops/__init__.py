@@ -7,6 +7,7 @@ Families: elementwise, reduce, shape, linalg, activation (this issue's engine op
 """
 from . import activation, elementwise, linalg, reduce, shape  # noqa: F401  (registers ops)
 from . import methods  # noqa: F401  (installs Tensor methods)
+from . import upsample  # noqa: F401  (registers interpolate_* and bed_of_nails)
 from . import pool  # noqa: F401  (registers the pooling ops)
 from . import roi  # noqa: F401  (registers roi_pool and roi_align)
 from .roi import roi_align, roi_pool, roi_pool_bins  # noqa: F401

@@ -1,0 +1,152 @@
+"""Upsampling kernels: nearest neighbour and bilinear, forward and backward.
+
+Both methods are separable: every output row i reads input rows chosen by a 1-D table, every
+output column j reads input columns chosen by another, and a plane is resampled by the two
+tables together. So the work splits in two:
+
+- `nearest_table` / `linear_table` (plain NumPy, one spatial dimension): which input pixels
+  each output pixel reads, and with what weights. PyTorch's index rules live here.
+- the numba kernels: apply the tables to a stack of P = N*C planes `(P, H, W)`, one plane
+  per thread (`prange`). Upsampling does one or two multiply-adds per byte, so planes are the
+  only parallelism worth its start-up cost (measured in benchmarks/bench_upsample.py).
+
+Index rules, for input size n, output size m and a position dst in [0, m). `scale` is
+1/scale_factor when the caller gave a scale factor (and did not ask to recompute it), else
+n/m; PyTorch does the same, so scale_factor=1.7 on n=5 (m=8) uses 1/1.7, not 5/8, and picks
+different pixels than size=8 does.
+
+    nearest:                     src = min(floor(dst * scale), n - 1)
+    linear, align_corners=False: src = max((dst + 0.5) * scale - 0.5, 0)      (pixel centres)
+    linear, align_corners=True:  src = dst * (n - 1)/(m - 1)                  (corner pixels
+                                                                              meet; 0 if m=1)
+
+A linear position src reads pixels i0 = floor(src) and i1 = min(i0 + 1, n - 1) with weights
+1 - t and t, t = src - i0. When m == n, linear copies (PyTorch's special case, even for a
+scale factor such as 1.1 on n=5). The callers validate every argument; these kernels trust
+their input.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import jit_parallel, prange
+
+
+def nearest_table(n, m, scale_factor, dtype):
+    """Source index of every output position: (m,) int64 in [0, n).
+
+    PyTorch computes dst * scale in the tensor's dtype and then floors it as a float32
+    (`floorf`), so for float64 a product such as 23 * (14/46) = 6.9999999999999991 rounds up
+    to 7.0f first and picks pixel 7, while the same product in float32 picks pixel 6. The
+    table is computed the same way so that both dtypes pick PyTorch's pixels.
+    """
+    dtype = np.dtype(dtype)
+    if scale_factor is not None:
+        scale = dtype.type(1.0 / scale_factor)
+    else:
+        scale = dtype.type(n) / dtype.type(m)
+    src = (np.arange(m, dtype=dtype) * scale).astype(np.float32)
+    return np.minimum(np.floor(src).astype(np.int64), n - 1)
+
+
+def linear_table(n, m, scale_factor, align_corners, dtype):
+    """The two taps and weights of every output position, all (m,):
+    i0, i1 int64 and w0, w1 in `dtype` (w0 + w1 = 1), in the tensor's dtype as PyTorch."""
+    dtype = np.dtype(dtype)
+    if m == n:
+        idx = np.arange(m, dtype=np.int64)
+        return idx, idx.copy(), np.ones(m, dtype), np.zeros(m, dtype)
+    one, half = dtype.type(1), dtype.type(0.5)
+    dst = np.arange(m, dtype=dtype)
+    if align_corners:
+        scale = dtype.type(n - 1) / dtype.type(m - 1) if m > 1 else dtype.type(0)
+        src = dst * scale
+    else:
+        scale = dtype.type(1.0 / scale_factor) if scale_factor is not None \
+            else dtype.type(n) / dtype.type(m)
+        src = np.maximum(scale * (dst + half) - half, dtype.type(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
+    w1 = np.clip(src - i0.astype(dtype), 0, one).astype(dtype)
+    i1 = np.where(i0 < n - 1, i0 + 1, i0)
+    return i0, i1, (one - w1).astype(dtype), w1
+
+
+@jit_parallel
+def nearest_forward(x, rows, cols):
+    """x: (P, H, W), rows: (H',) int64, cols: (W',) int64 -> out: (P, H', W'), x's dtype.
+
+    out[p, i, j] = x[p, rows[i], cols[j]]
+    """
+    P = x.shape[0]
+    out = np.empty((P, rows.size, cols.size), dtype=x.dtype)
+    for p in prange(P):
+        for i in range(rows.size):
+            r = rows[i]
+            for j in range(cols.size):
+                out[p, i, j] = x[p, r, cols[j]]
+    return out
+
+
+@jit_parallel
+def nearest_backward(grad_out, rows, cols, H, W):
+    """grad_out: (P, H', W') -> grad_x: (P, H, W), grad_out's dtype.
+
+    Every input pixel collects the gradients of all the outputs that copied it (a block of
+    them when upsampling, none for pixels skipped when downsampling).
+    """
+    P = grad_out.shape[0]
+    grad_x = np.zeros((P, H, W), dtype=grad_out.dtype)
+    for p in prange(P):
+        for i in range(rows.size):
+            r = rows[i]
+            for j in range(cols.size):
+                grad_x[p, r, cols[j]] += grad_out[p, i, j]
+    return grad_x
+
+
+@jit_parallel
+def bilinear_forward(x, r0, r1, rw0, rw1, c0, c1, cw0, cw1):
+    """x: (P, H, W); row taps r0, r1 and weights rw0, rw1: (H',); column taps and weights
+    c0, c1, cw0, cw1: (W',) -> out: (P, H', W'), x's dtype.
+
+    out[p, i, j] = rw0[i] * (cw0[j] x[r0, c0] + cw1[j] x[r0, c1])
+                 + rw1[i] * (cw0[j] x[r1, c0] + cw1[j] x[r1, c1])
+
+    (the grouping PyTorch uses, so float32 results agree to the last bits or close).
+    """
+    P = x.shape[0]
+    out = np.empty((P, r0.size, c0.size), dtype=x.dtype)
+    for p in prange(P):
+        for i in range(r0.size):
+            a, b = r0[i], r1[i]
+            wa, wb = rw0[i], rw1[i]
+            for j in range(c0.size):
+                u, v = c0[j], c1[j]
+                wu, wv = cw0[j], cw1[j]
+                out[p, i, j] = (wa * (wu * x[p, a, u] + wv * x[p, a, v])
+                                + wb * (wu * x[p, b, u] + wv * x[p, b, v]))
+    return out
+
+
+@jit_parallel
+def bilinear_backward(grad_out, r0, r1, rw0, rw1, c0, c1, cw0, cw1, H, W):
+    """grad_out: (P, H', W') -> grad_x: (P, H, W), grad_out's dtype.
+
+    Each output gradient goes back to its four taps, scaled by the weight it was read with;
+    taps shared by neighbouring outputs add up.
+    """
+    P = grad_out.shape[0]
+    grad_x = np.zeros((P, H, W), dtype=grad_out.dtype)
+    for p in prange(P):
+        for i in range(r0.size):
+            a, b = r0[i], r1[i]
+            wa, wb = rw0[i], rw1[i]
+            for j in range(c0.size):
+                u, v = c0[j], c1[j]
+                wu, wv = cw0[j], cw1[j]
+                g = grad_out[p, i, j]
+                grad_x[p, a, u] += wa * wu * g
+                grad_x[p, a, v] += wa * wv * g
+                grad_x[p, b, u] += wb * wu * g
+                grad_x[p, b, v] += wb * wv * g
+    return grad_x
