@@ -1,0 +1,16 @@
+"""Data: datasets, mini-batch loading and image transforms (torch.utils.data and
+torchvision's names).
+
+    from scratchnet.data import DataLoader, digits, transforms as T
+    train = digits("train", transform=T.RandomRotation(10))
+    for x, y in DataLoader(train, batch_size=64, shuffle=True):
+        ...                                     # x (64, 1, 32, 32), y (64,)
+"""
+from . import transforms
+from .dataloader import DataLoader, default_collate
+from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .datasets import CIFAR10, MNIST, Digits, FashionMNIST, IntegrityError, digits
+
+__all__ = ["CIFAR10", "ConcatDataset", "DataLoader", "Dataset", "Digits", "FashionMNIST",
+           "IntegrityError", "MNIST", "Subset", "TensorDataset", "default_collate", "digits",
+           "random_split", "transforms"]

@@ -1,0 +1,107 @@
+"""Fetching and checking dataset files.
+
+Files live under a cache directory: the `root` a dataset is given, else $SCRATCHNET_DATA,
+else ~/.cache/scratchnet. A download streams into a temporary file next to its destination,
+is checked against the published checksum, and only then renamed into place (atomically), so
+an interrupted or corrupted download never leaves a file that looks complete.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+
+# Looked up at call time, so that tests can serve local bytes in its place.
+urlopen = urllib.request.urlopen
+
+TIMEOUT_SECONDS = 60
+_CHUNK = 1 << 20
+
+
+class IntegrityError(RuntimeError):
+    """A dataset file is corrupt or truncated: wrong checksum, size or header."""
+
+
+def data_root(root=None) -> str:
+    """The directory datasets are read from and downloaded to."""
+    if root is None:
+        root = os.environ.get("SCRATCHNET_DATA") or os.path.join("~", ".cache", "scratchnet")
+    return os.path.abspath(os.path.expanduser(os.fspath(root)))
+
+
+def file_digest(path, algorithm="md5") -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_file(path, md5=None, sha256=None, who="dataset"):
+    """Raise IntegrityError unless the file at `path` has the expected checksum."""
+    for algorithm, expected in (("md5", md5), ("sha256", sha256)):
+        if expected is None:
+            continue
+        actual = file_digest(path, algorithm)
+        if actual != expected.lower():
+            raise IntegrityError(
+                f"{who}: {path} is corrupt or incomplete: its {algorithm} is {actual}, the "
+                f"published one is {expected}. Delete the file and download it again "
+                f"(download=True)")
+
+
+def download_file(url, path, md5=None, sha256=None, timeout=TIMEOUT_SECONDS, who="dataset"):
+    """Download `url` to `path`, checking the checksum before the file appears at `path`.
+
+    Raises urllib.error.URLError (or OSError) when the server cannot be reached and
+    IntegrityError when the bytes do not match the published checksum; in both cases `path`
+    is left untouched and no partial file remains.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    hashes = {name: hashlib.new(name) for name, want in (("md5", md5), ("sha256", sha256))
+              if want is not None}
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out, urlopen(url, timeout=timeout) as response:
+            for chunk in iter(lambda: response.read(_CHUNK), b""):
+                out.write(chunk)
+                for h in hashes.values():
+                    h.update(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        for name, want in (("md5", md5), ("sha256", sha256)):
+            if want is not None and hashes[name].hexdigest() != want.lower():
+                raise IntegrityError(
+                    f"{who}: the download of {url} is corrupt or incomplete: its {name} is "
+                    f"{hashes[name].hexdigest()}, the published one is {want}. Nothing was "
+                    f"saved to {path}; try again later or fetch the file by hand")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def download_from_mirrors(filename, mirrors, path, md5=None, sha256=None, who="dataset"):
+    """Try each mirror in turn (URL = mirror + filename) until one serves the right bytes."""
+    failures, errors = [], []
+    for mirror in mirrors:
+        url = mirror + filename
+        print(f"{who}: downloading {url}")
+        try:
+            download_file(url, path, md5=md5, sha256=sha256, who=who)
+            return path
+        except (urllib.error.URLError, OSError, IntegrityError) as e:
+            failures.append(f"  {url}: {e}")
+            errors.append(e)
+    # every mirror answered with wrong bytes: that is a checksum failure, not a network one
+    cls = IntegrityError if all(isinstance(e, IntegrityError) for e in errors) else RuntimeError
+    raise cls(f"{who}: could not download {filename} from any mirror:\n" + "\n".join(failures)
+              + f"\nDownload it by hand and save it as {path}")
