@@ -105,6 +105,7 @@ from .random import initial_seed, manual_seed
 from .serialization import load, load_safetensors, save, save_safetensors
 from . import nn  # noqa: E402
 from . import data, utils  # noqa: E402
+from . import optim  # noqa: E402
 
 float = float32
 double = float64
