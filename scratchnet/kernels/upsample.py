@@ -81,9 +81,13 @@ def nearest_forward(x, rows, cols):
     out = np.empty((P, rows.size, cols.size), dtype=x.dtype)
     for p in prange(P):
         for i in range(rows.size):
-            r = rows[i]
-            for j in range(cols.size):
-                out[p, i, j] = x[p, r, cols[j]]
+            if i > 0 and rows[i] == rows[i - 1]:
+                # upsampling repeats whole rows: a contiguous copy beats a second gather
+                out[p, i, :] = out[p, i - 1, :]
+            else:
+                r = rows[i]
+                for j in range(cols.size):
+                    out[p, i, j] = x[p, r, cols[j]]
     return out
 
 
@@ -109,22 +113,25 @@ def bilinear_forward(x, r0, r1, rw0, rw1, c0, c1, cw0, cw1):
     """x: (P, H, W); row taps r0, r1 and weights rw0, rw1: (H',); column taps and weights
     c0, c1, cw0, cw1: (W',) -> out: (P, H', W'), x's dtype.
 
-    out[p, i, j] = rw0[i] * (cw0[j] x[r0, c0] + cw1[j] x[r0, c1])
-                 + rw1[i] * (cw0[j] x[r1, c0] + cw1[j] x[r1, c1])
+        across[h, j]  = cw0[j] * x[p, h, c0[j]] + cw1[j] * x[p, h, c1[j]]     (H, W')
+        out[p, i, j] = rw0[i] * across[r0[i], j] + rw1[i] * across[r1[i], j]
 
-    (the grouping PyTorch uses, so float32 results agree to the last bits or close).
+    Separable, in two passes: each input row is resampled across once, although two or more
+    output rows blend it. The arithmetic and its grouping are PyTorch's, so float32 results
+    agree with it bit for bit or nearly.
     """
-    P = x.shape[0]
+    P, H, W = x.shape
     out = np.empty((P, r0.size, c0.size), dtype=x.dtype)
     for p in prange(P):
+        across = np.empty((H, c0.size), dtype=x.dtype)
+        for h in range(H):
+            for j in range(c0.size):
+                across[h, j] = cw0[j] * x[p, h, c0[j]] + cw1[j] * x[p, h, c1[j]]
         for i in range(r0.size):
             a, b = r0[i], r1[i]
             wa, wb = rw0[i], rw1[i]
             for j in range(c0.size):
-                u, v = c0[j], c1[j]
-                wu, wv = cw0[j], cw1[j]
-                out[p, i, j] = (wa * (wu * x[p, a, u] + wv * x[p, a, v])
-                                + wb * (wu * x[p, b, u] + wv * x[p, b, v]))
+                out[p, i, j] = wa * across[a, j] + wb * across[b, j]
     return out
 
 
@@ -132,21 +139,24 @@ def bilinear_forward(x, r0, r1, rw0, rw1, c0, c1, cw0, cw1):
 def bilinear_backward(grad_out, r0, r1, rw0, rw1, c0, c1, cw0, cw1, H, W):
     """grad_out: (P, H', W') -> grad_x: (P, H, W), grad_out's dtype.
 
-    Each output gradient goes back to its four taps, scaled by the weight it was read with;
-    taps shared by neighbouring outputs add up.
+    The forward's two passes transposed, in reverse order: each output row's gradient goes
+    to its two input rows (scaled by rw0, rw1), then each of those rows' gradients goes to
+    its two columns (scaled by cw0, cw1); taps shared by neighbours add up.
     """
     P = grad_out.shape[0]
     grad_x = np.zeros((P, H, W), dtype=grad_out.dtype)
     for p in prange(P):
+        across = np.zeros((H, c0.size), dtype=grad_out.dtype)
         for i in range(r0.size):
             a, b = r0[i], r1[i]
             wa, wb = rw0[i], rw1[i]
             for j in range(c0.size):
-                u, v = c0[j], c1[j]
-                wu, wv = cw0[j], cw1[j]
                 g = grad_out[p, i, j]
-                grad_x[p, a, u] += wa * wu * g
-                grad_x[p, a, v] += wa * wv * g
-                grad_x[p, b, u] += wb * wu * g
-                grad_x[p, b, v] += wb * wv * g
+                across[a, j] += wa * g
+                across[b, j] += wb * g
+        for h in range(H):
+            for j in range(c0.size):
+                g = across[h, j]
+                grad_x[p, h, c0[j]] += cw0[j] * g
+                grad_x[p, h, c1[j]] += cw1[j] * g
     return grad_x
