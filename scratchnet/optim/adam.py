@@ -22,8 +22,8 @@ class Adam(Optimizer):
     element is about lr in size whatever the scale of its gradient, because m_hat / sqrt(v_hat)
     is a ratio of like units.
 
-    The last line is computed as torch does, p <- p - (lr / (1 - beta1^t)) * m /
-    (sqrt(v) / sqrt(1 - beta2^t) + eps), which puts eps in the same place.
+    The last line is computed as torch does, with the corrections written out:
+    p <- p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
 
     Args:
         params: iterable of Tensors, or of dicts (parameter groups with their own options).
