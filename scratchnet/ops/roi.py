@@ -67,8 +67,13 @@ def _scale(spatial_scale, op, dtype):
 
 
 def _as_rois(boxes, n_images, dtype, scale, op):
-    """(K, 5) float array of `dtype` from either box format, with every box checked."""
-    if isinstance(boxes, (list, tuple)):
+    """(K, 5) float array of `dtype` from either box format, with every box checked.
+
+    A list or tuple of Tensors / arrays is the per-image format; plain nested numbers such as
+    [[0, 1, 1, 4, 4]] are read as the (K, 5) tensor they spell."""
+    per_image = (isinstance(boxes, (list, tuple))
+                 and all(isinstance(b, (Tensor, np.ndarray)) for b in boxes))
+    if per_image:
         if len(boxes) > n_images:
             raise ValueError(f"{op}: the boxes list has {len(boxes)} entries but the input "
                              f"holds {n_images} image(s); give one (L, 4) tensor per image")
@@ -98,7 +103,7 @@ def _as_rois(boxes, n_images, dtype, scale, op):
     bad = np.flatnonzero(index != np.floor(index))
     if bad.size:
         k = int(bad[0])
-        raise ValueError(f"{op}: box {k} has batch index {index[k]!r}; a batch index must be "
+        raise ValueError(f"{op}: box {k} has batch index {index[k]:g}; a batch index must be "
                          f"a whole number from 0 to {n_images - 1}")
     bad = np.flatnonzero((index < 0) | (index >= n_images))
     if bad.size:
