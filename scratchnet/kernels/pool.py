@@ -1,8 +1,10 @@
 """Pooling kernels: max (with argmax indices), average, adaptive average and adaptive max.
 
-Every kernel works on a stack of P = N*C independent planes, `(P, H, W)`, and loops over the
-planes with `prange`: pooling does almost no arithmetic per byte, so the only parallelism
-worth having is one plane per thread (measured in benchmarks/bench_pool.py).
+Every kernel works on a stack of P = N*C independent planes, `(P, H, W)`. The ones that
+compare or add k*k values per output loop over the planes with `prange`, one plane per
+thread. The backward scatter of max pooling is built serially (`jit`, where prange is plain
+range): it moves memory and hardly computes, and threads made it slower on two shared cores
+(benchmarks/bench_pool.py builds both and prints the comparison).
 
 Window geometry, one spatial dimension, output position o (stride s, padding p, dilation d):
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import jit_parallel, prange
+from ._jit import jit, jit_parallel, prange
 
 
 @jit_parallel
@@ -56,7 +58,7 @@ def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w):
     return out, indices
 
 
-@jit_parallel
+@jit
 def max_pool2d_backward(grad_out, indices, H, W):
     """Scatter-add each output gradient to the pixel its window chose.
 
@@ -64,10 +66,8 @@ def max_pool2d_backward(grad_out, indices, H, W):
     same pixel add up there. Also the backward of adaptive max pooling.
     """
     P, out_h, out_w = grad_out.shape
-    grad_in = np.empty((P, H * W), dtype=grad_out.dtype)
+    grad_in = np.zeros((P, H * W), dtype=grad_out.dtype)
     for p in prange(P):
-        # zeroed here, not by np.zeros, so that each thread touches its own planes
-        grad_in[p, :] = 0
         for oh in range(out_h):
             for ow in range(out_w):
                 grad_in[p, indices[p, oh, ow]] += grad_out[p, oh, ow]

@@ -2,16 +2,18 @@
 that is its backward.
 
 Planes are flattened: a value at position i of plane p goes to offset indices[p, i] of an
-output plane of `out_size` = H_out * W_out pixels. Loops run over planes with `prange`.
+output plane of `out_size` = H_out * W_out pixels. Both kernels only move memory, so they are
+built serially (`jit`, where prange is plain range): threads made them slower on two shared
+cores (benchmarks/bench_pool.py builds both and prints the comparison).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._jit import jit_parallel, prange
+from ._jit import jit, prange
 
 
-@jit_parallel
+@jit
 def max_unpool2d_forward(x, indices, out_size):
     """Scatter values into zeroed planes.
 
@@ -23,10 +25,9 @@ def max_unpool2d_forward(x, indices, out_size):
     Repeated indices: the last value in row-major order wins.
     """
     P, L = x.shape
-    out = np.empty((P, out_size), dtype=x.dtype)
+    out = np.zeros((P, out_size), dtype=x.dtype)
     bad = np.full(P, -1, dtype=np.int64)
     for p in prange(P):
-        out[p, :] = 0
         for i in range(L):
             j = indices[p, i]
             if j < 0 or j >= out_size:
@@ -36,7 +37,7 @@ def max_unpool2d_forward(x, indices, out_size):
     return out, bad
 
 
-@jit_parallel
+@jit
 def max_unpool2d_backward(grad_out, indices):
     """Gather: grad_in[p, i] = grad_out[p, indices[p, i]].
 
