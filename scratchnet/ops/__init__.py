@@ -11,3 +11,4 @@ from . import upsample  # noqa: F401  (registers interpolate_* and bed_of_nails)
 from . import pool  # noqa: F401  (registers the pooling ops)
 from . import roi  # noqa: F401  (registers roi_pool and roi_align)
 from .roi import roi_align, roi_pool, roi_pool_bins  # noqa: F401
+from . import loss, norm  # noqa: F401  (registers the losses, linear, batch_norm, LRN, dropout)

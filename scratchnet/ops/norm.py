@@ -1,0 +1,302 @@
+"""The ops behind nn's non-convolutional layers: linear, batch_norm, local_response_norm and
+dropout (dropout2d shares dropout's op with a per-channel mask).
+
+Each is one Function with its backward written out, because the composed graph would be both
+slower and harder to read than the textbook formulas (batch norm's backward is the classic
+CS231n exercise). The functional wrappers at the bottom validate arguments and name what was
+expected and what was received.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import random as _random
+from ..autograd.function import Function, register
+from ..autograd.tensor import Tensor
+from .methods import as_tensor
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _shape_str(shape):
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def _require_float(op, x, name="input"):
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: the {name} must be floating point, got {x.dtype}; call "
+                        ".float() on it first")
+
+
+def _same_dtype(op, x, param, name):
+    if param is not None and param.dtype != x.dtype:
+        raise TypeError(f"{op}: the input is {x.dtype} but the {name} is {param.dtype}; "
+                        f"convert one of them (model.double() / model.float(), or x.to(...))")
+
+
+# -- linear ---------------------------------------------------------------------------------------
+@register("linear")
+class Linear(Function):
+    """y = x W^T + b:  x (*, in), W (out, in), b (out,) -> y (*, out)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        ctx.save_for_backward(x, weight)
+        out = np.matmul(x, weight.T)
+        if bias is not None:
+            out += bias
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_arrays
+        g2 = grad.reshape(-1, weight.shape[0])
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = np.matmul(grad, weight)                               # (*, in)
+        if ctx.needs_input_grad[1]:
+            gw = g2.T @ x.reshape(-1, weight.shape[1])                 # (out, in)
+        if ctx.needs_input_grad[2]:
+            gb = g2.sum(axis=0)                                        # (out,)
+        return gx, gw, gb
+
+
+def linear(input, weight, bias=None):
+    """F.linear: input (*, in_features), weight (out_features, in_features),
+    bias (out_features,) -> (*, out_features)."""
+    x, w = as_tensor(input), as_tensor(weight)
+    _require_float("linear", x)
+    if w.ndim != 2:
+        raise ValueError(f"linear: the weight must be 2-D (out_features, in_features), got "
+                         f"shape {_shape_str(w.shape)}")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        got = x.shape[-1] if x.ndim else "no"
+        raise ValueError(f"linear: the input has {got} features in its last dimension (shape "
+                         f"{_shape_str(x.shape)}) but the weight {_shape_str(w.shape)} expects "
+                         f"in_features={w.shape[1]}")
+    _same_dtype("linear", x, w, "weight")
+    if bias is None:
+        return Linear.apply(x, w, None)
+    b = as_tensor(bias)
+    if b.shape != (w.shape[0],):
+        raise ValueError(f"linear: the bias must have shape ({w.shape[0]},) to match "
+                         f"out_features, got {_shape_str(b.shape)}")
+    _same_dtype("linear", x, b, "bias")
+    return Linear.apply(x, w, b)
+
+
+# -- batch norm -----------------------------------------------------------------------------------
+@register("batch_norm")
+class BatchNorm(Function):
+    """Batch normalisation over every axis but the channel axis 1.
+
+    x (N, C) or (N, C, L) or (N, C, H, W); weight, bias, running stats (C,) -> y like x.
+
+    Training: mean and biased variance over the M = N*L (or N*H*W) values of each channel,
+        xhat = (x - mean) / sqrt(var + eps),  y = weight * xhat + bias,
+    and the running stats move towards the batch's (in place), PyTorch's rule:
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1)
+    (the unbiased variance for the estimate, the biased one for normalising).
+    Evaluation: running_mean / running_var take the place of the batch statistics.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight=None, bias=None, running_mean=None, running_var=None,
+                training=True, momentum=0.1, eps=1e-5):
+        axes = (0,) + tuple(range(2, x.ndim))
+        bshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        if training:
+            mean = x.mean(axis=axes)
+            var = x.var(axis=axes)
+            m = x.size // x.shape[1]
+            if running_mean is not None:
+                running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+            if running_var is not None:
+                running_var[...] = (1 - momentum) * running_var + momentum * var * (m / (m - 1))
+        else:
+            mean = running_mean.astype(x.dtype, copy=False)
+            var = running_var.astype(x.dtype, copy=False)
+        invstd = (1.0 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
+        xhat = (x - mean.reshape(bshape)) * invstd.reshape(bshape)
+        out = xhat if weight is None else xhat * weight.reshape(bshape)
+        if bias is not None:
+            out = out + bias.reshape(bshape)
+        ctx.save_for_backward(xhat, invstd, weight)
+        ctx.info = (axes, bshape, training)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        xhat, invstd, weight = ctx.saved_arrays
+        axes, bshape, training = ctx.info
+        needs = ctx.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            gxhat = grad if weight is None else grad * weight.reshape(bshape)
+            if training:
+                # the mean and variance depend on x too: the CS231n "staged" backward, folded
+                m = xhat.size // xhat.shape[1]
+                gx = (invstd.reshape(bshape) / m) * (
+                    m * gxhat - gxhat.sum(axis=axes, keepdims=True)
+                    - xhat * (gxhat * xhat).sum(axis=axes, keepdims=True))
+            else:
+                gx = gxhat * invstd.reshape(bshape)
+        if needs[1]:
+            gw = (grad * xhat).sum(axis=axes)
+        if needs[2]:
+            gb = grad.sum(axis=axes)
+        return gx, gw, gb
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """F.batch_norm: input (N, C, *) -> (N, C, *). Running stats (C,) are updated in place
+    when training; in evaluation they normalise. See BatchNorm for the formulas."""
+    x = as_tensor(input)
+    _require_float("batch_norm", x)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input (N, C, ...) with at least 2 "
+                         f"dimensions, got shape {_shape_str(x.shape)}")
+    c = x.shape[1]
+    arrays = {}
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"batch_norm: {name} must have shape ({c},), one value per "
+                             f"channel of the input {_shape_str(x.shape)}, got "
+                             f"{_shape_str(t.shape)}")
+        arrays[name] = _data(t) if t is not None else None
+    if training:
+        if x.size // max(c, 1) <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                             f"training, got input size {_shape_str(x.shape)}; a batch of one "
+                             "vector has no variance (use model.eval() to predict one sample)")
+    elif running_mean is None or running_var is None:
+        raise ValueError("batch_norm: evaluation mode (training=False) normalises with the "
+                         "running statistics, but running_mean / running_var are None")
+    w = as_tensor(weight) if weight is not None else None
+    b = as_tensor(bias) if bias is not None else None
+    _same_dtype("batch_norm", x, w, "weight")
+    _same_dtype("batch_norm", x, b, "bias")
+    return BatchNorm.apply(x, w, b, running_mean=arrays["running_mean"],
+                           running_var=arrays["running_var"], training=bool(training),
+                           momentum=float(momentum), eps=float(eps))
+
+
+# -- local response normalisation -----------------------------------------------------------------
+def _channel_window_sum(x, before, after):
+    """out[:, c] = x[:, c - before] + ... + x[:, c + after], channels outside [0, C) being 0."""
+    c = x.shape[1]
+    out = np.zeros_like(x)
+    for off in range(-before, after + 1):
+        lo, hi = max(0, -off), min(c, c - off)
+        if lo < hi:
+            out[:, lo:hi] += x[:, lo + off:hi + off]
+    return out
+
+
+@register("local_response_norm")
+class LocalResponseNorm(Function):
+    """AlexNet's local response normalisation across channels, PyTorch's formula:
+
+        s_c = k + alpha / n * sum_{c' = c - n//2}^{c + (n-1)//2} a_{c'}^2,   b_c = a_c * s_c^-beta
+
+    x (N, C, *) -> (N, C, *). Backward: a_j appears in its own s_j and in the s_c of every
+    channel whose window holds j (c in [j - (n-1)//2, j + n//2]), so
+        da_j = g_j s_j^-beta - 2 beta alpha / n * a_j * sum_{those c} g_c a_c s_c^(-beta-1).
+    """
+
+    @staticmethod
+    def forward(ctx, a, size, alpha=1e-4, beta=0.75, k=1.0):
+        scale = a.dtype.type(alpha / size)
+        s = a.dtype.type(k) + scale * _channel_window_sum(a * a, size // 2, (size - 1) // 2)
+        ctx.save_for_backward(a, s)
+        ctx.info = (size, alpha, beta)
+        return a * s ** a.dtype.type(-beta)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, s = ctx.saved_arrays
+        size, alpha, beta = ctx.info
+        s_pow = s ** a.dtype.type(-beta)
+        t = grad * a * s_pow / s
+        back = _channel_window_sum(t, (size - 1) // 2, size // 2)
+        return grad * s_pow - a.dtype.type(2 * beta * alpha / size) * a * back
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """F.local_response_norm: (N, C, *) -> (N, C, *), normalised over `size` neighbouring
+    channels (AlexNet used size=5, alpha=1e-4, beta=0.75, k=2)."""
+    x = as_tensor(input)
+    _require_float("local_response_norm", x)
+    if x.ndim < 3:
+        raise ValueError(f"local_response_norm: expected an input (N, C, ...) with 3 or more "
+                         f"dimensions, got shape {_shape_str(x.shape)}")
+    if int(size) != size or size < 1:
+        raise ValueError(f"local_response_norm: size must be a positive integer, got {size!r}")
+    return LocalResponseNorm.apply(x, size=int(size), alpha=float(alpha), beta=float(beta),
+                                   k=float(k))
+
+
+# -- dropout --------------------------------------------------------------------------------------
+@register("dropout")
+class Dropout(Function):
+    """y = x * mask, where mask (broadcastable to x) holds 0 for dropped units and 1/(1-p)
+    for kept ones ("inverted" dropout: the expected value of y is x, so evaluation needs no
+    rescaling). The backward lets the gradient through the same mask."""
+
+    @staticmethod
+    def forward(ctx, x, mask):
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_arrays
+        return grad * mask, None
+
+
+def _check_p(op, p):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _dropout_mask(shape, p, dtype, generator):
+    g = _random.get_generator(generator)
+    if p == 1.0:
+        return np.zeros(shape, dtype)
+    keep = g.random(shape) >= p
+    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+
+
+def dropout(input, p=0.5, training=True, inplace=False, generator=None):
+    """F.dropout: zero each element with probability p and scale the rest by 1/(1-p);
+    the identity when training=False. Any shape -> same shape. Masks come from scratchnet's
+    generator (reproducible with manual_seed). `inplace` is accepted for PyTorch code and
+    ignored: the result is always a new tensor."""
+    _check_p("dropout", p)
+    x = as_tensor(input)
+    if not training or p == 0.0:
+        return x
+    _require_float("dropout", x)
+    return Dropout.apply(x, _dropout_mask(x.shape, p, x.dtype, generator))
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
+    """F.dropout2d: zero whole channels. (N, C, H, W) -> (N, C, H, W) with one draw per
+    (n, c) plane, because neighbouring pixels of a feature map are strongly correlated and
+    dropping single pixels barely regularises a conv layer (Tompson et al. 2015). A 3-D input
+    is taken as (N, C, L), as PyTorch currently does."""
+    _check_p("dropout2d", p)
+    x = as_tensor(input)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected a 4-D (N, C, H, W) or 3-D (N, C, L) input, got "
+                         f"shape {_shape_str(x.shape)}")
+    if not training or p == 0.0:
+        return x
+    _require_float("dropout2d", x)
+    mask_shape = x.shape[:2] + (1,) * (x.ndim - 2)
+    return Dropout.apply(x, _dropout_mask(mask_shape, p, x.dtype, generator))
