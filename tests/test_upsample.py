@@ -20,7 +20,7 @@ def _line(values, dtype=np.float64):
     return sn.tensor(np.array(values, dtype=dtype)[None, None])
 
 
-# -- deck 004, 업샘플링 / 언풀링 slide ------------------------------------------------------------
+# -- deck 004, 업샘플링 / 언풀링 slide --------------------------------------------------------
 def test_deck_nearest_neighbor_2x2_to_4x4():
     want = [[1, 1, 2, 2],
             [1, 1, 2, 2],

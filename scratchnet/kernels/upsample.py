@@ -20,10 +20,10 @@ different pixels than size=8 does.
     linear, align_corners=True:  src = dst * (n - 1)/(m - 1)                  (corner pixels
                                                                               meet; 0 if m=1)
 
-A linear position src reads pixels i0 = floor(src) and i1 = min(i0 + 1, n - 1) with weights
-1 - t and t, t = src - i0. When m == n, linear copies (PyTorch's special case, even for a
-scale factor such as 1.1 on n=5). The callers validate every argument; these kernels trust
-their input.
+A linear position src reads pixels i0 = min(floor(src), n - 1) and i1 = min(i0 + 1, n - 1)
+with weights 1 - t and t, t = src - i0 (clamped to [0, 1]). When m == n, linear copies
+(PyTorch's special case, even for a scale factor such as 1.1 on n=5). The callers validate
+every argument; these kernels trust their input.
 """
 from __future__ import annotations
 
@@ -36,9 +36,9 @@ def nearest_table(n, m, scale_factor, dtype):
     """Source index of every output position: (m,) int64 in [0, n).
 
     PyTorch computes dst * scale in the tensor's dtype and then floors it as a float32
-    (`floorf`), so for float64 a product such as 23 * (14/46) = 6.9999999999999991 rounds up
-    to 7.0f first and picks pixel 7, while the same product in float32 picks pixel 6. The
-    table is computed the same way so that both dtypes pick PyTorch's pixels.
+    (`floorf`). So in float64, 55 * (14/110) = 6.999999999999999 rounds to 7.0f first and
+    picks pixel 7; in float32, 23 * (14/46) is 6.9999995f and picks pixel 6 where float64
+    picks 7. The table is computed the same way so that both dtypes pick PyTorch's pixels.
     """
     dtype = np.dtype(dtype)
     if scale_factor is not None:
@@ -117,10 +117,11 @@ def bilinear_forward(x, r0, r1, rw0, rw1, c0, c1, cw0, cw1):
         out[p, i, j] = rw0[i] * across[r0[i], j] + rw1[i] * across[r1[i], j]
 
     Separable, in two passes: each input row is resampled across once, although two or more
-    output rows blend it. The arithmetic and its grouping are PyTorch's, so float32 results
-    agree with it bit for bit or nearly.
+    output rows blend it. Taps and weights follow PyTorch's formulas in the tensor's dtype;
+    float32 outputs agree with PyTorch's to a few units in the last place, not bit for bit
+    (its loops order the sums differently).
     """
-    P, H, W = x.shape
+    P, H = x.shape[0], x.shape[1]
     out = np.empty((P, r0.size, c0.size), dtype=x.dtype)
     for p in prange(P):
         across = np.empty((H, c0.size), dtype=x.dtype)
