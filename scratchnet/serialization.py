@@ -257,7 +257,8 @@ def save_safetensors(tensors, path, metadata=None):
         if key not in _ST_NAMES:
             raise TypeError(f"save_safetensors: {name!r} has dtype {a.dtype}, which the "
                             f"format cannot store (supported: {sorted(_ST_DTYPES)})")
-        arrays[name] = np.ascontiguousarray(a, dtype=_ST_DTYPES[_ST_NAMES[key]])
+        # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+        arrays[name] = np.asarray(a, dtype=_ST_DTYPES[_ST_NAMES[key]], order="C")
     if metadata is not None and not (isinstance(metadata, dict) and all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())):
         raise TypeError("save_safetensors: metadata must be a dict of str -> str")
