@@ -217,6 +217,8 @@ def test_error_wrong_rank_and_dtype():
 
 def test_error_bad_window_arguments():
     raises(lambda: F.max_pool2d(sn.zeros(1, 1, 4, 4), 0), "kernel_size must be >= 1, got 0")
+    raises(lambda: F.max_pool2d(sn.zeros(1, 1, 4, 4), (1, 2, 3)), "max_pool2d:",
+           "kernel_size must be an int or a pair, got (1, 2, 3)")
     raises(lambda: F.avg_pool2d(sn.zeros(1, 1, 4, 4), 2, (1, 0)), "stride must be >= 1")
     raises(lambda: F.max_pool2d(sn.zeros(1, 1, 4, 4), 2, padding=-1), "padding must be >= 0")
     raises(lambda: F.avg_pool2d(sn.zeros(1, 1, 4, 4), 2, divisor_override=0),

@@ -59,7 +59,10 @@ def _planes(x, op):
 
 
 def _positive(v, name, op, minimum=1):
-    v = pair(v, name)
+    try:
+        v = pair(v, name)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{op}: {e}") from None
     if min(v) < minimum:
         raise ValueError(f"{op}: {name} must be >= {minimum}, got {v if v[0] != v[1] else v[0]}")
     return v
@@ -109,6 +112,7 @@ class MaxPool2d(Function):
     """Max over sliding windows; indices are flat offsets h*W + w into each input plane.
 
     (N, C, H, W) -> out (N, C, H', W') [, indices (N, C, H', W') int64]
+    `op` is the name errors give the layer (max_pool1d runs through here too).
     """
 
     @staticmethod
