@@ -311,7 +311,7 @@ def safetensors_metadata(path):
 
 
 def load_safetensors(path, as_numpy=False):
-    """Read a .safetensors file: {name: Tensor} (as_numpy=True: ndarrays), in file order.
+    """Read a .safetensors file: {name: Tensor} (as_numpy=True: ndarrays), in header order.
 
     Checks what the reference reader checks: known dtypes, sizes that match shape x dtype,
     offsets that tile the data section exactly with no gap or overlap. BF16 tensors (common
@@ -320,46 +320,51 @@ def load_safetensors(path, as_numpy=False):
     where = os.fspath(path)
     with open(path, "rb") as f:
         n, header = _read_safetensors_header(f, where)
-        data = bytearray(f.read())
-    header.pop("__metadata__", None)
-    infos = []
-    for name, info in header.items():
-        try:
-            dtype_name, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(f"load_safetensors: {where}: entry {name!r} lacks dtype, shape "
-                             f"or data_offsets: {info!r}") from None
-        if dtype_name not in _ST_DTYPES and dtype_name != "BF16":
-            raise ValueError(f"load_safetensors: {where}: {name!r} has dtype {dtype_name}, "
-                             f"which NumPy cannot hold (readable: {sorted(_ST_DTYPES)} and "
-                             f"BF16)")
-        if not all(isinstance(s, int) and s >= 0 for s in shape):
-            raise ValueError(f"load_safetensors: {where}: {name!r} has a bad shape {shape}")
-        itemsize = 2 if dtype_name == "BF16" else _ST_DTYPES[dtype_name].itemsize
-        if end - begin != math.prod(shape) * itemsize:
-            raise ValueError(f"load_safetensors: {where}: {name!r} is {dtype_name} of shape "
-                             f"{shape} ({math.prod(shape) * itemsize} bytes) but its offsets "
-                             f"[{begin}, {end}] span {end - begin}")
-        infos.append((begin, end, name, dtype_name, tuple(shape)))
-    infos.sort()
-    position = 0
-    for begin, end, name, _, _ in infos:
-        if begin != position:
-            raise ValueError(f"load_safetensors: {where}: {name!r} starts at byte {begin}, "
-                             f"expected {position} (a gap or overlap in the data)")
-        position = end
-    if position != len(data):
-        raise ValueError(f"load_safetensors: {where} has {len(data)} data bytes but the header "
-                         f"accounts for {position}: the file is truncated or has extra bytes")
-    out = {}
-    for begin, end, name, dtype_name, shape in infos:
-        if dtype_name == "BF16":
-            # bfloat16 is the top half of a float32: shift the 16 bits up
-            bits = np.frombuffer(data, dtype="<u2", count=(end - begin) // 2, offset=begin)
-            a = (bits.astype(np.uint32) << 16).view(np.float32).reshape(shape)
-        else:
-            dt = _ST_DTYPES[dtype_name]
-            a = np.frombuffer(data, dtype=dt, count=(end - begin) // dt.itemsize, offset=begin)
-            a = a.reshape(shape).astype(dt.newbyteorder("="), copy=False)
-        out[name] = a if as_numpy else Tensor(a)
+        data_size = os.fstat(f.fileno()).st_size - 8 - n
+        header.pop("__metadata__", None)
+        infos = []
+        for name, info in header.items():
+            try:
+                dtype_name, shape, (begin, end) = (info["dtype"], info["shape"],
+                                                   info["data_offsets"])
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(f"load_safetensors: {where}: entry {name!r} lacks dtype, "
+                                 f"shape or data_offsets: {info!r}") from None
+            if dtype_name not in _ST_DTYPES and dtype_name != "BF16":
+                raise ValueError(f"load_safetensors: {where}: {name!r} has dtype "
+                                 f"{dtype_name}, which NumPy cannot hold (readable: "
+                                 f"{sorted(_ST_DTYPES)} and BF16)")
+            if not all(isinstance(s, int) and s >= 0 for s in shape):
+                raise ValueError(f"load_safetensors: {where}: {name!r} has a bad shape "
+                                 f"{shape}")
+            itemsize = 2 if dtype_name == "BF16" else _ST_DTYPES[dtype_name].itemsize
+            if end - begin != math.prod(shape) * itemsize:
+                raise ValueError(f"load_safetensors: {where}: {name!r} is {dtype_name} of "
+                                 f"shape {shape} ({math.prod(shape) * itemsize} bytes) but its "
+                                 f"offsets [{begin}, {end}] span {end - begin}")
+            infos.append((begin, end, name, dtype_name, tuple(shape)))
+        infos.sort()
+        position = 0
+        for begin, end, name, _, _ in infos:
+            if begin != position:
+                raise ValueError(f"load_safetensors: {where}: {name!r} starts at byte "
+                                 f"{begin}, expected {position} (a gap or overlap in the data)")
+            position = end
+        if position != data_size:
+            raise ValueError(f"load_safetensors: {where} has {data_size} data bytes but the "
+                             f"header accounts for {position}: the file is truncated or has "
+                             f"extra bytes")
+        out = {}
+        for begin, end, name, dtype_name, shape in infos:
+            # each tensor reads straight into its own buffer: one copy, nothing shared
+            raw = np.empty(end - begin, dtype=np.uint8)
+            if f.readinto(memoryview(raw)) != end - begin:
+                raise ValueError(f"load_safetensors: {where} ended inside {name!r}")
+            if dtype_name == "BF16":
+                # bfloat16 is the top half of a float32: shift the 16 bits up
+                a = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32).reshape(shape)
+            else:
+                dt = _ST_DTYPES[dtype_name]
+                a = raw.view(dt).reshape(shape).astype(dt.newbyteorder("="), copy=False)
+            out[name] = a if as_numpy else Tensor(a)
     return {name: out[name] for name in header if name in out}

@@ -93,24 +93,33 @@ def _bilinear_axis(n_in, n_out):
     return i0, i1, 1.0 - w1, w1
 
 
+def _interp_matrix(n_in, n_out, dtype):
+    """(n_out, n_in) matrix of a 1-D linear resize: row o holds the two weights of output o."""
+    i0, i1, w0, w1 = _bilinear_axis(n_in, n_out)
+    m = np.zeros((n_out, n_in), dtype=dtype)
+    rows = np.arange(n_out)
+    np.add.at(m, (rows, i0), w0.astype(dtype))      # at the border i0 == i1: weights add up
+    np.add.at(m, (rows, i1), w1.astype(dtype))
+    return m
+
+
 def resize(img, size):
     """Bilinear resize of the last two axes.
 
     img: (..., H, W) floating array (or Tensor); size: (H', W') or an int for both.
-    Returns (..., H', W') of the same dtype: out = sum of the 4 nearest input pixels weighted
-    by 1 - distance along each axis. Equals torch.nn.functional.interpolate(mode="bilinear",
-    align_corners=False, antialias=False); downscaling by a large factor therefore aliases.
+    Returns (..., H', W') of the same dtype. Each output pixel mixes the 4 nearest input
+    pixels, weighted by 1 - distance along each axis, which is a linear map applied to rows
+    and then to columns: out = R_h @ img @ R_w^T, where R_h is (H', H) with two non-zero
+    weights per row (so a NaN pixel spreads along its row and column). Equals
+    torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=False);
+    downscaling by a large factor therefore aliases.
     """
     a, was_tensor = _image(img, "resize")
     out_h, out_w = _size_pair(size, "resize")
     h, w = a.shape[-2:]
     if (out_h, out_w) == (h, w):
         return _same_kind(a.copy(), was_tensor)
-    y0, y1, wy0, wy1 = _bilinear_axis(h, out_h)
-    x0, x1, wx0, wx1 = _bilinear_axis(w, out_w)
-    dt = a.dtype
-    rows = a[..., y0, :] * wy0.astype(dt)[:, None] + a[..., y1, :] * wy1.astype(dt)[:, None]
-    out = rows[..., x0] * wx0.astype(dt) + rows[..., x1] * wx1.astype(dt)
+    out = _interp_matrix(h, out_h, a.dtype) @ a @ _interp_matrix(w, out_w, a.dtype).T
     return _same_kind(out, was_tensor)
 
 
