@@ -27,7 +27,7 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 
 def _shape_str(shape):
-    return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+    return str(tuple(int(s) for s in shape))
 
 
 def _data(x):

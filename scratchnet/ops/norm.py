@@ -21,7 +21,7 @@ def _data(x):
 
 
 def _shape_str(shape):
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    return str(tuple(int(s) for s in shape))
 
 
 def _require_float(op, x, name="input"):
