@@ -102,6 +102,9 @@ from .ops.methods import (
     where,
 )
 from .random import initial_seed, manual_seed
+from .shapes import (conv_output_size, conv_transpose_output_size,  # noqa: E402
+                     explain_conv_output_size, explain_conv_transpose_output_size)
+from .conv_matrix import conv_matrix  # noqa: E402
 from .serialization import load, load_safetensors, save, save_safetensors
 from . import nn  # noqa: E402
 from . import data, utils  # noqa: E402

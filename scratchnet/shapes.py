@@ -51,3 +51,90 @@ def conv_output_size(n, k, s=1, p=0, d=1, ceil_mode=False, *, layer="conv", stri
     if out < 1:
         raise ValueError(f"{layer}: output size {out} < 1: {window_formula(n, k, s, p, d)}")
     return out
+
+
+def transpose_window_formula(n, k, s, p, output_padding=0, d=1):
+    """A transposed convolution's size with the numbers filled in,
+    e.g. '(2 - 1)*2 - 2*1 + 1*(3 - 1) + 1 + 1 = 4'."""
+    out = (n - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
+    return f"({n} - 1)*{s} - 2*{p} + {d}*({k} - 1) + {output_padding} + 1 = {out}"
+
+
+def conv_transpose_output_size(n, k, s=1, p=0, output_padding=0, d=1, *,
+                               layer="conv_transpose"):
+    """Output size of one spatial dimension of a transposed convolution:
+
+        out = (n - 1)*s - 2p + d*(k - 1) + output_padding + 1
+
+    the largest input a stride-s convolution maps to n outputs, minus the padding it would
+    have added, plus output_padding. As in PyTorch, output_padding must be smaller than the
+    stride or the dilation: it only picks one of the input sizes the convolution would map
+    to the same n.
+    """
+    if output_padding >= s and output_padding >= d:
+        raise ValueError(f"{layer}: output_padding must be smaller than the stride ({s}) or "
+                         f"the dilation ({d}), got {output_padding}")
+    out = (n - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
+    if out < 1:
+        formula = transpose_window_formula(n, k, s, p, output_padding, d)
+        raise ValueError(f"{layer}: output size {out} < 1: (n - 1)*s - 2p + d*(k - 1) + "
+                         f"output_padding + 1 = {formula}")
+    return out
+
+
+def explain_conv_output_size(n, k, s=1, p=0, d=1):
+    """The slides' formula worked out for one spatial dimension, as text.
+
+    >>> print(explain_conv_output_size(7, 3, s=2))
+    output = (W - K + 2P)/S + 1 with W=7, K=3, P=0, S=2
+           = (7 - 3 + 2*0)/2 + 1
+           = 4/2 + 1 = 3
+    """
+    lines = []
+    kk = d * (k - 1) + 1
+    if d == 1:
+        lines.append(f"output = (W - K + 2P)/S + 1 with W={n}, K={k}, P={p}, S={s}")
+    else:
+        lines.append(f"dilation {d} spreads the {k} taps over K = {d}*({k} - 1) + 1 = {kk} "
+                     f"pixels")
+        lines.append(f"output = (W - K + 2P)/S + 1 with W={n}, K={kk}, P={p}, S={s}")
+    num = n - kk + 2 * p
+    lines.append(f"       = ({n} - {kk} + 2*{p})/{s} + 1")
+    if num < 0:
+        lines.append(f"       = {num}/{s} + 1: the {kk}-pixel window does not fit in the "
+                     f"{n + 2 * p}-pixel padded input, so there is no output")
+        return "\n".join(lines)
+    out = num // s + 1
+    if num % s:
+        lines.append(f"       = floor({num}/{s}) + 1 = {out}   ({num}/{s} is not whole: the "
+                     f"last {num % s} pixel(s) are never covered, PyTorch rounds down)")
+    else:
+        lines.append(f"       = {num}/{s} + 1 = {out}")
+    return "\n".join(lines)
+
+
+def explain_conv_transpose_output_size(n, k, s=1, p=0, output_padding=0, d=1):
+    """The transposed convolution's output size worked out, as text.
+
+    >>> print(explain_conv_transpose_output_size(2, 3, s=2, p=1, output_padding=1))
+    output = (W - 1)*S - 2P + D*(K - 1) + output_padding + 1 with W=2, K=3, S=2, P=1, D=1
+           = (2 - 1)*2 - 2*1 + 1*(3 - 1) + 1 + 1 = 4
+    each of the 2 input pixels places a 3-pixel copy of the kernel, 2 apart: 5 pixels;
+    trimming P=1 from both ends leaves 3, output_padding adds 1 at the end: 4
+    """
+    out = (n - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
+    kk = d * (k - 1) + 1
+    full = (n - 1) * s + kk
+    lines = [f"output = (W - 1)*S - 2P + D*(K - 1) + output_padding + 1 with W={n}, K={k}, "
+             f"S={s}, P={p}, D={d}",
+             f"       = {transpose_window_formula(n, k, s, p, output_padding, d)}",
+             f"each of the {n} input pixels places a {kk}-pixel copy of the kernel, {s} apart: "
+             f"{full} pixels;"]
+    tail = f"trimming P={p} from both ends leaves {full - 2 * p}"
+    if output_padding:
+        tail += f", output_padding adds {output_padding} at the end: {out}"
+    lines.append(tail)
+    if out < 1:
+        lines.append("an output below 1 pixel: the padding trims more than the kernel copies "
+                     "cover")
+    return "\n".join(lines)

@@ -1,0 +1,510 @@
+"""Convolution and transposed convolution, under torch.nn.functional's names.
+
+    conv2d            x (N, C, H, W), weight (K, C/g, kh, kw), bias (K,) -> (N, K, H', W')
+    conv1d            x (N, C, L),    weight (K, C/g, k),      bias (K,) -> (N, K, L')
+    conv_transpose2d  x (N, C, H, W), weight (C, K/g, kh, kw), bias (K,) -> (N, K, H'', W'')
+
+    H'  = floor((H + 2p - d*(kh - 1) - 1) / s) + 1
+    H'' = (H - 1)*s - 2p + d*(kh - 1) + output_padding + 1
+
+A 3-D input (C, H, W) (2-D (C, L) for conv1d) is one image without the batch dimension, as
+in PyTorch. Convolution here is cross-correlation, as in every deep-learning library: the
+kernel is not flipped (`scratchnet.flip` it to get the textbook convolution).
+
+How it is computed (CS231n's im2col): every receptive field of the batch becomes a column of
+`cols` (C*kh*kw, N*H'*W') and the convolution is one matrix product per group,
+
+    out = weight.reshape(K, C*kh*kw) @ cols                      forward
+    d weight = d_out @ cols.T                                    weight gradient
+    d x = col2im(weight.reshape(K, C*kh*kw).T @ d_out)           input gradient
+
+col2im, the adjoint of im2col, sums the overlapping windows back into pixels. The last line
+*is* the transposed convolution: conv_transpose2d(y, W) = d/dx <conv2d(x, W), y>. So the
+module has two passes, and both ops are made of them:
+
+    _im2col_pass  image -> columns -> (W @ cols, and/or d_out @ cols.T)
+    _col2im_pass  grid  -> W.T @ grid -> col2im -> image
+
+    conv2d            forward: _im2col_pass      backward: _col2im_pass (dx), _im2col_pass (dW)
+    conv_transpose2d  forward: _col2im_pass      backward: _im2col_pass (dx and dW)
+
+Two shapes skip the columns: a 1x1 convolution with stride 1 and no padding is already a
+matrix product on the (C, H*W) planes, and a depthwise convolution (one input channel per
+group, MobileNet's) is a direct loop in scratchnet/kernels/conv_depthwise.py, since its
+matrix product would have only kh*kw terms per output.
+
+Memory: the columns are k*k times bigger than the input, so they are built for a few images
+at a time (`COLUMN_BUDGET_BYTES`) in one reused buffer, and never kept for backward: the
+backward rebuilds them from the saved input (benchmarks/bench_conv.py measures this against
+keeping them). Under no_grad nothing is saved at all.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function, register
+from ..kernels import conv_depthwise as KD
+from ..kernels.im2col import col2im, im2col
+from ..shapes import conv_output_size, conv_transpose_output_size
+from .methods import as_tensor
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+COLUMN_BUDGET_BYTES = 4 * 2**20
+"""Size of the column buffer: as many images per matrix product as fit (at least one).
+A few MB keeps the buffer in the cache between im2col writing it and the GEMM reading it,
+and the GEMM is still wide enough to run at full speed (measured in bench_conv.py)."""
+
+
+class ConvGeometry:
+    """The shapes of one convolution, checked, in the conv2d direction.
+
+    image (N, C, H, W) --conv with weight (K, C/groups, kh, kw)--> grid (N, K, out_h, out_w)
+
+    For a transposed convolution the roles swap: its input is the grid, its output the image.
+    pad = (top, left); the padding after the last pixel follows from out_h and out_w.
+    """
+
+    def __init__(self, N, C, H, W, K, groups, kernel, stride, pad, dilation, out_hw):
+        self.N, self.C, self.H, self.W, self.K, self.groups = N, C, H, W, K, groups
+        self.kernel, self.stride, self.pad, self.dilation = kernel, stride, pad, dilation
+        self.out_h, self.out_w = out_hw
+
+    @property
+    def image_shape(self):
+        return (self.N, self.C, self.H, self.W)
+
+    @property
+    def grid_shape(self):
+        return (self.N, self.K, self.out_h, self.out_w)
+
+    @property
+    def is_pointwise(self):
+        """1x1, stride 1, no padding: the columns would be the image itself."""
+        return (self.kernel == (1, 1) and self.stride == (1, 1) and self.pad == (0, 0)
+                and (self.out_h, self.out_w) == (self.H, self.W))
+
+    @property
+    def is_depthwise(self):
+        """One image channel per group (K may be a multiple of C)."""
+        return self.groups == self.C and self.groups > 1
+
+    def window_args(self):
+        return (self.kernel, self.stride, self.pad, self.dilation, (self.out_h, self.out_w))
+
+    def images_per_chunk(self, itemsize):
+        kh, kw = self.kernel
+        per_image = self.C * kh * kw * self.out_h * self.out_w * itemsize
+        return max(1, min(self.N, COLUMN_BUDGET_BYTES // max(per_image, 1)))
+
+
+def _grid_rows(grid, buf):
+    """(b, K, h, w) -> (K, b*h*w) in buf: the layout the matrix product wants."""
+    b, K = grid.shape[:2]
+    rows = buf[:grid.size].reshape(K, b, -1)
+    np.copyto(rows, grid.reshape(b, K, -1).transpose(1, 0, 2))
+    return rows.reshape(K, -1)
+
+
+def _im2col_pass(g, image, weight=None, grid=None):
+    """Columns of `image`, contracted two ways (either may be skipped):
+
+    image (N, C, H, W) C-contiguous; weight (K, C/G, kh, kw) -> out (N, K, out_h, out_w),
+    the convolution; grid (N, K, out_h, out_w) -> dw (K, C/G, kh, kw), the weight gradient of
+    <conv(image, W), grid>. Returns (out or None, dw or None).
+    """
+    G, K = g.groups, g.K
+    Kg, Cg = K // G, g.C // G
+    kh, kw = g.kernel
+    dtype = image.dtype
+    want_out, want_dw = weight is not None, grid is not None
+    out = np.empty(g.grid_shape, dtype) if want_out else None
+    dw = np.zeros((G, Kg, Cg * kh * kw), dtype) if want_dw else None
+
+    if g.is_depthwise:
+        if want_out:
+            KD.depthwise_forward(image, weight, out, *_flat_window(g))
+        if want_dw:
+            KD.depthwise_weight_grad(image, np.ascontiguousarray(grid),
+                                     dw.reshape(K, kh, kw), *_flat_window(g))
+    elif g.is_pointwise:
+        planes = image.reshape(g.N, G, Cg, -1)
+        if want_out:
+            np.matmul(weight.reshape(G, Kg, Cg), planes, out=out.reshape(g.N, G, Kg, -1))
+        if want_dw:
+            # one product per image; summing N small (Kg, Cg) results is cheap
+            dw += np.matmul(grid.reshape(g.N, G, Kg, -1),
+                            planes.transpose(0, 1, 3, 2)).sum(axis=0)
+    else:
+        w_rows = weight.reshape(G, Kg, Cg * kh * kw) if want_out else None
+        P = g.out_h * g.out_w
+        m = g.images_per_chunk(image.itemsize)
+        cols_buf = np.empty(g.C * kh * kw * m * P, dtype)
+        grid_buf = np.empty(K * m * P, dtype)
+        for n0 in range(0, g.N, m):
+            b = min(m, g.N - n0)
+            cols = im2col(image[n0:n0 + b], *g.window_args(),
+                          out=cols_buf[:g.C * kh * kw * b * P].reshape(-1, b * P))
+            cols = cols.reshape(G, Cg * kh * kw, b * P)
+            if want_out:
+                y = np.matmul(w_rows, cols, out=grid_buf[:K * b * P].reshape(G, Kg, b * P))
+                out[n0:n0 + b] = y.reshape(K, b, g.out_h, g.out_w).transpose(1, 0, 2, 3)
+            if want_dw:
+                rows = _grid_rows(grid[n0:n0 + b], grid_buf).reshape(G, Kg, b * P)
+                dw += np.matmul(rows, cols.transpose(0, 2, 1))
+    if want_dw:
+        dw = dw.reshape(K, Cg, kh, kw)
+    return out, dw
+
+
+def _col2im_pass(g, grid, weight):
+    """The adjoint of the convolution in the image: grid (N, K, out_h, out_w) and weight
+    (K, C/G, kh, kw) -> image (N, C, H, W) = d/d image <conv(image, weight), grid>."""
+    G, K = g.groups, g.K
+    Kg, Cg = K // G, g.C // G
+    kh, kw = g.kernel
+    dtype = grid.dtype
+    image = np.empty(g.image_shape, dtype)
+    grid = np.ascontiguousarray(grid)
+
+    if g.is_depthwise:
+        KD.depthwise_input_grad(grid, weight, image, *_flat_window(g))
+    elif g.is_pointwise:
+        np.matmul(weight.reshape(G, Kg, Cg).transpose(0, 2, 1), grid.reshape(g.N, G, Kg, -1),
+                  out=image.reshape(g.N, G, Cg, -1))
+    else:
+        w_cols = weight.reshape(G, Kg, Cg * kh * kw).transpose(0, 2, 1)
+        P = g.out_h * g.out_w
+        m = g.images_per_chunk(dtype.itemsize)
+        cols_buf = np.empty(g.C * kh * kw * m * P, dtype)
+        grid_buf = np.empty(K * m * P, dtype)
+        for n0 in range(0, g.N, m):
+            b = min(m, g.N - n0)
+            rows = _grid_rows(grid[n0:n0 + b], grid_buf).reshape(G, Kg, b * P)
+            cols = np.matmul(w_cols, rows,
+                             out=cols_buf[:g.C * kh * kw * b * P].reshape(G, -1, b * P))
+            col2im(cols.reshape(-1, b * P), (b, g.C, g.H, g.W), *g.window_args(),
+                   out=image[n0:n0 + b])
+    return image
+
+
+def _flat_window(g):
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g.kernel, g.stride, g.pad, g.dilation
+    return kh, kw, sh, sw, ph, pw, dh, dw
+
+
+# -- argument checking ---------------------------------------------------------------------
+
+def _ints(v, n, name, op, minimum):
+    """v as an n-tuple of ints >= minimum (an int is repeated, as PyTorch's _pair)."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != n:
+            raise ValueError(f"{op}: {name} must be an int or a {n}-tuple, got {v!r}")
+        vals = tuple(v)
+    else:
+        vals = (v,) * n
+    try:
+        out = tuple(int(a) for a in vals)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: {name} must be integers, got {v!r}") from None
+    if any(a != b for a, b in zip(out, vals)):
+        raise TypeError(f"{op}: {name} must be integers, got {v!r}")
+    if min(out) < minimum:
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {v!r}")
+    return out
+
+
+def _describe(op, c_in, c_out, k, s, p, d, groups, output_padding=None):
+    """'conv2d(3->16, k=5, s=2, p=1)': the layer as the error messages name it."""
+    def show(v):
+        if isinstance(v, str):
+            return repr(v)
+        return str(v[0]) if len(set(v)) == 1 else "x".join(str(a) for a in v)
+    parts = [f"{c_in}->{c_out}", f"k={show(k)}"]
+    if any(a != 1 for a in s):
+        parts.append(f"s={show(s)}")
+    if isinstance(p, str) or any(p):
+        parts.append(f"p={show(p)}")
+    if output_padding is not None and any(output_padding):
+        parts.append(f"output_padding={show(output_padding)}")
+    if any(a != 1 for a in d):
+        parts.append(f"d={show(d)}")
+    if groups != 1:
+        parts.append(f"groups={groups}")
+    return f"{op}({', '.join(parts)})"
+
+
+def _check_arrays(op, x, weight, bias, spatial):
+    """dtypes and ranks; returns (x with a batch dimension, whether one was added)."""
+    names = {1: "(N, C, L)", 2: "(N, C, H, W)"}[spatial]
+    unbatched = {1: "(C, L)", 2: "(C, H, W)"}[spatial]
+    for name, a in (("input", x), ("weight", weight), ("bias", bias)):
+        if a is not None and not isinstance(a, np.ndarray):
+            raise TypeError(f"{op}: {name} must be a Tensor or an ndarray, got "
+                            f"{type(a).__name__}")
+    if weight.dtype not in _FLOATS:
+        raise TypeError(f"{op}: the weight must be float32 or float64, got {weight.dtype}")
+    if x.dtype != weight.dtype:
+        hint = "call .float() on the input" if x.dtype.kind in "biu" else \
+            "convert one with .to() so both match"
+        raise TypeError(f"{op}: the input is {x.dtype} but the weight is {weight.dtype}; "
+                        f"{hint} (PyTorch refuses mixed dtypes too)")
+    if bias is not None and bias.dtype != weight.dtype:
+        raise TypeError(f"{op}: the bias is {bias.dtype} but the weight is {weight.dtype}")
+    if x.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(f"{op}: expected a {spatial + 2}-D {names} input or a {spatial + 1}-D "
+                         f"{unbatched} unbatched one, got a {x.ndim}-D input of shape "
+                         f"{tuple(x.shape)}")
+    if weight.ndim != spatial + 2:
+        raise ValueError(f"{op}: expected a {spatial + 2}-D weight, got shape "
+                         f"{tuple(weight.shape)}")
+    added = x.ndim == spatial + 1
+    x = x[None] if added else x
+    if 0 in x.shape[2:] or x.shape[1] == 0:
+        raise ValueError(f"{op}: the input {tuple(x.shape)} has an empty dimension")
+    return x, added
+
+
+def _check_groups(op, layer, groups, c_in, c_out):
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+    for what, n in (("input", c_in), ("output", c_out)):
+        if n % groups:
+            raise ValueError(f"{layer}: groups={groups} must divide the {n} {what} channels, "
+                             f"but {n} % {groups} = {n % groups}")
+
+
+def _conv_geometry(op, x, weight, bias, stride, padding, dilation, groups):
+    """Check a convolution's arguments (x already 4-D); return its ConvGeometry."""
+    N, C, H, W = x.shape
+    K, Cg, kh, kw = weight.shape
+    s = _ints(stride, 2, "stride", op, 1)
+    d = _ints(dilation, 2, "dilation", op, 1)
+    span = (d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1)
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a tuple, "
+                             f"got {padding!r}")
+        if padding == "same" and s != (1, 1):
+            raise ValueError(f"{op}: padding='same' is not supported for strided "
+                             f"convolutions (stride={stride}), as in PyTorch")
+        p = (0, 0) if padding == "valid" else None
+    else:
+        p = _ints(padding, 2, "padding", op, 0)
+    layer = _describe(op, C, K, (kh, kw), s, padding if p is None else p, d, groups)
+    if isinstance(groups, (int, np.integer)) and groups >= 1 and Cg * groups != C:
+        raise ValueError(f"{layer}: the input has {C} channels but the weight "
+                         f"{tuple(weight.shape)} expects weight.shape[1] * groups = "
+                         f"{Cg} * {groups} = {Cg * groups}")
+    _check_groups(op, layer, groups, Cg * groups if isinstance(groups, int) else C, K)
+    if bias is not None and bias.shape != (K,):
+        raise ValueError(f"{layer}: the bias must have shape ({K},), one per output channel, "
+                         f"got {tuple(bias.shape)}")
+    if p is None:
+        # 'same': total padding span - 1 per dimension, the odd pixel after the last one
+        top, left = (span[0] - 1) // 2, (span[1] - 1) // 2
+        out_hw = (H, W)
+    else:
+        top, left = p
+        out_hw = (conv_output_size(H, kh, s[0], p[0], d[0], layer=f"{layer} height"),
+                  conv_output_size(W, kw, s[1], p[1], d[1], layer=f"{layer} width"))
+    return ConvGeometry(N, C, H, W, K, int(groups), (kh, kw), s, (top, left), d, out_hw)
+
+
+def _conv_transpose_geometry(op, x, weight, bias, stride, padding, output_padding, groups,
+                             dilation):
+    """Check a transposed convolution's arguments (x already 4-D). Returns the geometry of
+    the convolution it is the transpose of: its output is that convolution's image."""
+    N, C_in, H, W = x.shape
+    C_w, Kg, kh, kw = weight.shape
+    s = _ints(stride, 2, "stride", op, 1)
+    p = _ints(padding, 2, "padding", op, 0)
+    op_ = _ints(output_padding, 2, "output_padding", op, 0)
+    d = _ints(dilation, 2, "dilation", op, 1)
+    ok_groups = isinstance(groups, (int, np.integer)) and not isinstance(groups, bool) \
+        and groups >= 1
+    c_out = Kg * groups if ok_groups else Kg
+    layer = _describe(op, C_in, c_out, (kh, kw), s, p, d, groups, output_padding=op_)
+    if C_w != C_in:
+        raise ValueError(f"{layer}: the input has {C_in} channels but the weight "
+                         f"{tuple(weight.shape)} expects weight.shape[0] = {C_w} "
+                         f"(a transposed convolution's weight is (in, out/groups, kh, kw))")
+    _check_groups(op, layer, groups, C_in, c_out)
+    if bias is not None and bias.shape != (c_out,):
+        raise ValueError(f"{layer}: the bias must have shape ({c_out},), one per output "
+                         f"channel, got {tuple(bias.shape)}")
+    out_h = conv_transpose_output_size(H, kh, s[0], p[0], op_[0], d[0],
+                                       layer=f"{layer} height")
+    out_w = conv_transpose_output_size(W, kw, s[1], p[1], op_[1], d[1],
+                                       layer=f"{layer} width")
+    return ConvGeometry(N, c_out, out_h, out_w, C_in, int(groups), (kh, kw), s, p, d, (H, W))
+
+
+# -- the ops -------------------------------------------------------------------------------
+
+def _one(v, name, op):
+    """The single int of a 1-D argument (an int or a 1-tuple)."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
+        v = v[0]
+    return v
+
+
+def _conv_forward(ctx, op, spatial, x, weight, bias, stride, padding, dilation, groups):
+    x_shape, w_shape = x.shape, weight.shape
+    x, _ = _check_arrays(op, x, weight, bias, spatial)
+    if spatial == 1:
+        # a 1-D convolution is a 2-D one on images of height 1
+        x, weight = x[:, :, None, :], weight[:, :, None, :]
+        stride, dilation = (1, _one(stride, "stride", op)), (1, _one(dilation, "dilation", op))
+        padding = padding if isinstance(padding, str) else (0, _one(padding, "padding", op))
+    g = _conv_geometry(op, x, weight, bias, stride, padding, dilation, groups)
+    x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
+    out, _ = _im2col_pass(g, x, weight=weight)
+    if bias is not None:
+        out += bias.reshape(1, -1, 1, 1)
+    if any(ctx.needs_input_grad[:2]):
+        # the input, not the columns: backward rebuilds them (k*k times less memory held)
+        ctx.save_for_backward(x, weight)
+    ctx.geometry, ctx.shapes = g, (x_shape, w_shape)
+    return out.reshape(x_shape[:-spatial - 1] + (g.K,) + out.shape[4 - spatial:])
+
+
+def _conv_backward(ctx, grad):
+    g = ctx.geometry
+    x_shape, w_shape = ctx.shapes
+    need_x, need_w, need_b = (tuple(ctx.needs_input_grad) + (False,) * 3)[:3]
+    grad = np.ascontiguousarray(grad).reshape(g.grid_shape)
+    dx = dw = db = None
+    if need_x:
+        dx = _col2im_pass(g, grad, ctx.saved_arrays[1]).reshape(x_shape)
+    if need_w:
+        dw = _im2col_pass(g, ctx.saved_arrays[0], grid=grad)[1].reshape(w_shape)
+    if need_b:
+        db = grad.sum(axis=(0, 2, 3))
+    return (dx, dw, db)[:len(ctx.needs_input_grad)]
+
+
+@register("conv2d")
+class Conv2d(Function):
+    """2-D convolution (cross-correlation) of a batch with K filters.
+
+    x: (N, C, H, W) or (C, H, W); weight: (K, C/groups, kh, kw); bias: (K,) or None
+    -> (N, K, H', W'), H' = floor((H + 2p - d*(kh-1) - 1)/s) + 1, and
+
+    out[n, k, y, t] = bias[k] + sum over c of k's group, i, j of
+                      weight[k, c, i, j] * x[n, c, y*s - p + i*d, t*s - p + j*d]
+
+    with x = 0 in the padding.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        return _conv_forward(ctx, "conv2d", 2, x, weight, bias, stride, padding, dilation,
+                             groups)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _conv_backward(ctx, grad)
+
+
+@register("conv1d")
+class Conv1d(Function):
+    """1-D convolution: conv2d on images of height 1.
+
+    x: (N, C, L) or (C, L); weight: (K, C/groups, k); bias: (K,) or None -> (N, K, L'),
+    L' = floor((L + 2p - d*(k-1) - 1)/s) + 1.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        return _conv_forward(ctx, "conv1d", 1, x, weight, bias, stride, padding, dilation,
+                             groups)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _conv_backward(ctx, grad)
+
+
+@register("conv_transpose2d")
+class ConvTranspose2d(Function):
+    """Transposed convolution: the input gradient of conv2d, used as a layer.
+
+    x: (N, C, H, W) or (C, H, W); weight: (C, K/groups, kh, kw); bias: (K,) or None
+    -> (N, K, H'', W''), H'' = (H - 1)*s - 2p + d*(kh - 1) + output_padding + 1.
+
+    Every input pixel scatters a copy of its kernel, scaled by its value, into the output
+    (s pixels apart for neighbouring inputs); overlapping copies are summed; then p rows and
+    columns are trimmed from each border. output_padding adds rows/columns at the bottom
+    right, choosing among the sizes a stride-s convolution maps to the same H.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                dilation=1):
+        op = "conv_transpose2d"
+        x_shape = x.shape
+        x, _ = _check_arrays(op, x, weight, bias, 2)
+        g = _conv_transpose_geometry(op, x, weight, bias, stride, padding, output_padding,
+                                     groups, dilation)
+        x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
+        out = _col2im_pass(g, x, weight)
+        if bias is not None:
+            out += bias.reshape(1, -1, 1, 1)
+        if any(ctx.needs_input_grad[:2]):
+            ctx.save_for_backward(x, weight)
+        ctx.geometry, ctx.x_shape = g, x_shape
+        return out if len(x_shape) == 4 else out[0]
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = ctx.geometry
+        need_x, need_w, need_b = (tuple(ctx.needs_input_grad) + (False,) * 3)[:3]
+        grad = np.ascontiguousarray(grad).reshape(g.image_shape)
+        dx = dw = db = None
+        if need_x or need_w:
+            x, weight = ctx.saved_arrays
+            # one pass over the columns of grad serves both gradients
+            dx, dw = _im2col_pass(g, grad, weight=weight if need_x else None,
+                                  grid=x if need_w else None)
+            dx = None if dx is None else dx.reshape(ctx.x_shape)
+        if need_b:
+            db = grad.sum(axis=(0, 2, 3))
+        return (dx, dw, db)[:len(ctx.needs_input_grad)]
+
+
+# -- functional API ------------------------------------------------------------------------
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution, as torch.nn.functional.conv2d.
+
+    (N, C, H, W) or (C, H, W) with weight (K, C/groups, kh, kw) -> (N, K, H', W').
+    padding: an int, a pair (ph, pw), 'valid' (none) or 'same' (output size = input size,
+    stride 1 only; an odd total goes after the last pixel, as in PyTorch).
+    """
+    return Conv2d.apply(as_tensor(input), _tensor_or_none(weight), _tensor_or_none(bias),
+                        stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution, as torch.nn.functional.conv1d: (N, C, L) -> (N, K, L')."""
+    return Conv1d.apply(as_tensor(input), _tensor_or_none(weight), _tensor_or_none(bias),
+                        stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    """2-D transposed convolution, as torch.nn.functional.conv_transpose2d.
+
+    (N, C, H, W) with weight (C, K/groups, kh, kw) -> (N, K, H'', W''),
+    H'' = (H - 1)*s - 2p + d*(kh - 1) + output_padding + 1.
+    """
+    return ConvTranspose2d.apply(as_tensor(input), _tensor_or_none(weight),
+                                 _tensor_or_none(bias), stride=stride, padding=padding,
+                                 output_padding=output_padding, groups=groups,
+                                 dilation=dilation)
+
+
+def _tensor_or_none(v):
+    return None if v is None else as_tensor(v)
