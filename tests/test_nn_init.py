@@ -122,7 +122,7 @@ def test_zero_element_tensor_is_a_no_op():
     assert init.kaiming_uniform_(w) is w
 
 
-# -- the layers' defaults (PyTorch's rule) ----------------------------------------------------------
+# -- the layers' defaults (PyTorch's rule) --------------------------------------------------------
 def test_linear_default_init_is_uniform_one_over_sqrt_fan_in():
     sn.manual_seed(0)
     lin = nn.Linear(400, 300)

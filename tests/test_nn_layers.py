@@ -18,7 +18,7 @@ def _needs(name):
         pytest.skip(f"scratchnet.nn.functional.{name} is not available yet")
 
 
-# -- Linear -----------------------------------------------------------------------------------------
+# -- Linear ---------------------------------------------------------------------------------------
 def test_linear_is_x_wT_plus_b_on_any_leading_shape():
     lin = nn.Linear(4, 3)
     x = sn.randn(2, 5, 4)
@@ -55,7 +55,7 @@ def test_linear_dtype_mismatch_is_explained():
         nn.Linear(2, 2)(sn.zeros(1, 2, dtype="float64"))
 
 
-# -- conv layers --------------------------------------------------------------------------------------
+# -- conv layers ----------------------------------------------------------------------------------
 def test_conv2d_wrong_channel_count_names_the_layer():
     conv = nn.Conv2d(3, 16, 3)
     with pytest.raises(ValueError) as info:
@@ -127,7 +127,7 @@ def test_conv_transpose2d_output_size_picks_output_padding():
         up(x, output_size=(5, 4))
 
 
-# -- BatchNorm ----------------------------------------------------------------------------------
+# -- BatchNorm ------------------------------------------------------------------------------------
 def test_batchnorm_training_normalises_per_channel_and_updates_running_stats():
     bn = nn.BatchNorm2d(3, momentum=0.1).double()
     rng = np.random.default_rng(0)
@@ -199,7 +199,7 @@ def test_batchnorm_keeps_float32_and_float64():
     assert nn.BatchNorm2d(2).double()(sn.randn(2, 2, 2, 2, dtype="float64")).dtype == np.float64
 
 
-# -- Dropout ------------------------------------------------------------------------------------
+# -- Dropout --------------------------------------------------------------------------------------
 def test_dropout_zeroes_about_p_and_scales_survivors():
     sn.manual_seed(0)
     x = sn.ones(200, 500)

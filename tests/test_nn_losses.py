@@ -143,7 +143,7 @@ def test_bce_clamps_the_log_at_minus_100():
     np.testing.assert_array_equal(loss.data, [100.0, 100.0])
 
 
-# -- errors -------------------------------------------------------------------------------------
+# -- errors ---------------------------------------------------------------------------------------
 def test_label_out_of_range_names_the_value_and_the_valid_range():
     x = sn.randn(3, 5)
     with pytest.raises(ValueError) as info:

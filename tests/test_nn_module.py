@@ -195,7 +195,7 @@ def test_non_strict_load_reports_keys_but_still_rejects_shape_mismatch():
         model.load_state_dict({"1.weight": np.ones((2, 2))}, strict=False)
 
 
-# -- hooks --------------------------------------------------------------------------------------
+# -- hooks ----------------------------------------------------------------------------------------
 def test_forward_hook_captures_feature_maps_and_remove_stops_it():
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     captured = {}
@@ -304,7 +304,7 @@ def test_apply_visits_children_before_parent():
     assert model[0].weight.item() == 0.5
 
 
-# -- repr ---------------------------------------------------------------------------------------
+# -- repr -----------------------------------------------------------------------------------------
 def test_repr_tree_matches_pytorchs_layout():
     assert repr(TwoBranch()) == (
         "TwoBranch(\n"
@@ -331,7 +331,7 @@ def test_extra_repr_with_several_lines_goes_inside():
     assert repr(Custom()) == "Custom(\n  a=1\n  b=2\n)"
 
 
-# -- containers ---------------------------------------------------------------------------------
+# -- containers -----------------------------------------------------------------------------------
 def test_sequential_indexing_slicing_len_iteration():
     layers = [nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)]
     model = nn.Sequential(*layers)

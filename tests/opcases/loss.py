@@ -83,7 +83,7 @@ def _tf(t):
 
 
 CASES = [
-    # -- cross_entropy ------------------------------------------------------------------------
+    # -- cross_entropy ----------------------------------------------------------------------------
     Case("ce_mean", "cross_entropy", lambda x, t: F.cross_entropy(x, t), _labels((4, 5), 5),
          lambda t, x, y: _tf(t).cross_entropy(x, y)),
     Case("ce_sum", "cross_entropy", lambda x, t: F.cross_entropy(x, t, reduction="sum"),
@@ -132,7 +132,7 @@ CASES = [
          _labels((6,), 6), lambda t, x, y: _tf(t).cross_entropy(x, y, reduction="none")),
     Case("ce_large_logits", "cross_entropy", lambda x, t: F.cross_entropy(x * 300, t),
          _labels((4, 3), 3), lambda t, x, y: _tf(t).cross_entropy(x * 300, y), atol=1e-3),
-    # -- nll_loss -------------------------------------------------------------------------------
+    # -- nll_loss ---------------------------------------------------------------------------------
     Case("nll_mean", "nll_loss", lambda x, t: F.nll_loss(F.log_softmax(x, dim=1), t),
          _labels((5, 4), 4), lambda t, x, y: _tf(t).nll_loss(x.log_softmax(dim=1), y)),
     Case("nll_raw_weight_ignore_seg", "nll_loss",
@@ -146,7 +146,7 @@ CASES = [
                           _tf(t).nll_loss(x, y, reduction="sum"))),
     Case("nll_unbatched", "nll_loss", lambda x, t: F.nll_loss(x, t), _labels((5,), 5),
          lambda t, x, y: _tf(t).nll_loss(x, y)),
-    # -- binary cross-entropy -------------------------------------------------------------------
+    # -- binary cross-entropy ---------------------------------------------------------------------
     Case("bce_mean", "binary_cross_entropy", lambda x, y: F.binary_cross_entropy(x, y),
          _binary((4, 3)), lambda t, x, y: _tf(t).binary_cross_entropy(x, y)),
     Case("bce_weight_none", "binary_cross_entropy",
@@ -174,7 +174,7 @@ CASES = [
          _binary((3, 4), probs=False),
          lambda t, x, y: _tf(t).binary_cross_entropy_with_logits(x * 40, y, reduction="sum"),
          atol=1e-4),
-    # -- regression -----------------------------------------------------------------------------
+    # -- regression -------------------------------------------------------------------------------
     Case("mse_mean", "mse_loss", lambda x, y: F.mse_loss(x, y), [N((3, 4)), N((3, 4))],
          lambda t, x, y: _tf(t).mse_loss(x, y)),
     Case("mse_sum_none_images", "mse_loss",
@@ -199,7 +199,7 @@ CASES = [
     Case("huber_delta_none", "huber_loss",
          lambda x, y: F.huber_loss(x, y, reduction="none", delta=0.3), _spread((3, 5)),
          lambda t, x, y: _tf(t).huber_loss(x, y, reduction="none", delta=0.3)),
-    # -- metric learning ------------------------------------------------------------------------
+    # -- metric learning --------------------------------------------------------------------------
     Case("pdist_p2", "pairwise_distance", lambda a, b: F.pairwise_distance(a, b),
          [N((4, 3)), N((4, 3))], lambda t, a, b: _tf(t).pairwise_distance(a, b)),
     Case("pdist_p1_bcast", "pairwise_distance", lambda a, b: F.pairwise_distance(a, b, p=1),
@@ -225,7 +225,7 @@ CASES = [
          lambda a, p, n: F.triplet_margin_loss(a, p, n, margin=3.0),
          [N((4,)), N((4,)), N((4,))],
          lambda t, a, p, n: _tf(t).triplet_margin_loss(a, p, n, margin=3.0)),
-    # -- multi-class hinge ----------------------------------------------------------------------
+    # -- multi-class hinge ------------------------------------------------------------------------
     Case("multi_margin_p1", "multi_margin_loss", lambda x, t: F.multi_margin_loss(x, t),
          _scores((5, 4), 4), lambda t, x, y: _tf(t).multi_margin_loss(x, y)),
     Case("multi_margin_p2_weight_none", "multi_margin_loss",

@@ -124,7 +124,7 @@ def _layer(name, op, make, shape, torch_make, gradcheck=False, **kw):
 
 
 CASES = [
-    # -- linear -------------------------------------------------------------------------------
+    # -- linear -----------------------------------------------------------------------------------
     Case("linear", "linear", lambda x, w, b: F.linear(x, w, b), [N((3, 4)), N((5, 4)), N((5,))],
          lambda t, x, w, b: t.nn.functional.linear(x, w, b)),
     Case("linear_batched_no_bias", "linear", lambda x, w: F.linear(x, w),
@@ -136,7 +136,7 @@ CASES = [
          [N((2, 4)), N((3, 4)), N((3,))],
          lambda t, x, w, b: _torch_with(t, t.nn.Linear(4, 3).double(), weight=w, bias=b)(x)),
     Case("mlp_sequential_eval", "linear", _mlp_ours, _mlp_inputs, _mlp_theirs),
-    # -- batch norm ---------------------------------------------------------------------------
+    # -- batch norm -------------------------------------------------------------------------------
     Case("batch_norm_train_2d", "batch_norm",
          lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), _bn_inputs((6, 3)),
          lambda t, x, w, b: t.nn.functional.batch_norm(x, None, None, w, b, training=True)),
@@ -171,7 +171,7 @@ CASES = [
     Case("batchnorm1d_eval_untracked_uses_batch", "batch_norm",
          **_bn_eval_after_train(nn.BatchNorm1d, affine=False, track_running_stats=False),
          inputs=_bn_inputs((4, 3), False)),
-    # -- local response norm ------------------------------------------------------------------
+    # -- local response norm ----------------------------------------------------------------------
     Case("lrn_size3", "local_response_norm",
          lambda x: F.local_response_norm(x, 3, alpha=0.5, beta=0.75, k=1.0), [N((2, 5, 2, 3))],
          lambda t, x: t.nn.functional.local_response_norm(x, 3, alpha=0.5, beta=0.75, k=1.0)),
@@ -185,12 +185,12 @@ CASES = [
     Case("lrn_size_beyond_channels", "local_response_norm",
          lambda x: F.local_response_norm(x, 7, alpha=1.0, beta=1.0, k=0.5), [N((1, 3, 2, 2))],
          lambda t, x: t.nn.functional.local_response_norm(x, 7, alpha=1.0, beta=1.0, k=0.5)),
-    # -- dropout (masks differ from PyTorch's generator: gradient checks only) ----------------
+    # -- dropout (masks differ from PyTorch's generator: gradient checks only) --------------------
     Case("dropout_mask", "dropout", _mask((3, 4)), [N((3, 4))]),
     Case("dropout2d_channel_mask", "dropout", _mask((2, 3, 1, 1)), [N((2, 3, 2, 2))]),
     Case("dropout_seeded_functional", "dropout", lambda x: F.dropout(x, 0.3, generator=5),
          [N((4, 5))]),
-    # -- parameterless layers around other ops, vs torch.nn ---------------------------------
+    # -- parameterless layers around other ops, vs torch.nn ---------------------------------------
     _layer("maxpool2d_layer_overlap", "max_pool2d",
            lambda: nn.MaxPool2d(3, stride=1, padding=1, return_indices=True), (1, 2, 4, 5),
            lambda t: t.nn.MaxPool2d(3, stride=1, padding=1, return_indices=True)),
@@ -238,7 +238,7 @@ CASES = [
     _layer("upsample_layer_bilinear_scale", "interpolate_bilinear",
            lambda: nn.Upsample(scale_factor=(2, 1.5), mode="bilinear"), (1, 1, 3, 4),
            lambda t: t.nn.Upsample(scale_factor=(2, 1.5), mode="bilinear")),
-    # -- activation layers --------------------------------------------------------------------
+    # -- activation layers ------------------------------------------------------------------------
     _layer("relu_layer", "relu", lambda: nn.ReLU(), (3, 4), lambda t: t.nn.ReLU()),
     _layer("leaky_relu_layer", "leaky_relu", lambda: nn.LeakyReLU(0.2), (3, 4),
            lambda t: t.nn.LeakyReLU(0.2)),

@@ -216,7 +216,7 @@ class Module:
         keys += list(self._parameters) + list(self._buffers) + list(self._modules)
         return sorted(k for k in set(keys) if not k[0].isdigit())
 
-    # -- walking the tree -----------------------------------------------------------------------
+    # -- walking the tree -------------------------------------------------------------------------
     def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
         """(name, module) for this module and every descendant, depth first; "" is self.
         A module reachable twice (shared weights) is listed once."""
@@ -294,7 +294,7 @@ class Module:
         fn(self)
         return self
 
-    # -- modes and gradients ------------------------------------------------------------------
+    # -- modes and gradients ----------------------------------------------------------------------
     def train(self, mode: bool = True):
         """Training mode (the default): Dropout drops, BatchNorm uses batch statistics and
         updates its running ones. Applies to every descendant; returns self."""
@@ -429,7 +429,7 @@ class Module:
                 np.copyto(target.data, _array_of(state_dict[key]), casting="unsafe")
         return IncompatibleKeys(missing, unexpected)
 
-    # -- hooks ----------------------------------------------------------------------------------
+    # -- hooks ------------------------------------------------------------------------------------
     def register_forward_hook(self, hook):
         """hook(module, inputs, output) runs after every forward; a non-None return value
         replaces the output. Use it to capture activations (feature-map figures, the style
