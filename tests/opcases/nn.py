@@ -117,6 +117,25 @@ def _mask(shape, p=0.4):
     return ours
 
 
+def _conv(name, make, torch_make, x_shape, w_shape, bias=True, output_size=None):
+    """A conv layer with its weight (and bias) taken from the case's inputs. The op name is
+    read from the layer, whose functional form was checked by its own cases."""
+    op = {"Conv1d": "conv1d", "Conv2d": "conv2d"}.get(type(make()).__name__,
+                                                      "conv_transpose2d")
+    extra = {} if output_size is None else {"output_size": output_size}
+    shapes = [N(x_shape), N(w_shape)] + ([N((make().out_channels,))] if bias else [])
+
+    def ours(x, w, b=None):
+        layer = _with(make().to(x.dtype), weight=w, **({"bias": b} if bias else {}))
+        return layer(x, **extra)
+
+    def theirs(t, x, w, b=None):
+        layer = _torch_with(t, torch_make(t).double(), weight=w, **({"bias": b} if bias else {}))
+        return layer(x, **extra)
+
+    return Case(name, op, ours, shapes, theirs, gradcheck=False)
+
+
 def _layer(name, op, make, shape, torch_make, gradcheck=False, **kw):
     """A parameterless layer against its torch.nn twin."""
     return Case(name, op, lambda x: make()(x), [N(shape)], lambda t, x: torch_make(t)(x),
@@ -238,6 +257,28 @@ CASES = [
     _layer("upsample_layer_bilinear_scale", "interpolate_bilinear",
            lambda: nn.Upsample(scale_factor=(2, 1.5), mode="bilinear"), (1, 1, 3, 4),
            lambda t: t.nn.Upsample(scale_factor=(2, 1.5), mode="bilinear")),
+    # -- conv layers (weights from the case's inputs, so their gradients are compared) -------------
+    _conv("conv2d_layer_stride_pad", lambda: nn.Conv2d(2, 3, 3, stride=2, padding=1),
+          lambda t: t.nn.Conv2d(2, 3, 3, stride=2, padding=1), (1, 2, 5, 6), (3, 2, 3, 3)),
+    _conv("conv2d_layer_groups_dilation_no_bias",
+          lambda: nn.Conv2d(4, 2, (2, 3), dilation=(2, 1), groups=2, bias=False),
+          lambda t: t.nn.Conv2d(4, 2, (2, 3), dilation=(2, 1), groups=2, bias=False),
+          (2, 4, 5, 5), (2, 2, 2, 3), bias=False),
+    _conv("conv2d_layer_same_even_kernel", lambda: nn.Conv2d(2, 2, (2, 4), padding="same"),
+          lambda t: t.nn.Conv2d(2, 2, (2, 4), padding="same"), (1, 2, 4, 5), (2, 2, 2, 4)),
+    _conv("conv2d_layer_reflect", lambda: nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect"),
+          lambda t: t.nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect"), (2, 1, 4, 4),
+          (2, 1, 3, 3)),
+    _conv("conv1d_layer", lambda: nn.Conv1d(2, 3, 3, stride=2, padding=2),
+          lambda t: t.nn.Conv1d(2, 3, 3, stride=2, padding=2), (2, 2, 7), (3, 2, 3)),
+    _conv("conv_transpose2d_layer", lambda: nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1,
+                                                               output_padding=1),
+          lambda t: t.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1),
+          (1, 2, 2, 3), (2, 3, 3, 3)),
+    _conv("conv_transpose2d_layer_output_size_groups",
+          lambda: nn.ConvTranspose2d(4, 2, 3, stride=3, groups=2),
+          lambda t: t.nn.ConvTranspose2d(4, 2, 3, stride=3, groups=2), (1, 4, 2, 2),
+          (4, 1, 3, 3), output_size=(7, 8)),
     # -- activation layers ------------------------------------------------------------------------
     _layer("relu_layer", "relu", lambda: nn.ReLU(), (3, 4), lambda t: t.nn.ReLU()),
     _layer("leaky_relu_layer", "leaky_relu", lambda: nn.LeakyReLU(0.2), (3, 4),
