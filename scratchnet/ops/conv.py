@@ -274,8 +274,9 @@ def _check_groups(op, layer, groups, c_in, c_out):
                              f"but {n} % {groups} = {n % groups}")
 
 
-def _conv_geometry(op, x, weight, bias, stride, padding, dilation, groups):
-    """Check a convolution's arguments (x already 4-D); return its ConvGeometry."""
+def _conv_geometry(op, x, weight, bias, stride, padding, dilation, groups, spatial=2):
+    """Check a convolution's arguments (x already 4-D); return its ConvGeometry.
+    spatial=1: a conv1d seen as a conv2d of height 1, described in 1-D terms."""
     N, C, H, W = x.shape
     K, Cg, kh, kw = weight.shape
     s = _ints(stride, 2, "stride", op, 1)
@@ -291,7 +292,9 @@ def _conv_geometry(op, x, weight, bias, stride, padding, dilation, groups):
         p = (0, 0) if padding == "valid" else None
     else:
         p = _ints(padding, 2, "padding", op, 0)
-    layer = _describe(op, C, K, (kh, kw), s, padding if p is None else p, d, groups)
+    shown = slice(2 - spatial, 2)
+    layer = _describe(op, C, K, (kh, kw)[shown], s[shown],
+                      padding if p is None else p[shown], d[shown], groups)
     if isinstance(groups, (int, np.integer)) and groups >= 1 and Cg * groups != C:
         raise ValueError(f"{layer}: the input has {C} channels but the weight "
                          f"{tuple(weight.shape)} expects weight.shape[1] * groups = "
@@ -307,7 +310,8 @@ def _conv_geometry(op, x, weight, bias, stride, padding, dilation, groups):
     else:
         top, left = p
         out_hw = (conv_output_size(H, kh, s[0], p[0], d[0], layer=f"{layer} height"),
-                  conv_output_size(W, kw, s[1], p[1], d[1], layer=f"{layer} width"))
+                  conv_output_size(W, kw, s[1], p[1], d[1],
+                                   layer=f"{layer} {'width' if spatial == 2 else 'length'}"))
     return ConvGeometry(N, C, H, W, K, int(groups), (kh, kw), s, (top, left), d, out_hw)
 
 
@@ -359,7 +363,7 @@ def _conv_forward(ctx, op, spatial, x, weight, bias, stride, padding, dilation, 
         x, weight = x[:, :, None, :], weight[:, :, None, :]
         stride, dilation = (1, _one(stride, "stride", op)), (1, _one(dilation, "dilation", op))
         padding = padding if isinstance(padding, str) else (0, _one(padding, "padding", op))
-    g = _conv_geometry(op, x, weight, bias, stride, padding, dilation, groups)
+    g = _conv_geometry(op, x, weight, bias, stride, padding, dilation, groups, spatial)
     x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
     out, _ = _im2col_pass(g, x, weight=weight)
     if bias is not None:
