@@ -147,10 +147,17 @@ def _target_weights(target, weight, ignore_index, dtype):
     return safe, (wt * valid).astype(dtype, copy=False)
 
 
-def _log_softmax(x, axis):
+def _softmax_and_log(x, axis):
+    """(softmax, log_softmax) along axis with one exp: shifted by the max so that any logits
+    stay finite (an all -inf row keeps its shift at 0 rather than producing nan)."""
     m = x.max(axis=axis, keepdims=True)
-    z = x - np.where(np.isfinite(m), m, 0)
-    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    m[~np.isfinite(m)] = 0
+    z = x - m
+    e = np.exp(z)
+    total = e.sum(axis=axis, keepdims=True)
+    z -= np.log(total)
+    e /= total
+    return e, z
 
 
 @register("cross_entropy")
@@ -166,8 +173,10 @@ class CrossEntropy(Function):
                         mean divides by the number of samples N * prod(*)
 
     Both are l_n = -sum_c K_{n,c} log p_{n,c} for a coefficient K, so the backward is one line:
-    dl/dlog p = -K, and through log_softmax dl/dx = -K + p * sum_c K  (for one-hot K without
-    weights: p - onehot, the famous "softmax minus target").
+    dl/dlog p = -K, and through log_softmax dl/dx = p * sum_c K - K  (for one-hot K without
+    weights: p - onehot, the famous "softmax minus target"). For index targets K is a one-hot
+    "hard" part (1 - eps) w_t at the target plus a constant "soft" part eps/C w_c, and it is
+    kept in that form instead of as an (N, C, *) array.
     """
 
     @staticmethod
@@ -177,41 +186,50 @@ class CrossEntropy(Function):
         eps = label_smoothing
         wshape = (1, n_classes) + (1,) * (x.ndim - 2)
         w = weight.reshape(wshape) if weight is not None else None
-        logp = _log_softmax(x, axis=1)
+        p, logp = _softmax_and_log(x, axis=1)
         if target.dtype.kind in "iu":
             safe, wt = _target_weights(target, weight, ignore_index, x.dtype)
-            picked = np.take_along_axis(logp, safe[:, None], axis=1)[:, 0]
-            loss = -(1 - eps) * wt * picked
-            coef = np.zeros_like(logp)
-            np.put_along_axis(coef, safe[:, None], ((1 - eps) * wt)[:, None], axis=1)
+            hard = (1 - eps) * wt                                    # (N, *)
+            loss = -hard * np.take_along_axis(logp, safe[:, None], axis=1)[:, 0]
+            soft = None
             if eps:
                 valid = (target != ignore_index)[:, None]
-                smooth = (eps / n_classes) * (w if w is not None else 1.0) * valid
-                coef += smooth
-                loss = loss - (smooth * logp).sum(axis=1)
+                soft = (eps / n_classes) * (w if w is not None else 1.0) * valid
+                loss = loss - (soft * logp).sum(axis=1)
             denom = wt.sum()
-            ctx.prob_target = None
+            ctx.save_for_backward(p, safe, hard, soft)
         else:
             y = (1 - eps) * target + eps / n_classes
             coef = y * w if w is not None else y
             loss = -(coef * logp).sum(axis=1)
             denom = loss.size
-            ctx.prob_target = (logp, w, eps)
-        loss = loss.astype(x.dtype, copy=False)
-        ctx.save_for_backward(np.exp(logp), coef)
-        ctx.info = (reduction, denom, loss.shape)
-        return _reduce(loss, reduction, denom)
+            ctx.save_for_backward(p, coef, logp, w)
+        ctx.info = (reduction, denom, loss.shape, target.dtype.kind in "iu", eps)
+        return _reduce(loss.astype(x.dtype, copy=False), reduction, denom)
 
     @staticmethod
     def backward(ctx, grad):
-        p, coef = ctx.saved_arrays
-        reduction, denom, shape = ctx.info
-        g = _unreduce(grad, shape, reduction, denom)[:, None]
+        reduction, denom, shape, index_target, eps = ctx.info
+        g = _unreduce(grad, shape, reduction, denom)[:, None]       # (N, 1, *)
+        if index_target:
+            p, safe, hard, soft = ctx.saved_arrays
+            k_sum = hard[:, None]
+            if soft is not None:
+                # soft is (N, C, *) with class weights, (N, 1, *) without: C equal entries
+                k_sum = k_sum + (soft.sum(axis=1, keepdims=True) if soft.shape[1] > 1
+                                 else soft * p.shape[1])
+            gx = p * (g * k_sum)
+            idx = safe[:, None]
+            at_target = np.take_along_axis(gx, idx, axis=1) - g * hard[:, None]
+            np.put_along_axis(gx, idx, at_target, axis=1)
+            if soft is not None:
+                gx -= g * soft
+            return gx, None
+        p, coef, logp, w = ctx.saved_arrays
         gx = gy = None
         if ctx.needs_input_grad[0]:
             gx = g * (p * coef.sum(axis=1, keepdims=True) - coef)
-        if ctx.prob_target is not None and ctx.needs_input_grad[1]:
-            logp, w, eps = ctx.prob_target
+        if ctx.needs_input_grad[1]:
             gy = -(1 - eps) * g * logp * (w if w is not None else 1.0)
         return gx, gy
 

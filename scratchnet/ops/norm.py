@@ -88,6 +88,15 @@ def linear(input, weight, bias=None):
 
 
 # -- batch norm -----------------------------------------------------------------------------------
+def _channel_sum(a, b=None):
+    """Sum over every axis but axis 1, of `a` or of `a * b` (without building the product:
+    at batch-norm sizes each temporary array costs as much as the arithmetic)."""
+    a3 = a.reshape(a.shape[0], a.shape[1], -1)
+    if b is None:
+        return a3.sum(axis=2).sum(axis=0)
+    return np.einsum("ncl,ncl->c", a3, b.reshape(a3.shape))
+
+
 @register("batch_norm")
 class BatchNorm(Function):
     """Batch normalisation over every axis but the channel axis 1.
@@ -101,54 +110,54 @@ class BatchNorm(Function):
         running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1)
     (the unbiased variance for the estimate, the biased one for normalising).
     Evaluation: running_mean / running_var take the place of the batch statistics.
+
+    Backward (training), with k = weight / sqrt(var + eps) per channel: the mean and the
+    variance depend on x too, and CS231n's staged derivation folds into
+        dx = k * (g - sum(g) / M - xhat * sum(g * xhat) / M),
+        dweight = sum(g * xhat),  dbias = sum(g),
+    sums over everything but the channel axis. In evaluation dx = k * g.
     """
 
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, running_mean=None, running_var=None,
                 training=True, momentum=0.1, eps=1e-5):
-        axes = (0,) + tuple(range(2, x.ndim))
         bshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        m = x.size // x.shape[1]
         if training:
-            mean = x.mean(axis=axes)
-            var = x.var(axis=axes)
-            m = x.size // x.shape[1]
+            mean = _channel_sum(x) / x.dtype.type(m)
+            xhat = x - mean.reshape(bshape)
+            var = _channel_sum(xhat, xhat) / x.dtype.type(m)
             if running_mean is not None:
                 running_mean[...] = (1 - momentum) * running_mean + momentum * mean
             if running_var is not None:
                 running_var[...] = (1 - momentum) * running_var + momentum * var * (m / (m - 1))
         else:
-            mean = running_mean.astype(x.dtype, copy=False)
+            xhat = x - running_mean.astype(x.dtype, copy=False).reshape(bshape)
             var = running_var.astype(x.dtype, copy=False)
         invstd = (1.0 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
-        xhat = (x - mean.reshape(bshape)) * invstd.reshape(bshape)
-        out = xhat if weight is None else xhat * weight.reshape(bshape)
+        xhat *= invstd.reshape(bshape)
+        out = xhat * weight.reshape(bshape) if weight is not None else xhat.copy()
         if bias is not None:
-            out = out + bias.reshape(bshape)
+            out += bias.reshape(bshape)
         ctx.save_for_backward(xhat, invstd, weight)
-        ctx.info = (axes, bshape, training)
+        ctx.info = (bshape, m, training)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         xhat, invstd, weight = ctx.saved_arrays
-        axes, bshape, training = ctx.info
+        bshape, m, training = ctx.info
         needs = ctx.needs_input_grad
-        gx = gw = gb = None
+        k = invstd if weight is None else invstd * weight
+        g_sum = _channel_sum(grad) if needs[2] or (needs[0] and training) else None
+        gx_sum = _channel_sum(grad, xhat) if needs[1] or (needs[0] and training) else None
+        gx = None
         if needs[0]:
-            gxhat = grad if weight is None else grad * weight.reshape(bshape)
+            gx = grad * k.reshape(bshape)
             if training:
-                # the mean and variance depend on x too: the CS231n "staged" backward, folded
-                m = xhat.size // xhat.shape[1]
-                gx = (invstd.reshape(bshape) / m) * (
-                    m * gxhat - gxhat.sum(axis=axes, keepdims=True)
-                    - xhat * (gxhat * xhat).sum(axis=axes, keepdims=True))
-            else:
-                gx = gxhat * invstd.reshape(bshape)
-        if needs[1]:
-            gw = (grad * xhat).sum(axis=axes)
-        if needs[2]:
-            gb = grad.sum(axis=axes)
-        return gx, gw, gb
+                gx -= xhat * (k * gx_sum / m).reshape(bshape)
+                gx -= (k * g_sum / m).reshape(bshape)
+        return gx, (gx_sum if needs[1] else None), (g_sum if needs[2] else None)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
