@@ -32,6 +32,14 @@ def test_to_tensor_grey_and_float():
         T.ToTensor()(sn.zeros(1, 2, 2))
 
 
+def test_to_tensor_accepts_pil_images():
+    Image = pytest.importorskip("PIL.Image")
+    hwc = np.random.default_rng(5).integers(0, 256, size=(3, 4, 3), dtype=np.uint8)
+    t = T.ToTensor()(Image.fromarray(hwc, mode="RGB"))
+    assert t.shape == (3, 3, 4)
+    np.testing.assert_array_equal(t.data, hwc.transpose(2, 0, 1) / np.float32(255))
+
+
 def test_to_tensor_matches_torch_scaling():
     torch = pytest.importorskip("torch")
     hwc = np.random.default_rng(0).integers(0, 256, size=(4, 5, 3), dtype=np.uint8)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import scratchnet as sn
-from scratchnet import serialization
 
 
 def _checkpoint():
