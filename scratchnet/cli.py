@@ -1,5 +1,7 @@
 """The `scratchnet` command line.
 
+    scratchnet train lenet5 [--epochs --batch-size --lr --optimizer --data --out --seed]
+    scratchnet evaluate CHECKPOINT
     scratchnet info                 versions, numba threading and kernel cache directory
     scratchnet demo                 tensors, backward and a gradient check in ten lines
     scratchnet lessons list|run NAME|all [--fast]
@@ -8,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 
@@ -58,6 +61,32 @@ def cmd_demo(args) -> int:
     print("\nA backward with a bug is caught: t * t.detach() has half the true gradient:")
     print("  " + str(sn.gradcheck(lambda t: t * t.detach(), [x])).replace("\n", "\n  "))
     return 0 if report.passed else 1
+
+
+def cmd_train(args) -> int:
+    from .recipes import RecipeError, train
+    from .train import NonFiniteLossError
+
+    try:
+        _, _, result = train(args.model, args.data, args.epochs, args.batch_size, args.lr,
+                             args.optimizer, args.out or os.path.join("runs", args.model),
+                             args.seed, args.data_root, args.download,
+                             progress=not args.no_progress, limit=args.limit)
+    except (RecipeError, NonFiniteLossError, FileNotFoundError) as e:
+        print(f"error: {e}")
+        return 2
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .recipes import RecipeError, evaluate_checkpoint
+
+    try:
+        evaluate_checkpoint(args.checkpoint, args.data_root)
+    except (RecipeError, FileNotFoundError) as e:
+        print(f"error: {e}")
+        return 2
+    return 0
 
 
 def _lesson_files():
@@ -149,6 +178,28 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="scratchnet: a from-scratch CNN framework for "
                                             "teaching")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    from .recipes import DATASETS, MODELS
+
+    s = sub.add_parser("train", help="train a model (LeNet-5 on real digits by default)")
+    s.add_argument("model", nargs="?", default="lenet5", choices=sorted(MODELS))
+    s.add_argument("--data", choices=sorted(DATASETS),
+                   help="dataset (default: digits for lenet5, cifar10 for convnetjs_cifar10)")
+    s.add_argument("--data-root", help="folder holding the dataset files (MNIST, CIFAR-10)")
+    s.add_argument("--download", action="store_true", help="fetch missing dataset files")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--lr", type=float)
+    s.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop", "adagrad",
+                                           "adadelta"])
+    s.add_argument("--out", help="output folder (default: runs/MODEL)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--limit", type=int, help="use only the first N train and test images")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(fn=cmd_train)
+    s = sub.add_parser("evaluate", help="evaluate a checkpoint written by `train`")
+    s.add_argument("checkpoint")
+    s.add_argument("--data-root")
+    s.set_defaults(fn=cmd_evaluate)
     s = sub.add_parser("info", help="versions, numba threading layer and kernel cache")
     s.set_defaults(fn=cmd_info)
     s = sub.add_parser("demo", help="tensors, backward and gradcheck in a few lines")
