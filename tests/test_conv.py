@@ -445,6 +445,23 @@ def test_gradients_only_for_what_requires_grad():
     assert x.grad is not None and wt.grad is None
 
 
+@pytest.mark.parametrize("fn,x,w,kw", [
+    (F.conv2d, (0, 3, 6, 6), (4, 3, 3, 3), dict(padding=1)),
+    (F.conv2d, (0, 4, 5, 5), (6, 4, 1, 1), {}),
+    (F.conv2d, (0, 4, 6, 6), (4, 1, 3, 3), dict(groups=4)),
+    (F.conv2d, (2, 3, 6, 6), (0, 3, 3, 3), {}),
+    (F.conv_transpose2d, (0, 3, 4, 4), (3, 2, 3, 3), dict(stride=2)),
+])
+def test_empty_batch_or_no_filters_give_empty_results(fn, x, w, kw):
+    # PyTorch accepts these; the gradients are all zeros of the right shapes
+    xt, wt = sn.randn(*x, requires_grad=True), sn.randn(*w, requires_grad=True)
+    y = fn(xt, wt, **kw)
+    assert 0 in y.shape
+    y.sum().backward()
+    assert xt.grad.shape == x and wt.grad.shape == w
+    assert not xt.grad.data.any() and not wt.grad.data.any()
+
+
 def test_depthwise_matches_per_channel_definition():
     rng = np.random.default_rng(13)
     x, w = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((6, 1, 3, 2))

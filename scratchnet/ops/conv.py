@@ -100,10 +100,10 @@ class ConvGeometry:
 
 def _grid_rows(grid, buf):
     """(b, K, h, w) -> (K, b*h*w) in buf: the layout the matrix product wants."""
-    b, K = grid.shape[:2]
-    rows = buf[:grid.size].reshape(K, b, -1)
-    np.copyto(rows, grid.reshape(b, K, -1).transpose(1, 0, 2))
-    return rows.reshape(K, -1)
+    b, K, h, w = grid.shape
+    rows = buf[:grid.size].reshape(K, b, h * w)
+    np.copyto(rows, grid.reshape(b, K, h * w).transpose(1, 0, 2))
+    return rows.reshape(K, b * h * w)
 
 
 def _im2col_pass(g, image, weight=None, grid=None):
@@ -128,24 +128,24 @@ def _im2col_pass(g, image, weight=None, grid=None):
             KD.depthwise_weight_grad(image, np.ascontiguousarray(grid),
                                      dw.reshape(K, kh, kw), *_flat_window(g))
     elif g.is_pointwise:
-        planes = image.reshape(g.N, G, Cg, -1)
+        P = g.H * g.W
+        planes = image.reshape(g.N, G, Cg, P)
         if want_out:
-            np.matmul(weight.reshape(G, Kg, Cg), planes, out=out.reshape(g.N, G, Kg, -1))
+            np.matmul(weight.reshape(G, Kg, Cg), planes, out=out.reshape(g.N, G, Kg, P))
         if want_dw:
             # one product per image; summing N small (Kg, Cg) results is cheap
-            dw += np.matmul(grid.reshape(g.N, G, Kg, -1),
-                            planes.transpose(0, 1, 3, 2)).sum(axis=0)
+            dw += np.matmul(grid.reshape(g.N, G, Kg, P), planes.transpose(0, 1, 3, 2)).sum(0)
     else:
-        w_rows = weight.reshape(G, Kg, Cg * kh * kw) if want_out else None
-        P = g.out_h * g.out_w
+        R, Rg, P = g.C * kh * kw, Cg * kh * kw, g.out_h * g.out_w     # cols is (R, N*P)
+        w_rows = weight.reshape(G, Kg, Rg) if want_out else None
         m = g.images_per_chunk(image.itemsize)
-        cols_buf = np.empty(g.C * kh * kw * m * P, dtype)
+        cols_buf = np.empty(R * m * P, dtype)
         grid_buf = np.empty(K * m * P, dtype)
         for n0 in range(0, g.N, m):
             b = min(m, g.N - n0)
             cols = im2col(image[n0:n0 + b], *g.window_args(),
-                          out=cols_buf[:g.C * kh * kw * b * P].reshape(-1, b * P))
-            cols = cols.reshape(G, Cg * kh * kw, b * P)
+                          out=cols_buf[:R * b * P].reshape(R, b * P))
+            cols = cols.reshape(G, Rg, b * P)
             if want_out:
                 y = np.matmul(w_rows, cols, out=grid_buf[:K * b * P].reshape(G, Kg, b * P))
                 out[n0:n0 + b] = y.reshape(K, b, g.out_h, g.out_w).transpose(1, 0, 2, 3)
@@ -170,20 +170,20 @@ def _col2im_pass(g, grid, weight):
     if g.is_depthwise:
         KD.depthwise_input_grad(grid, weight, image, *_flat_window(g))
     elif g.is_pointwise:
-        np.matmul(weight.reshape(G, Kg, Cg).transpose(0, 2, 1), grid.reshape(g.N, G, Kg, -1),
-                  out=image.reshape(g.N, G, Cg, -1))
+        P = g.H * g.W
+        np.matmul(weight.reshape(G, Kg, Cg).transpose(0, 2, 1), grid.reshape(g.N, G, Kg, P),
+                  out=image.reshape(g.N, G, Cg, P))
     else:
-        w_cols = weight.reshape(G, Kg, Cg * kh * kw).transpose(0, 2, 1)
-        P = g.out_h * g.out_w
+        R, Rg, P = g.C * kh * kw, Cg * kh * kw, g.out_h * g.out_w
+        w_cols = weight.reshape(G, Kg, Rg).transpose(0, 2, 1)
         m = g.images_per_chunk(dtype.itemsize)
-        cols_buf = np.empty(g.C * kh * kw * m * P, dtype)
+        cols_buf = np.empty(R * m * P, dtype)
         grid_buf = np.empty(K * m * P, dtype)
         for n0 in range(0, g.N, m):
             b = min(m, g.N - n0)
             rows = _grid_rows(grid[n0:n0 + b], grid_buf).reshape(G, Kg, b * P)
-            cols = np.matmul(w_cols, rows,
-                             out=cols_buf[:g.C * kh * kw * b * P].reshape(G, -1, b * P))
-            col2im(cols.reshape(-1, b * P), (b, g.C, g.H, g.W), *g.window_args(),
+            cols = np.matmul(w_cols, rows, out=cols_buf[:R * b * P].reshape(G, Rg, b * P))
+            col2im(cols.reshape(R, b * P), (b, g.C, g.H, g.W), *g.window_args(),
                    out=image[n0:n0 + b])
     return image
 
