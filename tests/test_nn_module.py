@@ -383,3 +383,18 @@ def test_modulelist_and_moduledict_register_their_members():
     assert list(md.state_dict()) == ["a.weight", "a.bias"]
     with pytest.raises(TypeError):
         ml.append([1, 2])
+
+
+def test_deepcopy_and_pickle_give_an_independent_model_with_equal_weights():
+    import copy
+    import pickle
+
+    model = small_cnn()
+    model(sn.randn(2, 1, 4, 4))
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert isinstance(clone[4].weight, nn.Parameter)
+        assert clone[4].weight is not model[4].weight
+        for (k, a), (_, b) in zip(model.state_dict().items(), clone.state_dict().items()):
+            np.testing.assert_array_equal(a.data, b.data, err_msg=k)
+        clone[4].weight.data[...] = 0
+        assert np.abs(model[4].weight.data).sum() > 0
