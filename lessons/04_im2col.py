@@ -123,7 +123,8 @@ print(f"memory: x {x.nbytes:,} bytes, cols {cols.nbytes:,} bytes "
 # %%
 try:
     digit = np.asarray(sn.data.digits("test", size=8)[0][0], dtype=np.float32)[0]
-except ImportError:          # scikit-learn missing: a drawn "7"
+except ImportError:
+    print("scikit-learn is not installed: a drawn 7 replaces the digit scan")
     digit = np.zeros((8, 8), np.float32)
     digit[1, 1:7] = 1
     digit[np.arange(2, 8), np.arange(6, 0, -1)] = 1
