@@ -109,6 +109,7 @@ from .serialization import load, load_safetensors, save, save_safetensors
 from . import nn  # noqa: E402
 from . import data, utils  # noqa: E402
 from . import optim  # noqa: E402
+from .summary import receptive_field, summary  # noqa: E402
 
 float = float32
 double = float64
