@@ -7,7 +7,7 @@
 # - "컴퓨터에서의 이미지 데이터" (image data in a computer): a picture is a grid of pixels,
 #   each pixel a number; the 7x7 black-and-white bitmap; FHD vs QHD.
 # - "비트맵 이미지의 표현" (how a bitmap is stored): height x width x channels, and the two
-#   orders, PyTorch's (C, H, W) and TensorFlow's (H, W, C).
+#   orders, PyTorch's (C, H, W) and TensorFlow's (H, W, C) (the slide's "Tensor").
 # - "채널" (channels): R, G and B planes of 0..255, and 8-bit grayscale.
 #
 # Everything below is NumPy plus two scratchnet transforms; the photos are scikit-image's

@@ -97,3 +97,16 @@ def test_lessons_list_shows_the_title(path):
 def test_the_six_lessons_exist():
     assert [os.path.basename(p).split("_")[0] for p in LESSONS] == \
         ["01", "02", "03", "04", "05", "06"]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=IDS)
+def test_jupytext_opens_the_lesson_as_a_notebook(path):
+    jupytext = pytest.importorskip("jupytext")
+    nb = jupytext.read(path)
+    kinds = [c.cell_type for c in nb.cells]
+    assert kinds[0] == "markdown" and nb.cells[0].source.startswith("# ")
+    assert kinds.count("markdown") >= 3 and kinds.count("code") >= 3
+    # a stray or doubled `# %%` marker would leave an empty code cell
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.source.strip(), "an empty code cell"
