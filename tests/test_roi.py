@@ -408,6 +408,7 @@ GOOD = np.array([[0, 1, 1, 4, 4]], np.float32)
     (X, GOOD, {"spatial_scale": float("nan")}, ValueError, ["spatial_scale", "nan"]),
     (X, [[0, 1, 1, 3e38, 4]], {"spatial_scale": 16.0}, ValueError,
      ["box 0", "overflows float32"]),
+    (X, [[0, 1, -3e9, 4, 4]], {}, ValueError, ["box 0", "int32 range"]),
 ])
 def test_bad_input_is_explained(op, x, boxes, kw, exc, words):
     kw = {"output_size": 2, **kw}

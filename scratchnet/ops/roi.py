@@ -118,6 +118,12 @@ def _as_rois(boxes, n_images, dtype, scale, op):
         k = int(bad[0])
         raise ValueError(f"{op}: box {k} {wide[k, 1:].tolist()} times spatial_scale "
                          f"{float(scale)} overflows {dtype}")
+    # the kernels turn map coordinates into C ints, as torchvision does
+    bad = np.flatnonzero((np.abs(scaled) >= 2.0 ** 31).any(axis=1))
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(f"{op}: box {k} {wide[k, 1:].tolist()} times spatial_scale "
+                         f"{float(scale)} lies beyond the int32 range of map pixels")
     return rois
 
 
