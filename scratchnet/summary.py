@@ -61,6 +61,7 @@ class ModelSummary:
     weights_only: bool
     input_bytes: int
     param_bytes: int
+    output_shape: Optional[tuple] = None
 
     @property
     def total_weights(self) -> int:
@@ -117,7 +118,8 @@ class ModelSummary:
                              + [c.rjust(w) for c, w in zip(cells[2:], widths[2:])])
 
         rule = "-" * len(line(header))
-        out = [f"{self.model_name}, input {tuple(self.input_shape)}", rule, line(header), rule]
+        out = [f"{self.model_name}: {tuple(self.input_shape)} -> {self.output_shape}", rule,
+               line(header), rule]
         out += [line(row) for row in table]
         out.append(rule)
         what = "weights only, biases not counted" if self.weights_only else "weights + biases"
@@ -231,7 +233,7 @@ def summary(model, input_shape, batch_size: int = 1, weights_only: bool = False,
     try:
         model.eval()
         with no_grad():
-            model(x)
+            output = model(x)
     finally:
         for h in handles:
             h.remove()
@@ -243,7 +245,7 @@ def summary(model, input_shape, batch_size: int = 1, weights_only: bool = False,
 
     result = ModelSummary(type(model).__name__, (batch_size,) + input_shape, rows,
                           weights_only, x.data.nbytes,
-                          sum(p.data.nbytes for p in params))
+                          sum(p.data.nbytes for p in params), _shape_of(output))
     if verbose:
         print(result)
     return result

@@ -24,41 +24,43 @@ class Spec:
     small: Optional[tuple]        # a cheap input it also accepts (None: fixed input size)
     batchnorm: bool = False
     dropout: bool = False
-    kwargs: tuple = ()
+    gmacs: Optional[str] = None   # published multiply-adds at the natural size, in G
 
 
-# The published figures (the issue's list; torchvision's documentation gives the same numbers
-# for the models it has). zfnet, mobilenet_v1, convnetjs and se_resnet50 are counted by hand in
-# their modules' docstrings from the papers' tables.
+# The published figures: parameter counts from the issue (torchvision's documentation gives
+# the same numbers for the models it has), multiply-adds from torchvision's documentation
+# ("GFLOPS", which counts one multiply-add as one operation) and the MobileNet paper (569
+# million). zfnet, mobilenet_v1, convnetjs and se_resnet50 are counted by hand in their
+# modules' docstrings from the papers' tables.
 SPECS = {
     "lenet5": Spec(61_706, (1, 32, 32), None),
     "convnetjs_cifar10": Spec(22_466, (3, 32, 32), None),
-    "alexnet": Spec(61_100_840, (3, 224, 224), (3, 64, 64), dropout=True),
+    "alexnet": Spec(61_100_840, (3, 224, 224), (3, 64, 64), dropout=True, gmacs="0.71"),
     "alexnet_paper": Spec(60_965_224, (3, 227, 227), None, dropout=True),
     "zfnet": Spec(62_357_608, (3, 224, 224), None, dropout=True),
-    "vgg11": Spec(132_863_336, (3, 224, 224), (3, 32, 32), dropout=True),
+    "vgg11": Spec(132_863_336, (3, 224, 224), (3, 32, 32), dropout=True, gmacs="7.61"),
     "vgg11_bn": Spec(132_868_840, (3, 224, 224), (3, 32, 32), True, True),
-    "vgg13": Spec(133_047_848, (3, 224, 224), (3, 32, 32), dropout=True),
+    "vgg13": Spec(133_047_848, (3, 224, 224), (3, 32, 32), dropout=True, gmacs="11.31"),
     "vgg13_bn": Spec(133_053_736, (3, 224, 224), (3, 32, 32), True, True),
-    "vgg16": Spec(138_357_544, (3, 224, 224), (3, 32, 32), dropout=True),
+    "vgg16": Spec(138_357_544, (3, 224, 224), (3, 32, 32), dropout=True, gmacs="15.47"),
     "vgg16_bn": Spec(138_365_992, (3, 224, 224), (3, 32, 32), True, True),
-    "vgg19": Spec(143_667_240, (3, 224, 224), (3, 32, 32), dropout=True),
+    "vgg19": Spec(143_667_240, (3, 224, 224), (3, 32, 32), dropout=True, gmacs="19.63"),
     "vgg19_bn": Spec(143_678_248, (3, 224, 224), (3, 32, 32), True, True),
-    "googlenet": Spec(6_624_904, (3, 224, 224), (3, 32, 32), True, True),
-    "resnet18": Spec(11_689_512, (3, 224, 224), (3, 32, 32), True),
-    "resnet34": Spec(21_797_672, (3, 224, 224), (3, 32, 32), True),
-    "resnet50": Spec(25_557_032, (3, 224, 224), (3, 32, 32), True),
-    "resnet101": Spec(44_549_160, (3, 224, 224), (3, 32, 32), True),
-    "resnet152": Spec(60_192_808, (3, 224, 224), (3, 32, 32), True),
-    "resnext50_32x4d": Spec(25_028_904, (3, 224, 224), (3, 32, 32), True),
+    "googlenet": Spec(6_624_904, (3, 224, 224), (3, 32, 32), True, True, gmacs="1.5"),
+    "resnet18": Spec(11_689_512, (3, 224, 224), (3, 32, 32), True, gmacs="1.81"),
+    "resnet34": Spec(21_797_672, (3, 224, 224), (3, 32, 32), True, gmacs="3.66"),
+    "resnet50": Spec(25_557_032, (3, 224, 224), (3, 32, 32), True, gmacs="4.09"),
+    "resnet101": Spec(44_549_160, (3, 224, 224), (3, 32, 32), True, gmacs="7.8"),
+    "resnet152": Spec(60_192_808, (3, 224, 224), (3, 32, 32), True, gmacs="11.51"),
+    "resnext50_32x4d": Spec(25_028_904, (3, 224, 224), (3, 32, 32), True, gmacs="4.23"),
     "se_resnet50": Spec(28_088_024, (3, 224, 224), (3, 32, 32), True),
-    "densenet121": Spec(7_978_856, (3, 224, 224), (3, 32, 32), True),
-    "densenet169": Spec(14_149_480, (3, 224, 224), (3, 32, 32), True),
-    "mobilenet_v1": Spec(4_231_976, (3, 224, 224), (3, 32, 32), True),
-    "mobilenet_v2": Spec(3_504_872, (3, 224, 224), (3, 32, 32), True, True),
-    "squeezenet1_0": Spec(1_248_424, (3, 224, 224), (3, 32, 32), dropout=True),
-    "squeezenet1_1": Spec(1_235_496, (3, 224, 224), (3, 32, 32), dropout=True),
-    "shufflenet_v2_x1_0": Spec(2_278_604, (3, 224, 224), (3, 32, 32), True),
+    "densenet121": Spec(7_978_856, (3, 224, 224), (3, 32, 32), True, gmacs="2.83"),
+    "densenet169": Spec(14_149_480, (3, 224, 224), (3, 32, 32), True, gmacs="3.36"),
+    "mobilenet_v1": Spec(4_231_976, (3, 224, 224), (3, 32, 32), True, gmacs="0.569"),
+    "mobilenet_v2": Spec(3_504_872, (3, 224, 224), (3, 32, 32), True, True, gmacs="0.3"),
+    "squeezenet1_0": Spec(1_248_424, (3, 224, 224), (3, 32, 32), dropout=True, gmacs="0.82"),
+    "squeezenet1_1": Spec(1_235_496, (3, 224, 224), (3, 32, 32), dropout=True, gmacs="0.35"),
+    "shufflenet_v2_x1_0": Spec(2_278_604, (3, 224, 224), (3, 32, 32), True, gmacs="0.14"),
 }
 
 
@@ -105,23 +107,20 @@ def test_parameter_count(zoo):
     assert sum(p.numel() for p in model.parameters()) == spec.count
 
 
-def test_summary_total_equals_parameter_count(zoo):
+def test_summary_at_natural_size(zoo):
+    """One eval forward at the natural size: the output shape, the summary's totals equal to
+    the published parameter count, and the multiply-adds equal to the published figure to the
+    digits it is given with."""
     name, spec, model = zoo
-    s = sn.summary(model, spec.small or spec.natural, verbose=False)
+    s = sn.summary(model, spec.natural, verbose=False)
+    assert s.output_shape == (1, _num_classes(name))
     assert s.total_params == spec.count
     assert s.total_weights + s.total_biases == spec.count
     assert s.trainable_params == spec.count
-    assert s.total_macs > 0
-
-
-def test_output_shape_at_natural_size(zoo):
-    name, spec, model = zoo
-    model.eval()
-    with sn.no_grad():
-        y = model(_input(spec.natural, 1))
-    assert y.shape == (1, _num_classes(name))
-    assert y.dtype == np.float32
-    assert np.isfinite(y.data).all()
+    assert all(r.output_shape is not None for r in s.rows), "a layer did not run"
+    if spec.gmacs is not None:
+        decimals = len(spec.gmacs.split(".")[1])
+        assert round(s.total_macs / 1e9, decimals) == float(spec.gmacs)
 
 
 def test_output_shape_at_small_size(zoo):
@@ -158,8 +157,18 @@ def _bn_buffers(model):
     return {n: b.data.copy() for n, b in model.named_buffers() if n.endswith("running_mean")}
 
 
+# Train/eval behaviour comes from the layers and the model class; these variants share the
+# class of the model named (only their configuration differs, which the parameter count and
+# output-shape tests pin), so their seconds-long train/eval check runs on that one.
+TRAIN_EVAL_CHECKED_ON = {"vgg13": "vgg11", "vgg16": "vgg11", "vgg19": "vgg11",
+                         "vgg13_bn": "vgg11_bn", "vgg16_bn": "vgg11_bn", "vgg19_bn": "vgg11_bn",
+                         "resnet101": "resnet50", "resnet152": "resnet50"}
+
+
 def test_train_and_eval_behaviour(zoo):
     name, spec, model = zoo
+    if name in TRAIN_EVAL_CHECKED_ON:
+        pytest.skip(f"same class as {TRAIN_EVAL_CHECKED_ON[name]}, checked there")
     shape = spec.small or spec.natural
     x = _input(shape, 2, seed=3)
     # the same first image next to a different second image
