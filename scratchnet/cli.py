@@ -101,7 +101,7 @@ def _lesson_files():
 def _first_doc_line(path):
     with open(path, encoding="utf-8") as f:
         for line in f:
-            line = line.strip().lstrip("#").strip()
+            line = line.strip().lstrip("# ").strip()
             if line and not line.startswith("%%") and not line.startswith("---"):
                 return line
     return ""
