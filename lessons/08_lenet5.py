@@ -161,7 +161,7 @@ for epoch in range(epochs):
     print(f"epoch {epoch + 1}: last training loss {step_losses[-1]:.3f}, test {result}")
 test_curve.append((len(step_losses), result.accuracy))
 # chance is 10%; one pass over the 1,437 training digits already gets far past it
-assert result.accuracy > (0.6 if fast() else 0.95)
+assert result.accuracy > (0.6 if fast() else 0.93)
 
 fig, (ax1, ax2) = pyplot.subplots(1, 2, figsize=(10, 3.4))
 ax1.plot(step_losses, lw=0.8, color="0.6", label="each step")
