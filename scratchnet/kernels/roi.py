@@ -87,31 +87,16 @@ def roi_pool_bin_edges(rois, spatial_scale, pooled_h, pooled_w):
     return rows, cols
 
 
-@jit_parallel
+@jit
 def channels_last(x):
     """(N, C, H, W) -> a contiguous (N, H, W, C) copy."""
     N, C, H, W = x.shape
     out = np.empty((N, H, W, C), x.dtype)
-    for nh in prange(N * H):
-        n = nh // H
-        h = nh % H
-        for c in range(C):
-            for w in range(W):
-                out[n, h, w, c] = x[n, c, h, w]
-    return out
-
-
-@jit_parallel
-def channels_first(xc):
-    """(N, H, W, C) -> a contiguous (N, C, H, W) copy."""
-    N, H, W, C = xc.shape
-    out = np.empty((N, C, H, W), xc.dtype)
-    for nc in prange(N * C):
-        n = nc // C
-        c = nc % C
+    for n in range(N):
         for h in range(H):
-            for w in range(W):
-                out[n, c, h, w] = xc[n, h, w, c]
+            for c in range(C):
+                for w in range(W):
+                    out[n, h, w, c] = x[n, c, h, w]
     return out
 
 
