@@ -258,3 +258,22 @@ def test_inception_block_alias_is_torchvisions_name():
     from scratchnet.models.googlenet import Inception
     assert Inception is InceptionBlock
     assert isinstance(M.googlenet().inception3a, nn.Module)
+
+
+@pytest.mark.parametrize("name,smallest", [("alexnet", 63), ("googlenet", 31),
+                                           ("densenet121", 29), ("squeezenet1_0", 29),
+                                           ("squeezenet1_1", 25)])
+def test_smallest_input_in_the_docstrings(name, smallest):
+    model = getattr(M, name)(num_classes=3).eval()
+    with sn.no_grad():
+        assert model(_x(1, 3, smallest, smallest, dtype=np.float32)).shape == (1, 3)
+        # one pixel less and some pooling window no longer fits: the layer says so
+        with pytest.raises(ValueError, match="Pool2d.*the window spans"):
+            model(_x(1, 3, smallest - 1, smallest - 1, dtype=np.float32))
+
+
+def test_resnet_and_mobilenets_take_any_size():
+    for build in (M.resnet18, M.mobilenet_v2, M.shufflenet_v2_x1_0):
+        model = build(num_classes=3).eval()
+        with sn.no_grad():
+            assert model(_x(1, 3, 5, 9, dtype=np.float32)).shape == (1, 3)

@@ -86,7 +86,7 @@ class Transition(nn.Sequential):
 
 
 class DenseNet(nn.Module):
-    """(N, 3, H, W) -> (N, num_classes), H, W >= 32 (224 in the paper)."""
+    """(N, 3, H, W) -> (N, num_classes), H, W >= 29 (224 in the paper)."""
 
     def __init__(self, growth_rate: int = 32, block_config=(6, 12, 24, 16),
                  num_init_features: int = 64, bn_size: int = 4, drop_rate: float = 0.0,

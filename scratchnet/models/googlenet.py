@@ -107,7 +107,7 @@ class InceptionAux(nn.Module):
 
 
 class GoogLeNet(nn.Module):
-    """(N, 3, H, W) -> (N, num_classes) logits, H, W >= 15 (224 in the paper).
+    """(N, 3, H, W) -> (N, num_classes) logits, H, W >= 31 (224 in the paper).
 
     In training mode with aux_logits=True it returns GoogLeNetOutputs(logits, aux_logits2,
     aux_logits1) instead. `transform_input=True` maps ImageNet-normalised input to the [-1, 1]

@@ -74,7 +74,8 @@ class DepthwiseSeparableConv(nn.Module):
 
 
 class MobileNetV1(nn.Module):
-    """(N, 3, H, W) -> (N, num_classes), H, W >= 32 (224 in the paper)."""
+    """(N, 3, H, W) -> (N, num_classes), any H, W (224 in the paper): every
+    stride-2 layer pads, and the average pool is global."""
 
     # (output channels, stride) of the thirteen depthwise-separable blocks, the paper's Table 1
     BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
@@ -141,7 +142,7 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    """(N, 3, H, W) -> (N, num_classes), H, W >= 32 (224 in the paper)."""
+    """(N, 3, H, W) -> (N, num_classes), any H, W (224 in the paper)."""
 
     # t (expansion), c (output channels), n (repeats), s (stride of the first): Table 2
     SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),

@@ -113,7 +113,8 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    """(N, 3, H, W) -> (N, num_classes), H, W >= 32 (224 in the paper).
+    """(N, 3, H, W) -> (N, num_classes), any H, W (224 in the paper): every
+    stride-2 layer pads, and the average pool is global.
 
     stem: 7x7/2 conv + BN + ReLU + 3x3/2 max pool (224 -> 56); four stages of `layers[i]`
     blocks with 64, 128, 256, 512 planes, each stage after the first halving the map

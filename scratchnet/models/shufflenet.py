@@ -97,7 +97,7 @@ class ShuffleV2Block(nn.Module):
 
 
 class ShuffleNetV2(nn.Module):
-    """(N, 3, H, W) -> (N, num_classes), H, W >= 32 (224 in the paper)."""
+    """(N, 3, H, W) -> (N, num_classes), any H, W (224 in the paper)."""
 
     def __init__(self, stages_repeats=(4, 8, 4), stages_out_channels=(24, 116, 232, 464, 1024),
                  num_classes: int = 1000):

@@ -47,7 +47,8 @@ class Fire(nn.Module):
 
 
 class SqueezeNet(nn.Module):
-    """(N, 3, H, W) -> (N, num_classes), H, W >= 32 (224 in the paper)."""
+    """(N, 3, H, W) -> (N, num_classes), H, W >= 29 (25 for version
+    1.1; 224 in the paper)."""
 
     def __init__(self, version: str = "1_0", num_classes: int = 1000, dropout: float = 0.5):
         super().__init__()
