@@ -1,0 +1,376 @@
+# %% [markdown]
+# # GoogLeNet, DenseNet and SENet, and the ImageNet race from 8 to 152 layers
+#
+# Follows three decks:
+#
+# - deck 001 (`001_4943f345b6f0fdd0.txt`, "Day13. CNN and Vision"): "GoogLeNet" (the
+#   Inception block: one input spread over several kernel sizes and joined again, with 1x1
+#   convolutions to keep the channel count down, even after the pooling) and "DenseNet"
+#   (concatenate instead of add; dense blocks; transition blocks with a 1x1 convolution).
+# - deck 003 (`003_f33a7e07d451897d.txt`, "딥러닝팀 1팀"): "SENet" and "SE Block" (squeeze =
+#   global average pooling to 1x1xC; excitation = FC C -> C/r, ReLU, FC C/r -> C, sigmoid;
+#   the result "각 채널의 중요도를 의미", the importance of each channel, multiplies the
+#   feature map), and "ILSVRC".
+# - deck 004 (`004_6b7976dd12174aaa.txt`, "CNN 기초"), "ImageNet 대회": AlexNet 8 layers and
+#   61 million parameters, ZFNet 8 layers, VGG 19 layers, GoogLeNet 22 layers and 5 million
+#   parameters, ResNet 152 layers.
+
+# %%
+import numpy as np
+
+import scratchnet as sn
+import scratchnet.nn.functional as F
+from scratchnet import models, nn
+from scratchnet.data import DataLoader, digits
+from scratchnet.lesson import check, fast, header, plt, savefig, slide_is_wrong
+from scratchnet.models import SEBlock
+from scratchnet.models.googlenet import InceptionBlock
+from scratchnet.train import evaluate
+
+header("deck 001 (001_4943f345b6f0fdd0.txt), deck 003 (003_f33a7e07d451897d.txt) and "
+       "deck 004 (004_6b7976dd12174aaa.txt)",
+       "GoogLeNet / DenseNet; SENet, SE Block, ILSVRC; ImageNet 대회",
+       "GoogLeNet, DenseNet, SENet")
+pyplot = plt()
+
+# %% [markdown]
+# ## The Inception block: four branches, one concatenation
+#
+# GoogLeNet's block runs a 1x1, a 3x3 and a 5x5 convolution and a 3x3 max pool side by side
+# on the same input, and stacks their outputs along the channels. All four keep the 28x28
+# map (padding, and a stride-1 pool), so they can be stacked; the output has as many
+# channels as the branches together. The paper's first block, inception (3a), on the
+# 192-channel 28x28 map GoogLeNet has at that point:
+
+# %%
+sn.manual_seed(0)
+block3a = InceptionBlock(192, 64, 96, 128, 16, 32, 32, large_kernel=5).eval()
+x = sn.randn(1, 192, 28, 28)
+with sn.no_grad():
+    branches = [block3a.branch1(x), block3a.branch2(x), block3a.branch3(x), block3a.branch4(x)]
+    out = block3a(x)
+for name, b in zip(["1x1", "1x1 -> 3x3", "1x1 -> 5x5", "pool -> 1x1"], branches):
+    print(f"branch {name:12}: {tuple(b.shape)}")
+print(f"concatenated: {tuple(out.shape)} = 64 + 128 + 32 + 32 channels")
+assert out.shape == (1, 256, 28, 28)
+assert np.array_equal(out.numpy(), np.concatenate([b.numpy() for b in branches], axis=1))
+
+# %% [markdown]
+# ### What the 1x1 reductions save
+#
+# Without them the 3x3 branch would convolve all 192 channels with 128 3x3 filters, and the
+# 5x5 branch all 192 with 32 5x5 filters. With a 1x1 convolution down to 96 and 16 channels
+# first, the weights and the multiply-accumulates (MACs) drop:
+
+# %%
+def conv_weights(module):
+    return sum(m.weight.size for m in module.modules() if isinstance(m, nn.Conv2d))
+
+
+for name, branch, direct in [("3x3", block3a.branch2, 192 * 3 * 3 * 128),
+                             ("5x5", block3a.branch3, 192 * 5 * 5 * 32)]:
+    ours = conv_weights(branch)
+    print(f"{name} branch: {ours:,} weights with the 1x1 reduction, {direct:,} without "
+          f"({direct / ours:.1f}x); per pixel the MACs are the same numbers")
+assert conv_weights(block3a.branch2) == 192 * 96 + 96 * 3 * 3 * 128 == 129_024
+assert conv_weights(block3a.branch3) == 192 * 16 + 16 * 5 * 5 * 32 == 15_872
+s3a = sn.summary(block3a, (192, 28, 28), verbose=False)
+print(f"the whole block: {s3a.total_macs / 1e6:.0f}M MACs at 28x28")
+
+# %% [markdown]
+# The pool branch has its own 1x1 convolution (deck 001 finds that one curious): a max pool
+# keeps all 192 channels, so without the projection the block's output would be
+# 64 + 128 + 32 + 192 = 416 channels and would grow with every block, since each pool branch
+# passes on everything it receives.
+#
+# Through GoogLeNet, block by block (the paper's Table 1): the output channels are the sums of
+# the branch widths, and the next block's input.
+
+# %%
+sn.manual_seed(0)
+googlenet = models.googlenet().eval()
+seen = {}
+hooks = [getattr(googlenet, name).register_forward_hook(
+    lambda m, inp, out, name=name: seen.__setitem__(name, (inp[0].shape, out.shape)))
+    for name in ["inception3a", "inception3b", "inception4a", "inception4b", "inception4c",
+                 "inception4d", "inception4e", "inception5a", "inception5b"]]
+with sn.no_grad():
+    googlenet(sn.randn(1, 3, 224, 224))
+for h in hooks:
+    h.remove()
+previous_out = None
+for name, (shape_in, shape_out) in seen.items():
+    blk = getattr(googlenet, name)
+    widths = [blk.branch1.conv.out_channels, blk.branch2[1].conv.out_channels,
+              blk.branch3[1].conv.out_channels, blk.branch4[1].conv.out_channels]
+    print(f"{name}: {shape_in[1]:4} x {shape_in[2]:2}x{shape_in[3]:<2} -> "
+          f"{' + '.join(map(str, widths))} = {shape_out[1]}")
+    assert shape_out[1] == sum(widths)
+    assert previous_out is None or shape_in[1] == previous_out
+    previous_out = shape_out[1]
+
+# %% [markdown]
+# ## DenseNet: concatenate, don't add
+#
+# ResNet adds a block's input to its output; DenseNet concatenates (deck 001: "input과 output을
+# 합친다"). Inside a dense block, layer i reads *all* earlier outputs, and each layer adds a
+# fixed number k of new channels, the growth rate. So the channels into layer i are
+# c0 + i * k: they grow linearly, not "지수단위로" (exponentially, doubling per layer) as
+# deck 001 fears; doubling would need each layer to output as many channels as it reads. A
+# transition block (BN, ReLU, 1x1 conv halving the channels, 2x2 average pool halving the map)
+# resets the count between dense blocks. DenseNet-121's first block: c0 = 64, k = 32,
+# 6 layers.
+
+# %%
+sn.manual_seed(0)
+densenet = models.densenet121().eval()
+channels_in = []
+hooks = []
+for block_name in ["denseblock1", "denseblock2", "denseblock3", "denseblock4"]:
+    for layer in getattr(densenet.features, block_name).values():
+        hooks.append(layer.register_forward_hook(
+            lambda m, inp, out: channels_in.append(m.conv1.in_channels)))
+maps = {}
+for name in ["denseblock1", "transition1", "denseblock2", "transition2", "denseblock3",
+             "transition3", "denseblock4"]:
+    hooks.append(getattr(densenet.features, name).register_forward_hook(
+        lambda m, inp, out, name=name: maps.__setitem__(name, tuple(out.shape[1:]))))
+with sn.no_grad():
+    densenet(sn.randn(1, 3, 224, 224))
+for h in hooks:
+    h.remove()
+print("channels into the 6 layers of dense block 1:", channels_in[:6])
+assert channels_in[:6] == [64 + i * 32 for i in range(6)]
+for name, shape in maps.items():
+    print(f"after {name:12}: {shape[0]:5} channels, {shape[1]}x{shape[2]}")
+assert maps["denseblock1"][0] == 64 + 6 * 32 == 256 and maps["transition1"] == (128, 28, 28)
+assert maps["denseblock4"][0] == 512 + 16 * 32 == 1024
+
+fig, ax = pyplot.subplots(figsize=(9, 3))
+ax.plot(channels_in, ".-", ms=3)
+ax.set(xlabel="dense layer (all 58 of DenseNet-121, in order)",
+       ylabel="input channels", title="linear growth inside each block, halved by transitions")
+savefig(fig, "densenet_channels")
+
+# %% [markdown]
+# ## The SE block: a weight for every channel
+#
+# Deck 003's squeeze-and-excitation block, step by step on a (N, C, H, W) feature map:
+#
+# 1. squeeze: z_c = 1/(H W) sum_ij u_c(i, j), global average pooling to 1x1xC;
+# 2. excitation: s = sigmoid(W2 relu(W1 z)), with W1: C -> C/r and W2: C/r -> C;
+# 3. scale: every channel c of the map is multiplied by s_c.
+#
+# The sigmoid's values lie strictly between 0 and 1 (the slide writes [0, 1)). Untrained, the
+# weights are arbitrary, so we train a small network with an SE block after each convolution
+# on the digits, then look at the channel weights it gives different digits.
+
+# %%
+class SmallSENet(nn.Module):
+    """(N, 1, 16, 16) -> (N, 10): [conv3x3, ReLU, SE(r=4), maxpool 2] x 2, flatten, FC."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.se1 = nn.Conv2d(1, 16, 3, padding=1), SEBlock(16, reduction=4)
+        self.conv2, self.se2 = nn.Conv2d(16, 32, 3, padding=1), SEBlock(32, reduction=4)
+        self.fc = nn.Linear(32 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(self.se1(F.relu(self.conv1(x))), 2)
+        x = F.max_pool2d(self.se2(F.relu(self.conv2(x))), 2)
+        return self.fc(x.flatten(1))
+
+
+C, r = 32, 4
+sn.manual_seed(0)
+senet = SmallSENet()
+se = senet.se2
+check("FC1: C -> C/r (weight shape)", (C // r, C), se.fc1.weight.shape)
+check("FC2: C/r -> C (weight shape)", (C, C // r), se.fc2.weight.shape)
+se_params = sum(p.size for p in se.parameters())
+assert se_params == 2 * C * C // r + C // r + C
+print(f"SE block on {C} channels, r = {r}: {se_params} parameters = 2C^2/r + C/r + C")
+
+train16, test16 = digits("train", size=16, normalize=True), digits("test", size=16,
+                                                                     normalize=True)
+opt = sn.optim.Adam(senet.parameters(), lr=1e-2)
+for epoch in range(1 if fast() else 8):
+    for xb, yb in DataLoader(train16, batch_size=32, shuffle=True, generator=epoch):
+        opt.zero_grad()
+        F.cross_entropy(senet(xb), yb).backward()
+        opt.step()
+accuracy = evaluate(senet, DataLoader(test16, batch_size=360)).accuracy
+print(f"small SE network: {accuracy:.1%} test accuracy")
+assert accuracy > 0.5
+
+# %% [markdown]
+# Now the three steps by hand on the input the trained SE block sees, checked against the
+# block's own output:
+
+# %%
+x_test, y_test = test16.get_batch(np.arange(len(test16)))
+captured = {}
+hook = se.register_forward_hook(lambda m, inp, out: captured.update(u=inp[0], out=out))
+senet.eval()
+with sn.no_grad():
+    senet(x_test)
+hook.remove()
+u = captured["u"]                                                    # (N, 32, 8, 8)
+with sn.no_grad():
+    z = F.adaptive_avg_pool2d(u, 1).reshape(u.shape[0], C)           # squeeze
+    s = F.sigmoid(se.fc2(F.relu(se.fc1(z)))).numpy()                 # excitation
+assert np.allclose(z.numpy(), u.numpy().mean(axis=(2, 3)), atol=1e-6)
+assert np.allclose(captured["out"].numpy(), u.numpy() * s[:, :, None, None], atol=1e-6)
+assert ((s > 0) & (s < 1)).all()
+print(f"channel weights s: min {s.min():.3f}, max {s.max():.3f}")
+
+labels = y_test.numpy()
+a, b = int(np.flatnonzero(labels == 0)[0]), int(np.flatnonzero(labels == 7)[0])
+class_means = np.stack([s[labels == k].mean(axis=0) for k in range(10)])
+deviation = class_means - class_means.mean(axis=0)
+fig = pyplot.figure(figsize=(11, 6.2))
+grid = fig.add_gridspec(2, 5, height_ratios=[1, 1.1])
+for col, i in enumerate([a, b]):
+    ax_img = fig.add_subplot(grid[0, col])
+    ax_img.imshow(x_test.numpy()[i, 0], cmap="gray_r")
+    ax_img.set(title=f"test digit {i} (a '{labels[i]}')", xticks=[], yticks=[])
+ax_bar = fig.add_subplot(grid[0, 2:])
+ax_bar.bar(np.arange(C) - 0.2, s[a], 0.4, label=f"the '{labels[a]}'")
+ax_bar.bar(np.arange(C) + 0.2, s[b], 0.4, label=f"the '{labels[b]}'")
+ax_bar.set(ylim=(0, 1), xlabel="channel", ylabel="s", title="SE weights of the second block")
+ax_bar.legend(fontsize=8)
+ax = fig.add_subplot(grid[1, :])
+lim = np.abs(deviation).max()
+im = ax.imshow(deviation, cmap="coolwarm", vmin=-lim, vmax=lim, aspect="auto")
+ax.set(xlabel="channel", ylabel="digit class", yticks=range(10),
+       title=f"per-class mean weight minus the channel's overall mean (note the scale: "
+             f"±{lim:.2f})")
+fig.colorbar(im, ax=ax, fraction=0.02)
+fig.tight_layout()
+savefig(fig, "se_weights")
+per_channel = s.mean(axis=0)
+print(f"spread of the weights between channels (std of the channel means): "
+      f"{per_channel.std():.3f}; between images, per channel: {s.std(axis=0).mean():.3f}; "
+      f"between the class means: {class_means.std(axis=0).mean():.3f}")
+assert np.abs(s[a] - s[b]).max() > 1e-3      # the weights do depend on the input
+
+# %% [markdown]
+# Most of what this small SE block learned is a fixed weight per channel: some channels are
+# turned down for every input, others up. The part that depends on the input is a few
+# hundredths here, largest where a class differs from the rest. That matches what the SENet
+# paper reports for early layers (nearly the same excitation for every class); in its deep
+# layers the weights become class-specific, which a two-layer network trained for seconds
+# does not have the depth to show.
+
+# %% [markdown]
+# In SE-ResNet-50 an SE block (r = 16) sits in every bottleneck, on the residual branch before
+# the shortcut is added. Deck 003 says it adds little ("연산량을 많이 증가시키지 않고"): about
+# 10% more parameters, and per block 2C^2/r MACs against the block's millions.
+
+# %%
+sn.manual_seed(0)
+r50, se50 = models.resnet50(), models.se_resnet50()
+p50, pse = sum(p.size for p in r50.parameters()), sum(p.size for p in se50.parameters())
+print(f"ResNet-50 {p50:,} parameters, SE-ResNet-50 {pse:,}: +{pse / p50 - 1:.1%}")
+assert 0.05 < pse / p50 - 1 < 0.15
+block = se50.layer1[0]
+s_block = sn.summary(block, (64, 56, 56), verbose=False)
+se_macs = sum(row.macs for row in s_block.rows if row.name.startswith("se."))
+print(f"first SE bottleneck at 56x56: {s_block.total_macs:,} MACs, of which the SE block "
+      f"{se_macs:,} ({se_macs / s_block.total_macs:.4%})")
+assert se_macs == 2 * 256 * 256 // 16
+
+# %% [markdown]
+# ## The ImageNet race, checked against the zoo
+#
+# Deck 004's list of ILSVRC winners gives each network's depth, counted as the layers with
+# weights on the longest path from input to output (branches side by side count once; an
+# Inception block is 2 deep, a bottleneck 3). We count the same way on the zoo's models:
+
+# %%
+def depth(module):
+    """Convolutions and fully connected layers on the longest input-to-output path."""
+    if hasattr(module, "receptive_paths"):
+        return max((sum(depth(m) for m in path) for path in module.receptive_paths()),
+                   default=0)
+    if isinstance(module, (nn.Conv2d, nn.Linear)):
+        return 1
+    return sum(depth(child) for child in module.children())
+
+
+def millions(model):
+    return sum(p.size for p in model.parameters()) / 1e6
+
+
+sn.manual_seed(0)
+zoo = {"AlexNet": models.alexnet(), "ZFNet": models.zfnet(),
+       # the initial values do not matter for counting; VGG's own init takes longer
+       "VGG-19": models.vgg19(init_weights=False), "GoogLeNet": googlenet,
+       "ResNet-152": models.resnet152()}
+check("2012 AlexNet: layers", 8, depth(zoo["AlexNet"]))
+check("2012 AlexNet: parameters (millions)", 61, round(millions(zoo["AlexNet"])))
+check("2013 ZFNet: layers", 8, depth(zoo["ZFNet"]))
+check("2014 VGG: layers", 19, depth(zoo["VGG-19"]))
+check("2014 GoogLeNet: layers", 22, depth(zoo["GoogLeNet"]))
+check("2015 ResNet: layers", 152, depth(zoo["ResNet-152"]))
+# counted the same way, DenseNet-121 and ResNet-50 have the depths in their names
+assert depth(densenet) == 121 and depth(r50) == 50
+print(f"DenseNet-121: {depth(densenet)} layers, ResNet-50: {depth(r50)}, SE-ResNet-50: "
+      f"{depth(se50)} (its SE blocks add two fully connected layers per block)")
+
+# %% [markdown]
+# The zoo's ZFNet follows the paper's Figure 3: AlexNet's filter counts on one GPU, with a
+# 7x7/2 first layer instead of 11x11/4. The slide's "more filters" is a larger variant the
+# ZFNet paper also reports, with 512, 1024 and 512 filters in conv3-5.
+#
+# GoogLeNet's "5 million parameters" does not survive counting. It comes from the paper's
+# remark that GoogLeNet uses 12 times fewer parameters than AlexNet (61 / 12 = 5.1 million).
+# Adding up the layers of the paper's Table 1 (its 5x5 kernels, weights only) gives 7.0
+# million, of which the final classifier holds 1.0 million; torchvision's version, with 3x3
+# kernels in the "5x5" branch, has 6.6 million. We count Table 1 by hand, from the branch
+# widths alone, and compare with the zoo's model built with the paper's 5x5 kernels:
+
+# %%
+table1 = [  # #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj
+    (64, 96, 128, 16, 32, 32), (128, 128, 192, 32, 96, 64),                        # 3a, 3b
+    (192, 96, 208, 16, 48, 64), (160, 112, 224, 24, 64, 64), (128, 128, 256, 24, 64, 64),
+    (112, 144, 288, 32, 64, 64), (256, 160, 320, 32, 128, 128),                  # 4a-4e
+    (256, 160, 320, 32, 128, 128), (384, 192, 384, 48, 128, 128)]                # 5a, 5b
+by_hand = 7 * 7 * 3 * 64 + 64 * 64 + 3 * 3 * 64 * 192      # stem: 7x7 conv, 1x1, 3x3
+c = 192
+for n1, r3, n3, r5, n5, pp in table1:
+    by_hand += c * n1 + c * r3 + 9 * r3 * n3 + c * r5 + 25 * r5 * n5 + c * pp
+    c = n1 + n3 + n5 + pp
+by_hand += c * 1000                                         # the classifier, 1024 -> 1000
+paper_layout = models.googlenet(large_kernel=5)
+ours = sum(m.weight.size for m in paper_layout.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+slide_is_wrong("2014 GoogLeNet: parameters", 5_000_000, round(61e6 / 12, -6), by_hand, ours,
+               "61M / 12, rounded; the layers of the paper's Table 1 add up to "
+               f"{by_hand / 1e6:.1f} million weights")
+print(f"torchvision's layout: {millions(googlenet):.1f} million parameters")
+
+# %% [markdown]
+# The chart everyone shows with this list: ILSVRC's top-5 classification error by year (the
+# figures reported by the challenge and the papers; VGG came second in 2014, behind
+# GoogLeNet) against depth. Deck 003: from ResNet on,
+# the winners' error is below the 5.1% measured for a trained human annotator.
+
+# %%
+history = [("2010", "(shallow)", 28.2, None), ("2011", "(shallow)", 25.8, None),
+           ("2012", "AlexNet", 16.4, "AlexNet"), ("2013", "ZFNet", 11.7, "ZFNet"),
+           ("2014", "VGG (2nd)", 7.3, "VGG-19"), ("2014", "GoogLeNet", 6.7, "GoogLeNet"),
+           ("2015", "ResNet", 3.57, "ResNet-152")]
+fig, ax = pyplot.subplots(figsize=(9, 3.8))
+xs = np.arange(len(history))
+bars = ax.bar(xs, [h[2] for h in history], color="C0")
+ax.bar_label(bars, [f"{h[2]}%" for h in history], fontsize=8)
+ax.axhline(5.1, color="C3", ls="--", lw=1)
+ax.text(len(history) - 0.5, 5.6, "human: 5.1%", color="C3", ha="right", fontsize=8)
+ax.set_xticks(xs, [f"{h[0]}\n{h[1]}" for h in history], fontsize=8)
+ax.set(ylabel="top-5 error (%)", title="ILSVRC classification, best entries: error down, "
+                                       "depth up")
+ax2 = ax.twinx()
+ax2.plot([x for x, h in zip(xs, history) if h[3]],
+         [depth(zoo[h[3]]) for h in history if h[3]], "o-", color="C1")
+ax2.set_ylabel("layers (counted on the zoo's models)", color="C1")
+savefig(fig, "ilsvrc_history")
