@@ -1,6 +1,7 @@
 """Convolution speed: conv2d and conv_transpose2d, ours vs PyTorch CPU vs textbook NumPy.
 
-    python benchmarks/bench_conv.py [--repeats 7] [--only lenet1 alexnet1 ...] [--no-extras]
+    python benchmarks/bench_conv.py [--repeats 7] [--only lenet_conv1 ...] [--no-extras]
+                                    [--threads N]
 
 The shapes are the course's layers: LeNet-5, the ConvNetJS CIFAR-10 demo, ResNet-style 3x3
 and 1x1 layers, AlexNet's first layer, a MobileNet depthwise layer and two FCN-style
@@ -25,7 +26,11 @@ and scratchnet/kernels/im2col.py:
   - im2col built serially (shipped) vs with numba prange over channels
   - cold (empty numba cache) and warm import + first call
 
-Results: benchmarks/results/conv.json and conv.png.
+--threads N gives OpenBLAS, numba and torch N threads each (default: their own defaults, one
+per core). On a machine shared with other work, two-thread GEMMs stall at every barrier
+while a thread waits for a core; --threads 1 compares the libraries core for core.
+
+Results: benchmarks/results/conv[_tN].json and conv[_tN].png.
 """
 from __future__ import annotations
 
@@ -38,8 +43,15 @@ import sys
 import tempfile
 import time
 
-import numba
-import numpy as np
+if "--threads" in sys.argv:
+    # BLAS and numba read their thread counts once, when first imported
+    _n = sys.argv[sys.argv.index("--threads") + 1]
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "NUMBA_NUM_THREADS"):
+        os.environ[_var] = _n
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -443,12 +455,15 @@ def main():
     ap.add_argument("--only", nargs="*", help="shape names to run")
     ap.add_argument("--no-extras", action="store_true")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--threads", type=int, help="threads for BLAS, numba and torch")
     args = ap.parse_args()
 
     torch = None
     if not args.no_torch:
         try:
             import torch
+            if args.threads:
+                torch.set_num_threads(args.threads)
         except ImportError:
             print("torch is not installed: comparing with the NumPy textbook only")
     rng = np.random.default_rng(0)
@@ -458,7 +473,8 @@ def main():
 
     print(f"numpy {np.__version__}, numba {numba.__version__}"
           + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else "")
-          + f", {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+          + f", {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+          + (f", {args.threads} thread(s) each" if args.threads else ""))
     rows, all_gemm = [], []
     jobs = [("conv2d", n, c) for n, c in CONV_SHAPES] + \
            [("conv_transpose2d", n, c) for n, c in CONV_T_SHAPES]
@@ -531,14 +547,15 @@ def main():
 
     out_dir = os.path.join(HERE, "results")
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "conv.json"), "w") as f:
+    stem = "conv" + (f"_t{args.threads}" if args.threads else "")
+    with open(os.path.join(out_dir, stem + ".json"), "w") as f:
         json.dump({"numpy": np.__version__, "numba": numba.__version__,
-                   "torch": torch.__version__ if torch else None,
+                   "torch": torch.__version__ if torch else None, "threads": args.threads,
                    "load_average": os.getloadavg(), "repeats": args.repeats,
                    "gemm_ceiling_gflops": ceiling, "rows": rows, "extras": extras,
                    "goals_missed": goals}, f, indent=2)
-    plot(rows, peers, ceiling, os.path.join(out_dir, "conv.png"))
-    print(f"\nwrote {os.path.join('benchmarks', 'results', 'conv.json')} and conv.png")
+    plot(rows, peers, ceiling, os.path.join(out_dir, stem + ".png"))
+    print(f"\nwrote benchmarks/results/{stem}.json and {stem}.png")
 
 
 def plot(rows, peers, ceiling, path):

@@ -151,7 +151,9 @@ def _im2col_pass(g, image, weight=None, grid=None):
                 out[n0:n0 + b] = y.reshape(K, b, g.out_h, g.out_w).transpose(1, 0, 2, 3)
             if want_dw:
                 rows = _grid_rows(grid[n0:n0 + b], grid_buf).reshape(G, Kg, b * P)
-                dw += np.matmul(rows, cols.transpose(0, 2, 1))
+                # (cols @ rows.T).T, not rows @ cols.T: the same numbers, but OpenBLAS runs
+                # this orientation up to 1.7x faster when K is small (bench_conv.py, lenet)
+                dw += np.matmul(cols, rows.transpose(0, 2, 1)).transpose(0, 2, 1)
     if want_dw:
         dw = dw.reshape(K, Cg, kh, kw)
     return out, dw
