@@ -14,8 +14,9 @@
 # A standard convolution does two jobs at once: it filters in space and mixes channels. Doing
 # them one after the other is much cheaper; we count how much cheaper, in parameters and in
 # multiply-accumulates (MACs), and check each piece against a plain loop. These slides are
-# pictures and state no figures; the numbers below come from the formulas, and at the end from
-# the MobileNet paper, which made the separable convolution popular.
+# pictures: they state what each convolution does to the channels but give no figures; the
+# numbers below come from the formulas, and at the end from the MobileNet paper, which made the
+# separable convolution popular.
 
 # %%
 import time
@@ -92,6 +93,9 @@ by_channel = np.concatenate([
 print(f"depthwise weight {tuple(dw_weight.shape)}, output {tuple(depthwise.shape)}; "
       f"vs one conv per channel: max difference {np.abs(depthwise.numpy() - by_channel).max():.1e}")
 assert np.allclose(depthwise.numpy(), by_channel, atol=1e-6)
+# "채널별로 합성곱 실행": one output channel per input channel, one filter per channel
+check("depthwise: output channels = input channels", C, depthwise.shape[1])
+check("depthwise: filters, each one channel deep", (C, 1), tuple(dw_weight.shape[:2]))
 
 # "only across space": change the green channel and only output channel 1 moves
 poked = x.numpy().copy()
@@ -142,6 +146,9 @@ else:
     print(f"1x1 conv vs skimage.color.rgb2gray: max difference "
           f"{np.abs(gray.numpy()[0, 0] - reference).max():.1e}")
     assert np.allclose(gray.numpy()[0, 0], reference, atol=1e-5)
+# "채널 방향으로 압축을 해 채널 수를 줄인다", and only the channels: the map keeps its size
+check("pointwise: channels 3 -> 1", (3, 1), (x.shape[1], gray.shape[1]))
+check("pointwise: map size kept", x.shape[2:], gray.shape[2:])
 print(f"pointwise: {tuple(x.shape)} -> {tuple(gray.shape)}: the map keeps its 128x128, the "
       f"channels go from 3 to 1")
 
