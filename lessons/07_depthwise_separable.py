@@ -228,12 +228,14 @@ ax.legend()
 savefig(fig, "savings")
 
 # %% [markdown]
-# ## Fewer MACs, but not as much faster
+# ## MACs and time
 #
-# The MAC count is not the whole story. A standard convolution is one large matrix product
-# (im2col + GEMM), which runs near the machine's peak. The depthwise half does only K*K MACs
-# per value it reads, so it is limited by memory traffic, and it is a separate pass. We time
-# both on the same input (indicative only: the machine may be busy).
+# The MAC count is not the whole story of speed. A standard convolution is one large matrix
+# product (im2col + GEMM), the operation CPUs and BLAS libraries are best at. The depthwise
+# half does only K*K MACs per value it reads, so memory traffic limits it, and it is a separate
+# pass over the data. So the time ratio need not match the MAC ratio, and on a machine busy
+# with other work both timings move around. We time both on the same input (indicative
+# only):
 
 # %%
 n_img = 2 if fast() else 8
@@ -258,7 +260,7 @@ repeats = 3 if fast() else 15
 t_std, t_sep = median_ms(std_t, repeats), median_ms(sep_t, repeats)
 mac_ratio = (128 * 9 * 128) / (128 * 9 + 128 * 128)
 print(f"batch {tuple(xs.shape)}: standard {t_std:.1f} ms, separable {t_sep:.1f} ms: "
-      f"{t_std / t_sep:.1f}x faster for {mac_ratio:.1f}x fewer MACs")
+      f"{t_std / t_sep:.1f}x the speed, for {mac_ratio:.1f}x fewer MACs")
 
 # %% [markdown]
 # ## MobileNet v1: thirteen separable blocks
