@@ -115,15 +115,15 @@ check("VGG-19 weight layers (16 conv + 3 FC)", 19, len(vgg19_convs) + 3)
 # ## Is deeper always better?
 #
 # VGG went to 19 layers, and the paper found 16 and 19 about equally good. Deck 003's graph
-# (the first figure of the ResNet paper) shows why nobody simply went on: a plain 56-layer
-# network has *higher* training and test error than a 20-layer one. If the deep network were
+# makes the point of the ResNet paper's first figure, which shows why nobody simply went on: a
+# plain 56-layer network has *higher* training and test error than a 20-layer one. If the deep network were
 # overfitting, its training error would be lower; it is higher, so the trouble is
 # optimisation: the gradient has to pass through every layer on the way back and fades.
 #
 # We repeat the experiment in miniature on the original 8x8 digit scans: plain stacks of
-# 3x3 conv + ReLU layers of different depth (He-initialised, as VGG-era deep networks were),
-# then one fully connected layer, trained identically: same optimizer, learning rate,
-# batches and number of steps.
+# 3x3 conv + ReLU layers of different depth (He-initialised, the scaling designed for deep
+# ReLU stacks), then one fully connected layer, trained identically: same optimizer,
+# learning rate, batches and number of steps.
 
 # %%
 train8 = digits("train", size=8, normalize=True)

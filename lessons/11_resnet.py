@@ -113,6 +113,9 @@ assert 0.5 < first["residual"][-1] / first["residual"][0] < 5
 
 deepest_plain = gradient_norms(PlainBlock, blocks[-1])
 deepest_res = gradient_norms(ResidualBlock, blocks[-1])
+print(f"{len(deepest_plain)} conv layers, last / first layer's gradient norm: plain "
+      f"10^{np.log10(deepest_plain[-1] / deepest_plain[0]):.1f}, residual "
+      f"10^{np.log10(deepest_res[-1] / deepest_res[0]):.1f}")
 fig, (ax1, ax2) = pyplot.subplots(1, 2, figsize=(11, 3.6))
 layers = [1 + 2 * n for n in blocks]
 ax1.semilogy(layers, first["plain"], "o-", label="plain")
@@ -129,9 +132,9 @@ savefig(fig, "gradient_norms")
 
 # %% [markdown]
 # In the plain network each block multiplies the gradient by a factor well below 1, so after
-# 33 layers almost nothing is left: the first layer's gradient is some fourteen orders of
+# 33 layers almost nothing is left: the first layer's gradient is about twelve orders of
 # magnitude below the last layer's. With the skips every block passes the gradient on
-# through its "+ 1" path, and the first layer gets as much as the last.
+# through its "+ 1" path, and the first layer gets about as much as the last.
 #
 # ## Training them
 #
