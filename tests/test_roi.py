@@ -68,10 +68,14 @@ def test_roi_pool_matches_slow_reference(name, dtype):
     n = int(rois[:, 0].max()) + 1
     x = rng.standard_normal((n, 3, h, w)).astype(dtype)
     want, want_arg = ref.roi_pool(x, rois, size, scale)
-    out, arg = K.roi_pool_forward(x, rois.astype(dtype), dtype(scale), *size)
+    out, arg = K.roi_pool_forward(x, rois.astype(dtype), dtype(scale), *size, True)
     np.testing.assert_array_equal(arg, want_arg)
     np.testing.assert_array_equal(out, want)
     assert out.dtype == dtype
+    # inference skips the argmax, not the max
+    out_only, no_arg = K.roi_pool_forward(x, rois.astype(dtype), dtype(scale), *size, False)
+    np.testing.assert_array_equal(out_only, want)
+    assert no_arg.shape == (0,) + want.shape[1:]
 
     cot = rng.standard_normal(want.shape)
     got, grad = _run(roi_pool, x, rois.astype(dtype), cot, output_size=size,
@@ -126,11 +130,11 @@ def test_roi_pool_float_bin_edges_follow_torchvision():
 def test_roi_pool_max_rules_are_torchvisions():
     # ties go to the first pixel in row-major order
     out, arg = K.roi_pool_forward(np.ones((1, 1, 4, 4)), np.array([[0, 0.0, 0, 3, 3]]), 1.0,
-                                  2, 2)
+                                  2, 2, True)
     assert arg.ravel().tolist() == [0, 2, 8, 10]
     # NaN never beats the running max; a bin of only -inf reports -FLT_MAX and takes no grad
     x = np.array([[[[np.nan, -1.0], [-np.inf, -np.inf]]]])
-    out, arg = K.roi_pool_forward(x, np.array([[0, 0.0, 0, 1, 1]]), 1.0, 2, 1)
+    out, arg = K.roi_pool_forward(x, np.array([[0, 0.0, 0, 1, 1]]), 1.0, 2, 1, True)
     assert out.ravel().tolist() == [-1.0, -K.FLT_MAX]
     assert arg.ravel().tolist() == [1, -1]
 
@@ -370,7 +374,7 @@ def test_threads_do_not_change_the_result(kernel):
         for threads in sorted({1, before}):
             numba.set_num_threads(threads)
             if kernel == "pool":
-                out, arg = K.roi_pool_forward(x, rois, 1.0, 3, 3)
+                out, arg = K.roi_pool_forward(x, rois, 1.0, 3, 3, True)
                 results.append((out, K.roi_pool_backward(g, arg, rois, 2, 12, 12)))
             else:
                 results.append((K.roi_align_forward(x, rois, 1.0, 3, 3, -1, False),

@@ -13,8 +13,9 @@ box fractional and averages bilinear samples taken inside each bin.
 
 Every step follows torchvision's CPU kernels in the same order and in the dtype of x (float32
 maths for float32 input), so that round, floor and ceil land on the same pixels and sums add
-in the same order (the one exception, in the RoI align backward, is noted there). The callers (scratchnet/ops/roi.py) have checked everything: batch indices
-are whole numbers in range, coordinates times the scale are finite, output sizes are >= 1.
+in the same order (the one exception, in the RoI align backward, is noted there). The
+callers (scratchnet/ops/roi.py) have checked everything: batch indices are whole numbers in
+range, coordinates times the scale are finite, output sizes are >= 1.
 
 The hot loops run over channels innermost, on a channels-last copy of the map (N, H, W, C):
 the bins and bilinear taps of a box are the same for every channel, so they are worked out
@@ -25,15 +26,38 @@ channel still sees its values in torchvision's order.
 
 Threads: the forwards split the boxes (each writes only its own outputs); the backwards
 scatter-add into the map, where two boxes may share a pixel, so they split the channels
-instead and no two threads ever add to the same element.
+instead and no two threads ever add to the same element. Small calls should run inside
+`serial_if_small`: waking the worker threads costs microseconds on an idle machine but took
+12 ms for an empty two-thread loop on this busy 2-core one, far more than their work.
 """
 from __future__ import annotations
 
+import contextlib
+
+import numba
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
 
 FLT_MAX = float(np.finfo(np.float32).max)
+
+PARALLEL_MIN_OUTPUTS = 1 << 16
+"""Output values (K * C * PH * PW) from which a RoI call is worth spreading over threads."""
+
+
+@contextlib.contextmanager
+def serial_if_small(n_outputs):
+    """Run the enclosed kernel calls on the calling thread alone when they produce fewer than
+    PARALLEL_MIN_OUTPUTS values (the setting is numba's, per calling thread)."""
+    if n_outputs >= PARALLEL_MIN_OUTPUTS:
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 @jit
@@ -100,13 +124,26 @@ def channels_last(x):
     return out
 
 
+@jit
+def _store_box(out, k, box):
+    """out[k, c, p] = box[p, c]: a box's channels-last results into (K, C, P) outputs, in
+    blocks of 16 channels so that both sides stay in cache."""
+    P, C = box.shape
+    for c0 in range(0, C, 16):
+        for p in range(P):
+            for c in range(c0, min(c0 + 16, C)):
+                out[k, c, p] = box[p, c]
+
+
 @jit_parallel
-def roi_pool_forward(x, rois, spatial_scale, pooled_h, pooled_w):
+def roi_pool_forward(x, rois, spatial_scale, pooled_h, pooled_w, with_argmax):
     """Max over each bin of each rounded RoI.
 
     x (N, C, H, W), rois (K, 5) -> out (K, C, PH, PW) of x's dtype, argmax (K, C, PH, PW)
     int32: the flat offset h * W + w of the max inside its (n, c) plane, -1 for a bin that
-    lies wholly outside the map (its output is 0).
+    lies wholly outside the map (its output is 0). with_argmax=False returns an argmax with
+    K = 0 rows: writing 4 bytes per output costs as much as the max itself, and inference
+    does not need it.
 
     As torchvision: the running max starts at -FLT_MAX and only a strictly larger value
     replaces it, so ties go to the first pixel in row-major order, NaNs are skipped, and a
@@ -114,37 +151,41 @@ def roi_pool_forward(x, rois, spatial_scale, pooled_h, pooled_w):
     """
     N, C, H, W = x.shape
     K = rois.shape[0]
+    P = pooled_h * pooled_w
     rows, cols = roi_pool_bin_edges(rois, spatial_scale, pooled_h, pooled_w)
     xc = channels_last(x)
-    out = np.zeros((K, C, pooled_h, pooled_w), x.dtype)
-    argmax = np.full((K, C, pooled_h, pooled_w), -1, np.int32)
+    out = np.empty((K, C, pooled_h, pooled_w), x.dtype)
+    argmax = np.empty((K if with_argmax else 0, C, pooled_h, pooled_w), np.int32)
+    out_flat = out.reshape((K, C, P))
+    argmax_flat = argmax.reshape((argmax.shape[0], C, P))
     lowest = x.dtype.type(-FLT_MAX)
     for k in prange(K):
         b = int(rois[k, 0])
-        best = np.empty(C, x.dtype)
-        best_at = np.empty(C, np.int32)
+        best = np.empty((P, C), x.dtype)
+        best_at = np.empty((P, C), np.int32)
         for ph in range(pooled_h):
             h0 = min(max(rows[k, ph, 0], 0), H)
             h1 = min(max(rows[k, ph, 1], 0), H)
             for pw in range(pooled_w):
                 w0 = min(max(cols[k, pw, 0], 0), W)
                 w1 = min(max(cols[k, pw, 1], 0), W)
-                if h1 <= h0 or w1 <= w0:
-                    continue                    # empty bin: stays 0 with argmax -1
+                p = ph * pooled_w + pw
+                # an empty bin (wholly off the map) scans nothing and stays 0, argmax -1
+                start = lowest if h1 > h0 and w1 > w0 else x.dtype.type(0.0)
                 for c in range(C):
-                    best[c] = lowest
-                    best_at[c] = -1
+                    best[p, c] = start
+                    best_at[p, c] = -1
                 for h in range(h0, h1):
                     for w in range(w0, w1):
                         at = np.int32(h * W + w)
                         for c in range(C):
                             v = xc[b, h, w, c]
-                            if v > best[c]:
-                                best[c] = v
-                                best_at[c] = at
-                for c in range(C):
-                    out[k, c, ph, pw] = best[c]
-                    argmax[k, c, ph, pw] = best_at[c]
+                            if v > best[p, c]:
+                                best[p, c] = v
+                                best_at[p, c] = at
+        _store_box(out_flat, k, best)
+        if with_argmax:
+            _store_box(argmax_flat, k, best_at)
     return out, argmax
 
 
@@ -281,21 +322,24 @@ def roi_align_forward(x, rois, spatial_scale, pooled_h, pooled_w, sampling_ratio
     """
     N, C, H, W = x.shape
     K = rois.shape[0]
+    P = pooled_h * pooled_w
     grid, ystart, ylow, yhigh, yl, yh, xstart, xlow, xhigh, xl, xh = roi_align_sampling(
         rois, spatial_scale, pooled_h, pooled_w, sampling_ratio, aligned, H, W)
     xc = channels_last(x)
-    out = np.zeros((K, C, pooled_h, pooled_w), x.dtype)
+    out = np.empty((K, C, pooled_h, pooled_w), x.dtype)
+    out_flat = out.reshape((K, C, P))
     T = x.dtype.type
     for k in prange(K):
         b = int(rois[k, 0])
         gy = grid[k, 0]
         gx = grid[k, 1]
         count = T(max(gy * gx, 1))
-        acc = np.empty(C, x.dtype)
+        acc = np.empty((P, C), x.dtype)
         for ph in range(pooled_h):
             for pw in range(pooled_w):
+                p = ph * pooled_w + pw
                 for c in range(C):
-                    acc[c] = T(0.0)
+                    acc[p, c] = T(0.0)
                 for iy in range(gy):
                     j = ystart[k] + ph * gy + iy
                     y0 = ylow[j]
@@ -313,10 +357,11 @@ def roi_align_forward(x, rois, spatial_scale, pooled_h, pooled_w, sampling_ratio
                         w3 = yl[j] * xh[i]
                         w4 = yl[j] * xl[i]
                         for c in range(C):
-                            acc[c] += (w1 * xc[b, y0, x0, c] + w2 * xc[b, y0, x1, c]
-                                       + w3 * xc[b, y1, x0, c] + w4 * xc[b, y1, x1, c])
+                            acc[p, c] += (w1 * xc[b, y0, x0, c] + w2 * xc[b, y0, x1, c]
+                                          + w3 * xc[b, y1, x0, c] + w4 * xc[b, y1, x1, c])
                 for c in range(C):
-                    out[k, c, ph, pw] = acc[c] / count
+                    acc[p, c] /= count
+        _store_box(out_flat, k, acc)
     return out
 
 

@@ -139,7 +139,9 @@ class RoIPool(Function):
         ph, pw = _pair_size(output_size, op)
         scale = _scale(spatial_scale, op, x.dtype)
         rois = _as_rois(boxes, x.shape[0], x.dtype, scale, op)
-        out, argmax = K.roi_pool_forward(np.ascontiguousarray(x), rois, scale, ph, pw)
+        with K.serial_if_small(len(rois) * x.shape[1] * ph * pw):
+            out, argmax = K.roi_pool_forward(np.ascontiguousarray(x), rois, scale, ph, pw,
+                                             bool(ctx.needs_input_grad[0]))
         ctx.rois, ctx.argmax, ctx.input_shape = rois, argmax, x.shape
         return out
 
@@ -148,8 +150,9 @@ class RoIPool(Function):
         if not ctx.needs_input_grad[0]:
             return None, None
         n, _, h, w = ctx.input_shape
-        return K.roi_pool_backward(np.ascontiguousarray(grad), ctx.argmax, ctx.rois,
-                                   n, h, w), None
+        with K.serial_if_small(grad.size):
+            return K.roi_pool_backward(np.ascontiguousarray(grad), ctx.argmax, ctx.rois,
+                                       n, h, w), None
 
 
 @register("roi_align")
@@ -168,8 +171,9 @@ class RoIAlign(Function):
             raise TypeError(f"{op}: sampling_ratio must be an int (samples per bin along each "
                             f"axis; <= 0 for adaptive), got {sampling_ratio!r}")
         rois = _as_rois(boxes, x.shape[0], x.dtype, scale, op)
-        out = K.roi_align_forward(np.ascontiguousarray(x), rois, scale, ph, pw,
-                                  int(sampling_ratio), bool(aligned))
+        with K.serial_if_small(len(rois) * x.shape[1] * ph * pw):
+            out = K.roi_align_forward(np.ascontiguousarray(x), rois, scale, ph, pw,
+                                      int(sampling_ratio), bool(aligned))
         ctx.info = (rois, scale, int(sampling_ratio), bool(aligned), x.shape)
         return out
 
@@ -178,8 +182,9 @@ class RoIAlign(Function):
         if not ctx.needs_input_grad[0]:
             return None, None
         rois, scale, sampling_ratio, aligned, (n, _, h, w) = ctx.info
-        return K.roi_align_backward(np.ascontiguousarray(grad), rois, scale, sampling_ratio,
-                                    aligned, n, h, w), None
+        with K.serial_if_small(grad.size):
+            return K.roi_align_backward(np.ascontiguousarray(grad), rois, scale,
+                                        sampling_ratio, aligned, n, h, w), None
 
 
 def roi_pool(input, boxes, output_size, spatial_scale=1.0):
