@@ -25,11 +25,8 @@ CASES = {
     "alexnet": 64,
     "densenet121": 32,
     "mobilenet_v2": 32,
-    "vgg11_bn": 32,
     "googlenet": 32,
     "resnet50": 32,
-    "resnext50_32x4d": 32,
-    "se_resnet50": 32,
     "squeezenet1_0": 64,
     "squeezenet1_1": 64,
     "shufflenet_v2_x1_0": 32,
@@ -92,7 +89,7 @@ def test_logits_and_input_gradients_match_pytorch(name):
     _assert_close(gx, tgx, f"{name} input gradient", tol=1e-4)
 
 
-@pytest.mark.parametrize("name,size", [("alexnet", 224), ("resnet18", 224)])
+@pytest.mark.parametrize("name,size", [("alexnet", 224)])
 def test_natural_size_matches_pytorch(name, size):
     ours, twin = _pair(name, seed=3)
     ours.eval()

@@ -280,12 +280,18 @@ def test_receptive_field_errors():
         sn.receptive_field("vgg16")
 
 
-# the model's first layers (top-level children), and an input large enough for their field
+def _children(*names):
+    return lambda model: [getattr(model, n) for n in names]
+
+
+# the model's first layers (the same attributes in ours and in the twin), and an input large
+# enough to hold their receptive field
 _PREFIXES = {
-    "resnet18": (["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3"], 256),
-    "googlenet": (["conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a",
-                   "inception3b", "maxpool3", "inception4a", "inception4b"], 192),
-    "mobilenet_v2": (["features"], 576),
+    "resnet18": (_children("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3"),
+                 256),
+    "googlenet": (_children("conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a",
+                            "inception3b", "maxpool3", "inception4a", "inception4b"), 192),
+    "mobilenet_v2": (lambda model: list(model.features[:14]), 320),
 }
 
 
@@ -313,7 +319,7 @@ def test_receptive_field_matches_pytorch_gradient(name):
                 m.weight.fill_(0.5 / m.weight[0].numel())
                 if m.bias is not None:
                     m.bias.zero_()
-    prefix = torch.nn.Sequential(*[getattr(twin, c) for c in children])
+    prefix = torch.nn.Sequential(*children(twin))
     x = torch.ones(1, 3, size, size, requires_grad=True)
     out = prefix(x)
     h, w = out.shape[2] // 2, out.shape[3] // 2
@@ -325,7 +331,7 @@ def test_receptive_field_matches_pytorch_gradient(name):
     measured = (rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
 
     ours_model = getattr(M, name)(num_classes=10)
-    ours = sn.receptive_field([getattr(ours_model, c) for c in children], input_size=size)
+    ours = sn.receptive_field(children(ours_model), input_size=size)
     assert measured == (ours.size, ours.size)
     assert ours.rows[-1].output_size == tuple(out.shape[2:])
     start, jump = ours.rows[-1].start, ours.jump
