@@ -4,7 +4,17 @@ NumPy arrays, a small define-by-run autograd engine, numba-compiled vision kerne
 classic architectures as readable code. The API mirrors PyTorch's names so that what you learn
 here carries over.
 """
-from . import dtypes
+import os as _os
+
+# numba's parallel kernels run on OpenMP (GNU libgomp) threads, whose default is to spin for a
+# while after each parallel region. On a 2-core machine those spinning threads take the cores
+# from OpenBLAS's threads in the next matrix product, and a LeNet-5 training step became
+# 3-4x slower (37 ms instead of 10 ms, measured with benchmarks/bench_training.py). Passive
+# waiting gives the cores back at once. It must be set before libgomp starts; a value the user
+# set is kept.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from . import dtypes  # noqa: E402
 from .autograd import (
     REGISTRY,
     Context,

@@ -38,6 +38,7 @@ def cmd_info(args) -> int:
     print(f"numba threads         {numba.get_num_threads()} "
           f"(NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS})")
     print(f"numba threading layer {layer}")
+    print(f"OMP_WAIT_POLICY       {os.environ.get('OMP_WAIT_POLICY')}")
     print(f"kernel cache          {_jit.cache_dir()}")
     return 0
 
