@@ -20,7 +20,7 @@ MODELS = {
 
 # Defaults per dataset: (epochs, batch size, optimizer, learning rate)
 HYPER = {
-    "digits": (12, 32, "adam", 2e-3),
+    "digits": (30, 32, "adam", 2e-3),
     "mnist": (5, 64, "adam", 1e-3),
     "fashion-mnist": (8, 64, "adam", 1e-3),
     "cifar10": (10, 32, "adadelta", 1.0),
@@ -63,7 +63,11 @@ def datasets(name, root=None, download=False, augment=True, channels=1):
     if name == "digits":
         if channels != 1:
             raise RecipeError("digits are grayscale: use a 1-channel model such as lenet5")
-        return data.digits("train", normalize=True), data.digits("test", normalize=True)
+        # 1,437 training images are few: shifts of up to 2 pixels (the ConvNetJS demo's
+        # augmentation, deck 002) take the test accuracy from about 97% to about 98.5%
+        train_tf = T.RandomCrop(32, padding=2) if augment else None
+        return (data.digits("train", normalize=True, transform=train_tf),
+                data.digits("test", normalize=True))
     if name in ("mnist", "fashion-mnist"):
         if channels != 1:
             raise RecipeError(f"{name} is grayscale: use a 1-channel model such as lenet5")
@@ -98,7 +102,7 @@ def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=
           progress=True, log=print, limit=None):
     """Train, evaluate, and write checkpoint.npz, history.json, curves.png and
     confusion.png into `out`. Returns (model, history, test result)."""
-    from . import data, plotting, random, serialization
+    from . import data, optim, plotting, random, serialization
     from .train import evaluate, fit
 
     log = log or (lambda *a: None)
@@ -122,13 +126,15 @@ def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=
     test_loader = data.DataLoader(test_set, batch_size=256)
     model = build_model(model_name)
     opt = make_optimizer(optimizer, model.parameters(), lr)
+    # the learning rate follows half a cosine from lr down to 0 over the run
+    scheduler = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
     n_params = sum(p.size for p in model.parameters())
     log(f"training {model_name} ({n_params:,} parameters) on {data_name}: "
         f"{len(train_set)} train / {len(test_set)} test images, {epochs} epochs, batch "
-        f"{batch_size}, {optimizer} lr={lr:g}, seed {seed}")
+        f"{batch_size}, {optimizer} lr={lr:g} (cosine schedule), seed {seed}")
     t0 = time.perf_counter()
     history = fit(model, train_loader, opt, epochs=epochs, val_loader=test_loader,
-                  progress=progress, log=log, num_classes=10)
+                  scheduler=scheduler, progress=progress, log=log, num_classes=10)
     seconds = time.perf_counter() - t0
     result = evaluate(model, test_loader, num_classes=10)
     log(f"test accuracy: {result.accuracy:.2%} ({result.n} images) after {seconds:.1f} s "
