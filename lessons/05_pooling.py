@@ -17,35 +17,12 @@ import numpy as np
 import scratchnet as sn
 import scratchnet.nn.functional as F
 from scratchnet.data.transforms import ToTensor
-from scratchnet.lesson import check, header, plt, savefig
+from scratchnet.lesson import check, header, photo, plt, savefig
 
 header("deck 003 (003_f33a7e07d451897d.txt) and deck 004 (004_6b7976dd12174aaa.txt)",
        "Pooling Layer / Max/Min pooling / 위치불변; 풀링: 다운샘플링",
        "Pooling")
 pyplot = plt()
-
-
-def generated_photo(colour):
-    """A 256x256 stand-in photo: a lit disc and a dark square on a gradient, uint8."""
-    yy, xx = np.mgrid[0:256, 0:256] / 255.0
-    grey = 0.25 + 0.4 * xx
-    grey[(yy - 0.4) ** 2 + (xx - 0.6) ** 2 < 0.06] = 0.9
-    grey[150:220, 30:100] = 0.1
-    if not colour:
-        return (grey * 255).astype(np.uint8)
-    rgb = np.stack([grey, 0.8 * grey, 0.6 * grey + 0.1 * yy], axis=-1)
-    return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-
-
-def photo(name):
-    """scikit-image's sample photo `name` (uint8, (H, W) or (H, W, 3)), else a stand-in."""
-    try:
-        from skimage import data
-    except ImportError:
-        print(f"scikit-image is not installed: a generated picture replaces '{name}'")
-        return generated_photo(colour=name != "camera")
-    return getattr(data, name)()
-
 
 # %% [markdown]
 # ## Deck 003's 4x4 example

@@ -23,36 +23,13 @@ import numpy as np
 import scratchnet as sn
 import scratchnet.nn.functional as F
 from scratchnet.data.transforms import ToTensor, resize
-from scratchnet.lesson import check, header, plt, savefig, slide_is_wrong
+from scratchnet.lesson import check, header, photo, plt, savefig, slide_is_wrong
 
 header("deck 004 (004_6b7976dd12174aaa.txt) and deck 000 (000_caba833c15764d1c.txt)",
        "언폴링 / Max Unpooling / 전치 합성곱 / 1d 예시 / 왜 전치인가?; Unpooling / "
        "Transpose Convolution",
        "Upsampling")
 pyplot = plt()
-
-
-def generated_photo(colour):
-    """A 256x256 stand-in photo: a lit disc and a dark square on a gradient, uint8."""
-    yy, xx = np.mgrid[0:256, 0:256] / 255.0
-    grey = 0.25 + 0.4 * xx
-    grey[(yy - 0.4) ** 2 + (xx - 0.6) ** 2 < 0.06] = 0.9
-    grey[150:220, 30:100] = 0.1
-    if not colour:
-        return (grey * 255).astype(np.uint8)
-    rgb = np.stack([grey, 0.8 * grey, 0.6 * grey + 0.1 * yy], axis=-1)
-    return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-
-
-def photo(name):
-    """scikit-image's sample photo `name` (uint8, (H, W) or (H, W, 3)), else a stand-in."""
-    try:
-        from skimage import data
-    except ImportError:
-        print(f"scikit-image is not installed: a generated picture replaces '{name}'")
-        return generated_photo(colour=name != "camera")
-    return getattr(data, name)()
-
 
 def plane(rows):
     """A list of rows -> a float32 (1, 1, H, W) batch of one single-channel image."""

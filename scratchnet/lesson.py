@@ -112,6 +112,32 @@ def savefig(fig, name: str) -> str:
     return path
 
 
+def generated_photo(colour: bool = True):
+    """A 256x256 stand-in photo (uint8): a lit disc and a dark square on a gradient, in warm
+    tones when `colour` so that red is the brightest channel, as in the cat photo."""
+    import numpy as np
+
+    yy, xx = np.mgrid[0:256, 0:256] / 255.0
+    grey = 0.25 + 0.4 * xx
+    grey[(yy - 0.4) ** 2 + (xx - 0.6) ** 2 < 0.06] = 0.9
+    grey[150:220, 30:100] = 0.1
+    if not colour:
+        return (grey * 255).astype(np.uint8)
+    rgb = np.stack([grey, 0.8 * grey, 0.6 * grey + 0.1 * yy], axis=-1)
+    return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+def photo(name: str):
+    """scikit-image's sample photo `name` (uint8, (H, W) for 'camera', else (H, W, 3)), or a
+    generated stand-in when scikit-image is not installed."""
+    try:
+        from skimage import data
+    except ImportError:
+        print(f"scikit-image is not installed: a generated picture replaces '{name}'")
+        return generated_photo(colour=name != "camera")
+    return getattr(data, name)()
+
+
 def header(deck: str, slides: str, topic: str):
     """Print which deck and slides a lesson follows."""
     line = f"{topic} — follows {deck}: {slides}"
@@ -119,5 +145,5 @@ def header(deck: str, slides: str, topic: str):
     print("-" * min(len(line), 100))
 
 
-__all__ = ["check", "slide_is_wrong", "fast", "savefig", "output_dir", "plt", "header",
+__all__ = ["check", "slide_is_wrong", "fast", "savefig", "output_dir", "plt", "header", "photo",
            "SlideMismatch"]
