@@ -30,6 +30,11 @@ and scratchnet/kernels/im2col.py:
 per core). On a machine shared with other work, two-thread GEMMs stall at every barrier
 while a thread waits for a core; --threads 1 compares the libraries core for core.
 
+OMP_WAIT_POLICY is PASSIVE unless set: PyTorch's OpenMP threads otherwise keep spinning long
+after each op, and an OpenBLAS GEMM that follows in the same process on two cores took
+~130 ms instead of ~2 ms (measured here: a 1x1 convolution right after a torch call). The
+peers take turns, so idle threads must sleep for either side to be timed fairly.
+
 Results: benchmarks/results/conv[_tN].json and conv[_tN].png.
 """
 from __future__ import annotations
@@ -43,6 +48,7 @@ import sys
 import tempfile
 import time
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 if "--threads" in sys.argv:
     # BLAS and numba read their thread counts once, when first imported
     _n = sys.argv[sys.argv.index("--threads") + 1]
@@ -474,7 +480,8 @@ def main():
     print(f"numpy {np.__version__}, numba {numba.__version__}"
           + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else "")
           + f", {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
-          + (f", {args.threads} thread(s) each" if args.threads else ""))
+          + (f", {args.threads} thread(s) each" if args.threads else "")
+          + f", OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     rows, all_gemm = [], []
     jobs = [("conv2d", n, c) for n, c in CONV_SHAPES] + \
            [("conv_transpose2d", n, c) for n, c in CONV_T_SHAPES]

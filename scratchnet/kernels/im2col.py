@@ -23,12 +23,14 @@ Row-major order of the rows keeps the weight layout (K, C, kh, kw) a plain resha
 output row of a window is a run of W' taps with stride sw, so the kernels copy runs, not
 single pixels, and zero the parts of a run that fall in the padding.
 
-The kernels are serial on purpose. On two cores the GEMM that follows already runs one
-OpenBLAS thread per core; a numba thread pool next to it made each call wait for the other
-pool's threads (measured in benchmarks/bench_conv.py). Indices inside the inner loops are
-unsigned: numba must otherwise check every index for Python's negative wrap-around, and
-that check alone stops LLVM from vectorising the copies (about 3x slower).
-The callers validate every argument; these kernels trust their input.
+The kernels are serial on purpose. The GEMM that follows already runs one OpenBLAS thread
+per core. On two shared cores a prange version was at best 1.6x faster alone (the 3x3
+layers) but often stalled ~10 ms at its barrier while another process held a core, and its
+idle threads compete with OpenBLAS's (benchmarks/bench_conv.py).
+
+Indices inside the inner loops are unsigned: numba must otherwise check every index for
+Python's negative wrap-around, and that check alone stops LLVM from vectorising the copies
+(about 3x slower). The callers validate every argument; these kernels trust their input.
 """
 from __future__ import annotations
 
