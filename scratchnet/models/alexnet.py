@@ -103,15 +103,7 @@ class AlexNetPaper(nn.Module):
             ("pool5", nn.MaxPool2d(kernel_size=3, stride=2)),
         ]))
         # dropout follows fc6 and fc7, as in the paper ("the first two fully-connected layers")
-        self.classifier = nn.Sequential(OrderedDict([
-            ("fc6", nn.Linear(256 * 6 * 6, 4096)),
-            ("relu6", nn.ReLU()),
-            ("drop6", nn.Dropout(p=dropout)),
-            ("fc7", nn.Linear(4096, 4096)),
-            ("relu7", nn.ReLU()),
-            ("drop7", nn.Dropout(p=dropout)),
-            ("fc8", nn.Linear(4096, num_classes)),
-        ]))
+        self.classifier = paper_classifier(num_classes, dropout)
 
     def forward(self, x):
         features = self.features(x)
@@ -122,6 +114,19 @@ class AlexNetPaper(nn.Module):
                 f"{'x'.join(map(str, features.shape[2:]))}x{features.shape[1]}. (227 - 11)/4 + 1 "
                 f"= 55 -> pool 27 -> pool 13 -> pool 6; use alexnet() for other sizes")
         return self.classifier(features.flatten(1))
+
+
+def paper_classifier(num_classes: int, dropout: float) -> nn.Sequential:
+    """fc6-fc7-fc8 on 6x6x256 features, dropout after fc6 and fc7 (AlexNet paper, ZFNet)."""
+    return nn.Sequential(OrderedDict([
+        ("fc6", nn.Linear(256 * 6 * 6, 4096)),
+        ("relu6", nn.ReLU()),
+        ("drop6", nn.Dropout(p=dropout)),
+        ("fc7", nn.Linear(4096, 4096)),
+        ("relu7", nn.ReLU()),
+        ("drop7", nn.Dropout(p=dropout)),
+        ("fc8", nn.Linear(4096, num_classes)),
+    ]))
 
 
 def alexnet(num_classes: int = 1000, **kwargs) -> AlexNet:

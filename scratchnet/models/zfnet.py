@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .. import nn
+from .alexnet import paper_classifier
 
 
 class ZFNet(nn.Module):
@@ -56,15 +57,7 @@ class ZFNet(nn.Module):
             ("relu5", nn.ReLU()),
             ("pool5", nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)),
         ]))
-        self.classifier = nn.Sequential(OrderedDict([
-            ("fc6", nn.Linear(256 * 6 * 6, 4096)),
-            ("relu6", nn.ReLU()),
-            ("drop6", nn.Dropout(p=dropout)),
-            ("fc7", nn.Linear(4096, 4096)),
-            ("relu7", nn.ReLU()),
-            ("drop7", nn.Dropout(p=dropout)),
-            ("fc8", nn.Linear(4096, num_classes)),
-        ]))
+        self.classifier = paper_classifier(num_classes, dropout)
 
     def forward(self, x):
         features = self.features(x)
