@@ -176,3 +176,34 @@ def random_split(dataset, lengths, generator=None):
     perm = g.permutation(n)
     bounds = np.cumsum([0] + sizes)
     return [Subset(dataset, perm[bounds[k]:bounds[k + 1]]) for k in range(len(sizes))]
+
+
+class InMemoryImageDataset(Dataset):
+    """A downloaded image dataset held in memory: `.data` (N, ...) images, `.targets` (N,)
+    int labels, optional `transform` / `target_transform`, a `train` flag and a `root`.
+    Without transforms, whole batches are served by fancy indexing (`get_batch`)."""
+
+    transform = None
+    target_transform = None
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        i = _check_index(index, len(self), type(self).__name__)
+        img, target = self.data[i], int(self.targets[i])
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def get_batch(self, indices):
+        if self.transform is not None or self.target_transform is not None:
+            return None
+        indices = _check_batch_indices(indices, len(self), type(self).__name__)
+        return Tensor(self.data[indices]), Tensor(self.targets[indices])
+
+    def __repr__(self):
+        split = "train" if self.train else "test"
+        return f"{type(self).__name__}({split}, {len(self)} images, root={self.root!r})"

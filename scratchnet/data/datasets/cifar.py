@@ -21,8 +21,7 @@ import tempfile
 
 import numpy as np
 
-from ...autograd.tensor import Tensor
-from ..dataset import Dataset, _check_batch_indices, _check_index
+from ..dataset import InMemoryImageDataset
 from ._download import IntegrityError, data_root, download_from_mirrors, verify_file
 
 # the callables a pickled ndarray needs, taken from NumPy itself so that both the old
@@ -79,7 +78,7 @@ def _field(batch, key, path):
                          f"{sorted(map(str, batch))}")
 
 
-class CIFAR10(Dataset):
+class CIFAR10(InMemoryImageDataset):
     """CIFAR-10: 50,000 training and 10,000 test colour images, 32x32, in 10 classes.
 
     root:             directory holding cifar-10-batches-py/ (default: $SCRATCHNET_DATA or
@@ -198,25 +197,3 @@ class CIFAR10(Dataset):
                 raise
             raise IntegrityError(f"{archive} cannot be unpacked ({e}); it is probably "
                                  f"truncated: delete it and download it again") from e
-
-    def __len__(self):
-        return len(self.data)
-
-    def __getitem__(self, index):
-        i = _check_index(index, len(self), type(self).__name__)
-        img, target = self.data[i], int(self.targets[i])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def get_batch(self, indices):
-        if self.transform is not None or self.target_transform is not None:
-            return None
-        indices = _check_batch_indices(indices, len(self), type(self).__name__)
-        return Tensor(self.data[indices]), Tensor(self.targets[indices])
-
-    def __repr__(self):
-        split = "train" if self.train else "test"
-        return f"{type(self).__name__}({split}, {len(self)} images, root={self.root!r})"

@@ -19,8 +19,7 @@ import zlib
 
 import numpy as np
 
-from ...autograd.tensor import Tensor
-from ..dataset import Dataset, _check_batch_indices, _check_index
+from ..dataset import InMemoryImageDataset
 from ._download import IntegrityError, data_root, download_from_mirrors, verify_file
 
 _IDX_TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
@@ -66,7 +65,7 @@ def read_idx(path, expect_ndim=None) -> np.ndarray:
     return parse_idx(raw, path, expect_ndim)
 
 
-class MNIST(Dataset):
+class MNIST(InMemoryImageDataset):
     """The MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28 grey.
 
     root:             directory holding <folder>/raw/ (default: $SCRATCHNET_DATA or
@@ -141,28 +140,6 @@ class MNIST(Dataset):
                 f"it from {self.mirrors[0]}{stem}.gz (MD5 {md5}), or save that file (or its "
                 f"uncompressed copy {stem}) there yourself")
         return download_from_mirrors(stem + ".gz", self.mirrors, gz, md5=md5, who=name)
-
-    def __len__(self):
-        return len(self.data)
-
-    def __getitem__(self, index):
-        i = _check_index(index, len(self), type(self).__name__)
-        img, target = self.data[i], int(self.targets[i])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def get_batch(self, indices):
-        if self.transform is not None or self.target_transform is not None:
-            return None
-        indices = _check_batch_indices(indices, len(self), type(self).__name__)
-        return Tensor(self.data[indices]), Tensor(self.targets[indices])
-
-    def __repr__(self):
-        split = "train" if self.train else "test"
-        return f"{type(self).__name__}({split}, {len(self)} images, root={self.root!r})"
 
 
 class FashionMNIST(MNIST):
