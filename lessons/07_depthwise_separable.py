@@ -27,32 +27,12 @@ import scratchnet as sn
 import scratchnet.nn.functional as F
 from scratchnet import nn
 from scratchnet.data.transforms import ToTensor, resize
-from scratchnet.lesson import check, fast, header, plt, savefig
+from scratchnet.lesson import check, fast, header, photo, plt, savefig
 
 header("deck 004 (004_6b7976dd12174aaa.txt)",
        "채널별 합성곱 / 개별 포인트 합성곱 / 채널별 합성곱 + 채널방향 합성곱",
        "Depthwise, pointwise and depthwise-separable convolution")
 pyplot = plt()
-
-
-def generated_photo():
-    """A 256x256 colour stand-in photo: a warm disc and a blue square on a gradient, uint8."""
-    yy, xx = np.mgrid[0:256, 0:256] / 255.0
-    rgb = np.stack([0.3 + 0.4 * xx, 0.3 + 0.3 * yy, 0.5 - 0.2 * xx], axis=-1)
-    rgb[(yy - 0.4) ** 2 + (xx - 0.6) ** 2 < 0.06] = (0.9, 0.6, 0.3)
-    rgb[150:220, 30:100] = (0.1, 0.2, 0.8)
-    return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-
-
-def photo(name):
-    """scikit-image's sample photo `name` as uint8 (H, W, 3), else a stand-in."""
-    try:
-        from skimage import data
-    except ImportError:
-        print(f"scikit-image is not installed: a generated picture replaces '{name}'")
-        return generated_photo()
-    return getattr(data, name)()
-
 
 astronaut = resize(ToTensor()(photo("astronaut")), (128, 128))     # (3, 128, 128) in [0, 1]
 x = astronaut[None]                                                 # (1, 3, 128, 128)

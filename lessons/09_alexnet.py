@@ -16,7 +16,6 @@
 # Deck 001's count has one wrong figure; we reproduce it, find where it comes from and fix it.
 
 # %%
-import time
 
 import numpy as np
 
@@ -25,7 +24,7 @@ import scratchnet.nn.functional as F
 from scratchnet import nn
 from scratchnet.data import DataLoader, digits
 from scratchnet.data import transforms as T
-from scratchnet.lesson import check, fast, header, plt, savefig, slide_is_wrong
+from scratchnet.lesson import check, fast, header, photo, plt, savefig, slide_is_wrong
 from scratchnet.models import alexnet, alexnet_paper
 from scratchnet.nn import init
 
@@ -33,26 +32,6 @@ header("deck 001 (001_4943f345b6f0fdd0.txt), deck 003 (003_f33a7e07d451897d.txt)
        "deck 004 (004_6b7976dd12174aaa.txt)",
        "CNN과 parameter / AlexNet; Data Augmentation; ImageNet 대회", "AlexNet")
 pyplot = plt()
-
-
-def generated_photo():
-    """A 300x400 colour stand-in photo: a warm disc and a blue square on a gradient, uint8."""
-    yy, xx = np.mgrid[0:300, 0:400] / 300.0
-    rgb = np.stack([0.3 + 0.3 * xx, 0.3 + 0.3 * yy, 0.5 - 0.2 * xx], axis=-1)
-    rgb[(yy - 0.45) ** 2 + (xx - 0.7) ** 2 < 0.06] = (0.9, 0.6, 0.3)
-    rgb[170:260, 40:130] = (0.1, 0.2, 0.8)
-    return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-
-
-def photo(name):
-    """scikit-image's sample photo `name` as uint8 (H, W, 3), else a stand-in."""
-    try:
-        from skimage import data
-    except ImportError:
-        print(f"scikit-image is not installed: a generated picture replaces '{name}'")
-        return generated_photo()
-    return getattr(data, name)()
-
 
 # %% [markdown]
 # ## The paper's AlexNet, layer by layer
