@@ -26,6 +26,19 @@ def fast() -> bool:
     return os.environ.get("SCRATCHNET_FAST", "0") not in ("", "0", "false", "no")
 
 
+def lang() -> str:
+    """The language lessons speak: SCRATCHNET_LANG ('ko' or 'en'), else the locale's
+    (LC_ALL, LC_MESSAGES, LANG starting with 'ko' means Korean), else English."""
+    chosen = os.environ.get("SCRATCHNET_LANG", "").strip().lower()
+    if chosen in ("ko", "en"):
+        return chosen
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "ko" if value.lower().startswith("ko") else "en"
+    return "en"
+
+
 def _fmt(v):
     if isinstance(v, float) and not float(v).is_integer():
         return f"{v:,.4g}"
@@ -45,12 +58,16 @@ def _equal(a, b, rel):
         return a == b
 
 
-def check(label: str, slide, ours, rel: float = 0.0):
-    """Print `slide: X — scratchnet: Y ✓` and raise SlideMismatch unless they agree
-    (exactly, or within a relative tolerance `rel` for rounded slide figures)."""
+def check(label: str, slide, ours, rel: float = 0.0, ko: str | None = None):
+    """Print `slide: X — scratchnet: Y ✓` (in Korean, `슬라이드: X — scratchnet: Y ✓` with the
+    label `ko`) and raise SlideMismatch unless they agree (exactly, or within a relative
+    tolerance `rel` for rounded slide figures)."""
     ok = _equal(slide, ours, rel)
     mark = "✓" if ok else "✗"
-    print(f"{label}: slide: {_fmt(slide)} — scratchnet: {_fmt(ours)} {mark}")
+    if lang() == "ko":
+        print(f"{ko or label}: 슬라이드: {_fmt(slide)} — scratchnet: {_fmt(ours)} {mark}")
+    else:
+        print(f"{label}: slide: {_fmt(slide)} — scratchnet: {_fmt(ours)} {mark}")
     if not ok:
         raise SlideMismatch(f"{label}: the slide says {_fmt(slide)}, scratchnet computes "
                             f"{_fmt(ours)}")
@@ -145,5 +162,5 @@ def header(deck: str, slides: str, topic: str):
     print("-" * min(len(line), 100))
 
 
-__all__ = ["check", "slide_is_wrong", "fast", "savefig", "output_dir", "plt", "header", "photo",
+__all__ = ["lang", "check", "slide_is_wrong", "fast", "savefig", "output_dir", "plt", "header", "photo",
            "SlideMismatch"]
