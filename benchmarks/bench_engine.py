@@ -1,25 +1,25 @@
 """Engine overhead: a 1,000-op graph of small tensors, forward + backward, ours vs PyTorch.
 
-    python benchmarks/bench_engine.py [--repeats 15]
+    python benchmarks/bench_engine.py [--rounds 5] [--repeats 15] [--size 8]
 
 Small tensors make the arithmetic negligible, so the time is what the engine itself costs per
-op (building the graph, dispatch, the backward walk). Both frameworks run the same graph in
-one process, interleaved, and the median of the repeats is reported with the ratio
-ours / PyTorch (goal: within 3x).
+op (building the graph, dispatch, the backward walk). Each library runs in its own process
+(benchmarks/harness.py); goal: PyTorch's time / ours at least 0.5 (ours at most 2x).
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import statistics
-import time
-
 import numpy as np
 
-import scratchnet as sn
+import harness
 
 N_OPS = 1000
+
+
+def inputs(size):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((size, size)).astype(np.float32)
+    w = (rng.standard_normal((size, size)) * 0.1).astype(np.float32)
+    return x, w
 
 
 def graph(lib, x, w):
@@ -30,67 +30,40 @@ def graph(lib, x, w):
     return h.sum()
 
 
-def run_ours(x, w):
-    x.grad = w.grad = None
-    graph(sn, x, w).backward()
+def workloads(lib, tensor, args):
+    xa, wa = inputs(args.size)
+    x, w = tensor(xa, requires_grad=True), tensor(wa, requires_grad=True)
+
+    def run():
+        x.grad = w.grad = None
+        graph(lib, x, w).backward()
+    return {f"{N_OPS}-op graph fwd+bwd": run}
 
 
-def run_torch(torch, x, w):
-    x.grad = w.grad = None
-    graph(torch, x, w).backward()
+def ours(args):
+    import scratchnet as sn
+    return workloads(sn, sn.tensor, args)
 
 
-def timed(fn, *args):
-    t0 = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t0
+def torch_side(args):
+    import torch
+    return workloads(torch, torch.tensor, args)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=15)
+def arguments(ap):
     ap.add_argument("--size", type=int, default=8, help="side of the small square tensors")
-    args = ap.parse_args()
 
-    rng = np.random.default_rng(0)
-    xa = rng.standard_normal((args.size, args.size)).astype(np.float32)
-    wa = (rng.standard_normal((args.size, args.size)) * 0.1).astype(np.float32)
-    x = sn.tensor(xa, requires_grad=True)
-    w = sn.tensor(wa, requires_grad=True)
-    try:
-        import torch
-        torch.set_num_threads(1)
-        tx = torch.tensor(xa, requires_grad=True)
-        tw = torch.tensor(wa, requires_grad=True)
-    except ImportError:
-        torch = None
 
-    ours, theirs = [], []
-    run_ours(x, w)
-    if torch:
-        run_torch(torch, tx, tw)
-    for _ in range(args.repeats):
-        ours.append(timed(run_ours, x, w))
-        if torch:
-            theirs.append(timed(run_torch, torch, tx, tw))
-
-    o = statistics.median(ours)
-    result = {"ops": N_OPS, "tensor": [args.size, args.size], "ours_ms": o * 1e3,
-              "ours_us_per_op": o / N_OPS * 1e6}
-    print(f"{N_OPS}-op graph of {args.size}x{args.size} float32 tensors, forward + backward, "
-          f"median of {args.repeats}")
-    print(f"  scratchnet : {o * 1e3:8.2f} ms  ({o / N_OPS * 1e6:.2f} us/op)")
-    if torch:
-        t = statistics.median(theirs)
-        result.update(torch_ms=t * 1e3, torch_us_per_op=t / N_OPS * 1e6, ratio=o / t,
-                      torch_version=torch.__version__)
-        print(f"  PyTorch    : {t * 1e3:8.2f} ms  ({t / N_OPS * 1e6:.2f} us/op)")
-        print(f"  ratio ours/PyTorch: {o / t:.2f}x  (goal: <= 3x)")
-    out = os.path.join(os.path.dirname(__file__), "results")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "engine.json"), "w") as f:
-        json.dump(result, f, indent=2)
+def report(result, args):
+    r = harness.ratios(result, "torch")
+    for case, value in r.items():
+        print(f"{case}: ours takes {1 / value:.2f}x PyTorch's time "
+              f"({result['cases'][case]['scratchnet']['median'] / N_OPS * 1e6:.2f} us/op; "
+              f"goal: at most 2x)")
+    return {"ops": N_OPS}
 
 
 if __name__ == "__main__":
-    main()
+    harness.main(__file__, {"scratchnet": ours, "torch": torch_side}, name="engine",
+                 description=__doc__.splitlines()[0], add_arguments=arguments, repeats=15,
+                 report=report)

@@ -1,104 +1,97 @@
-"""Pooling speed: max_pool2d (k=2 s=2, k=3 s=2 p=1), max_unpool2d and avg_pool2d on an
-(8, 64, 112, 112) float32 batch, ours vs PyTorch CPU.
+"""Pooling speed: max_pool2d (k=2 s=2, k=3 s=2 p=1), max_unpool2d and avg_pool2d on a
+(32, 64, 56, 56) float32 batch, ours vs PyTorch CPU.
 
-    python benchmarks/bench_pool.py [--repeats 9] [--shape 8 64 112 112]
+    python benchmarks/bench_pool.py [--rounds 5] [--repeats 9] [--shape 32 64 56 56]
+    python benchmarks/bench_pool.py --kernels      # serial vs threaded build of each kernel
 
 Forward alone and forward + backward, through the public API (the autograd bookkeeping is
-part of the cost a user pays). Every workload of both frameworks runs once per round, in
-turn, so machine noise hits both alike; the median over rounds is reported with the ratio
-ours / PyTorch (goal: within 2x). A second table times each raw kernel built both ways, with
-its plane loop in threads (parallel=True) and serially: the evidence for which build ships.
-Results go to benchmarks/results/pool.json.
+part of the cost a user pays). Each library runs in its own process (benchmarks/harness.py);
+goal: max_pool2d forward+backward at least PyTorch's speed. `--kernels` times each raw
+kernel built both ways, with its plane loop in threads (parallel=True) and serially, in one
+process (both sides are ours): the evidence for which build ships.
+Results go to benchmarks/results/pool.json and pool_kernels.json.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
+import sys
 import time
 
-import numba
 import numpy as np
 
-import scratchnet as sn
-import scratchnet.nn.functional as F
-from scratchnet.kernels import pool as K
-from scratchnet.kernels import unpool as KU
+import harness
 
 
-def ours_workloads(x, g_k2, g_k3, g_up):
+def inputs(shape):
+    N, C, H, W = shape
+    rng = np.random.default_rng(0)
+    xa = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    g_k2 = rng.standard_normal((N, C, H // 2, W // 2)).astype(np.float32)
+    k3 = (H + 2 - 3) // 2 + 1, (W + 2 - 3) // 2 + 1
+    g_k3 = rng.standard_normal((N, C, *k3)).astype(np.float32)
+    return xa, g_k2, g_k3, xa.copy()
+
+
+def workloads(F, x, g_k2, g_k3, g_up, detach, no_grad):
+    """The same nine workloads in either library: F is its functional module."""
     def fwd_bwd(fn, g):
         def run():
             x.grad = None
             fn(x).backward(g)
         return run
 
-    def unpool_fwd():
-        y, idx = F.max_pool2d(x.detach(), 2, return_indices=True)
-        return lambda: F.max_unpool2d(y, idx, 2)
+    with no_grad():
+        y, idx = F.max_pool2d(detach(x), 2, return_indices=True)
+    yg = detach(y).requires_grad_(True)
 
     def unpool_fwd_bwd():
-        y, idx = F.max_pool2d(x.detach(), 2, return_indices=True)
-        y = y.detach().requires_grad_(True)
+        yg.grad = None
+        F.max_unpool2d(yg, idx, 2).backward(g_up)
 
+    def inference(fn):
         def run():
-            y.grad = None
-            F.max_unpool2d(y, idx, 2).backward(g_up)
+            with no_grad():
+                return fn()
         return run
 
     return {
-        "max_pool2d k2s2 fwd": lambda: F.max_pool2d(x.detach(), 2),
+        "max_pool2d k2s2 fwd": inference(lambda: F.max_pool2d(x, 2)),
         "max_pool2d k2s2 fwd+bwd": fwd_bwd(lambda t: F.max_pool2d(t, 2), g_k2),
-        "max_pool2d k3s2p1 fwd": lambda: F.max_pool2d(x.detach(), 3, 2, 1),
+        "max_pool2d k3s2p1 fwd": inference(lambda: F.max_pool2d(x, 3, 2, 1)),
         "max_pool2d k3s2p1 fwd+bwd": fwd_bwd(lambda t: F.max_pool2d(t, 3, 2, 1), g_k3),
-        "max_unpool2d k2s2 fwd": unpool_fwd(),
-        "max_unpool2d k2s2 fwd+bwd": unpool_fwd_bwd(),
-        "avg_pool2d k2s2 fwd": lambda: F.avg_pool2d(x.detach(), 2),
+        "max_unpool2d k2s2 fwd": inference(lambda: F.max_unpool2d(y, idx, 2)),
+        "max_unpool2d k2s2 fwd+bwd": unpool_fwd_bwd,
+        "avg_pool2d k2s2 fwd": inference(lambda: F.avg_pool2d(x, 2)),
         "avg_pool2d k2s2 fwd+bwd": fwd_bwd(lambda t: F.avg_pool2d(t, 2), g_k2),
         "avg_pool2d k3s2p1 fwd+bwd": fwd_bwd(lambda t: F.avg_pool2d(t, 3, 2, 1), g_k3),
     }
 
 
-def torch_workloads(torch, x, g_k2, g_k3, g_up):
-    TF = torch.nn.functional
+def ours(args):
+    import scratchnet as sn
+    import scratchnet.nn.functional as F
+    xa, g_k2, g_k3, g_up = inputs(args.shape)
+    return workloads(F, sn.tensor(xa, requires_grad=True), sn.tensor(g_k2), sn.tensor(g_k3),
+                     sn.tensor(g_up), lambda t: t.detach(), sn.no_grad)
 
-    def fwd_bwd(fn, g):
-        def run():
-            x.grad = None
-            fn(x).backward(g)
-        return run
 
-    with torch.no_grad():
-        y, idx = TF.max_pool2d(x, 2, return_indices=True)
-    yg = y.clone().requires_grad_(True)
-
-    def unpool_fwd_bwd():
-        yg.grad = None
-        TF.max_unpool2d(yg, idx, 2).backward(g_up)
-
-    def no_grad(fn):
-        def run():
-            with torch.no_grad():
-                return fn()
-        return run
-
-    return {
-        "max_pool2d k2s2 fwd": no_grad(lambda: TF.max_pool2d(x, 2)),
-        "max_pool2d k2s2 fwd+bwd": fwd_bwd(lambda t: TF.max_pool2d(t, 2), g_k2),
-        "max_pool2d k3s2p1 fwd": no_grad(lambda: TF.max_pool2d(x, 3, 2, 1)),
-        "max_pool2d k3s2p1 fwd+bwd": fwd_bwd(lambda t: TF.max_pool2d(t, 3, 2, 1), g_k3),
-        "max_unpool2d k2s2 fwd": no_grad(lambda: TF.max_unpool2d(y, idx, 2)),
-        "max_unpool2d k2s2 fwd+bwd": unpool_fwd_bwd,
-        "avg_pool2d k2s2 fwd": no_grad(lambda: TF.avg_pool2d(x, 2)),
-        "avg_pool2d k2s2 fwd+bwd": fwd_bwd(lambda t: TF.avg_pool2d(t, 2), g_k2),
-        "avg_pool2d k3s2p1 fwd+bwd": fwd_bwd(lambda t: TF.avg_pool2d(t, 3, 2, 1), g_k3),
-    }
+def torch_side(args):
+    import torch
+    xa, g_k2, g_k3, g_up = inputs(args.shape)
+    t = torch.from_numpy
+    return workloads(torch.nn.functional, t(xa).requires_grad_(True), t(g_k2), t(g_k3),
+                     t(g_up), lambda v: v.detach(), torch.no_grad)
 
 
 def kernel_workloads(planes, grad, indices, pooled):
     """The raw kernels, each compiled twice from the same source: with parallel=True (prange
     spreads the planes over threads) and without (prange is plain range)."""
+    import numba
+
+    from scratchnet.kernels import pool as K
+    from scratchnet.kernels import unpool as KU
+
     P, H, W = planes.shape
     oh, ow = pooled.shape[1:]
     flat_pooled, flat_idx = pooled.reshape(P, oh * ow), indices.reshape(P, oh * ow)
@@ -139,53 +132,18 @@ def interleaved(workloads, repeats):
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=9)
-    ap.add_argument("--shape", type=int, nargs=4, default=[8, 64, 112, 112])
-    args = ap.parse_args()
-    N, C, H, W = args.shape
-    rng = np.random.default_rng(0)
-    xa = rng.standard_normal((N, C, H, W)).astype(np.float32)
-    g_k2 = rng.standard_normal((N, C, H // 2, W // 2)).astype(np.float32)
-    k3 = (H + 2 - 3) // 2 + 1, (W + 2 - 3) // 2 + 1
-    g_k3 = rng.standard_normal((N, C, *k3)).astype(np.float32)
-    g_up = xa.copy()
+def kernel_table(shape, repeats):
+    import numba
 
-    x = sn.tensor(xa, requires_grad=True)
-    workloads = {(k, "ours"): fn for k, fn in
-                 ours_workloads(x, sn.tensor(g_k2), sn.tensor(g_k3), sn.tensor(g_up)).items()}
-    try:
-        import torch
-        xt = torch.from_numpy(xa.copy()).requires_grad_(True)
-        for k, fn in torch_workloads(torch, xt, torch.from_numpy(g_k2),
-                                     torch.from_numpy(g_k3), torch.from_numpy(g_up)).items():
-            workloads[(k, "torch")] = fn
-        peer = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
-    except ImportError:
-        peer = None
-    med = interleaved(workloads, args.repeats)
-
-    print(f"shape {tuple(args.shape)} float32, median of {args.repeats}; "
-          f"numba {numba.__version__}, {numba.get_num_threads()} threads; peer: {peer}")
-    print(f"{'workload':28}{'ours ms':>10}{'torch ms':>10}{'ours/torch':>12}")
-    rows = {}
-    for name in ours_workloads(x, None, None, None):
-        o = med[(name, "ours")] * 1e3
-        t = med.get((name, "torch"))
-        t = None if t is None else t * 1e3
-        rows[name] = {"ours_ms": o, "torch_ms": t, "ratio": None if t is None else o / t}
-        tail = f"{t:10.2f}{o / t:12.2f}" if t is not None else f"{'-':>10}{'-':>12}"
-        print(f"{name:28}{o:10.2f}{tail}")
-    worst = max((r["ratio"] for r in rows.values() if r["ratio"] is not None), default=None)
-    if worst is not None:
-        print(f"worst ratio {worst:.2f} (goal: within 2x: {'met' if worst <= 2 else 'NOT met'})")
-
+    from scratchnet.kernels import pool as K
+    N, C, H, W = shape
+    xa, g_k2, _, _ = inputs(shape)
     planes = np.ascontiguousarray(xa).reshape(N * C, H, W)
     pooled, indices = K.max_pool2d_forward(planes, 2, 2, 2, 2, 0, 0, 1, 1, H // 2, W // 2)
     runs, shipped = kernel_workloads(planes, g_k2.reshape(pooled.shape), indices, pooled)
-    kmed = interleaved(runs, args.repeats)
-    print(f"\n{'kernel (no autograd)':30}{'serial ms':>10}{'prange ms':>10}{'speed-up':>10}"
+    kmed = interleaved(runs, repeats)
+    print(f"shape {tuple(shape)}, numba {numba.__version__}, {numba.get_num_threads()} threads")
+    print(f"{'kernel (no autograd)':30}{'serial ms':>10}{'prange ms':>10}{'speed-up':>10}"
           f"  shipped")
     kernels = {}
     for name in shipped:
@@ -193,14 +151,31 @@ def main():
         kernels[name] = {"serial_ms": s, "parallel_ms": p, "speedup": s / p,
                          "shipped": shipped[name]}
         print(f"{name:30}{s:10.2f}{p:10.2f}{s / p:10.2f}  {shipped[name]}")
+    with open(harness.results_path("pool_kernels"), "w") as f:
+        json.dump({"shape": list(shape), "kernels": kernels}, f, indent=2)
 
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "pool.json"), "w") as f:
-        json.dump({"shape": args.shape, "dtype": "float32", "repeats": args.repeats,
-                   "peer": peer, "numba_threads": numba.get_num_threads(),
-                   "workloads": rows, "kernels": kernels}, f, indent=2)
+
+def arguments(ap):
+    ap.add_argument("--shape", type=int, nargs=4, default=[32, 64, 56, 56])
+    ap.add_argument("--kernels", action="store_true",
+                    help="time serial vs threaded kernel builds instead (one process)")
+
+
+def report(result, args):
+    r = harness.ratios(result, "torch")
+    if r:
+        worst = min(r.values())
+        goal = r.get("max_pool2d k3s2p1 fwd+bwd")
+        print(f"slowest relative to PyTorch: {worst:.2f}; max_pool2d k3s2p1 fwd+bwd "
+              f"{goal:.2f} (goal: at least 1.00)")
+    return {"shape": args.shape}
 
 
 if __name__ == "__main__":
-    main()
+    if "--kernels" in sys.argv:
+        options = harness.parser("", arguments).parse_known_args()[0]
+        kernel_table(options.shape, options.repeats)
+    else:
+        harness.main(__file__, {"scratchnet": ours, "torch": torch_side}, name="pool",
+                     description=__doc__.splitlines()[0], add_arguments=arguments,
+                     repeats=9, report=report)
