@@ -148,9 +148,9 @@ def format_table(result: dict, unit: float = 1e3, unit_name: str = "ms") -> str:
             v = by_side.get(s)
             row.append("-" if v is None else
                        f"{v['median'] * unit:.3g} ({v['low'] * unit:.3g}-{v['high'] * unit:.3g})")
-        if OURS in by_side:
+        if OURS in sides:
             for p in peers:
-                row.append("-" if p not in by_side else
+                row.append("-" if p not in by_side or OURS not in by_side else
                            f"{by_side[p]['median'] / by_side[OURS]['median']:.2f}")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]

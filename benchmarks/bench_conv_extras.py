@@ -1,0 +1,232 @@
+"""The measurements behind design choices in scratchnet/ops/conv.py and
+scratchnet/kernels/im2col.py (both sides are ours, so one process is fair here).
+
+    python benchmarks/bench_conv.py --extras [--repeats 7]
+
+  - backward rebuilding the columns from the saved input (shipped) vs keeping the forward's
+    columns alive until backward (time, and memory held between forward and backward)
+  - the column-buffer budget (images per GEMM)
+  - im2col built serially (shipped) vs with numba prange over channels
+  - cold (empty numba cache) and warm import + first call
+Results: benchmarks/results/conv_extras.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import numba
+import numpy as np
+
+import harness
+import scratchnet as sn
+import scratchnet.nn.functional as F
+from bench_conv import CONV_SHAPES, HERE, conv_data, run_rounds, timed
+from scratchnet.kernels import im2col as KI
+from scratchnet.ops import conv as conv_op
+
+
+class KeepColumnsConv2d(sn.Function):
+    """conv2d (groups=1) that keeps the forward's columns for backward: the design the
+    shipped op does not take. Same kernels, whole batch in one column matrix."""
+
+    @staticmethod
+    def forward(ctx, x, w, stride, padding):
+        N, C, H, W = x.shape
+        K, _, k, _ = w.shape
+        oh, ow = (H + 2 * padding - k) // stride + 1, (W + 2 * padding - k) // stride + 1
+        args = ((k, k), (stride, stride), (padding, padding), (1, 1), (oh, ow))
+        cols = KI.im2col(np.ascontiguousarray(x), *args)
+        out = (w.reshape(K, -1) @ cols).reshape(K, N, oh, ow).transpose(1, 0, 2, 3)
+        ctx.cols, ctx.w, ctx.args, ctx.x_shape = cols, w, args, x.shape
+        return np.ascontiguousarray(out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        K = ctx.w.shape[0]
+        rows = np.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(K, -1)
+        dw = (rows @ ctx.cols.T).reshape(ctx.w.shape)
+        dx = KI.col2im(ctx.w.reshape(K, -1).T @ rows, ctx.x_shape, *ctx.args)
+        return dx, dw
+
+
+def extra_keep_columns(repeats, rng):
+    rows = []
+    for name, cfg in CONV_SHAPES:
+        N, C, H, W, K, k, s, p, g = cfg
+        if g != 1 or k == 1:
+            continue
+        x = sn.tensor(rng.standard_normal((N, C, H, W)).astype(np.float32), requires_grad=True)
+        w = sn.tensor((rng.standard_normal((K, C, k, k)) * 0.1).astype(np.float32),
+                      requires_grad=True)
+        oh = (H + 2 * p - k) // s + 1
+        dy = sn.tensor(rng.standard_normal((N, K, oh, oh)).astype(np.float32))
+
+        def shipped():
+            x.grad = w.grad = None
+            F.conv2d(x, w, stride=s, padding=p).backward(dy)
+
+        def keep():
+            x.grad = w.grad = None
+            KeepColumnsConv2d.apply(x, w, stride=s, padding=p).backward(dy)
+
+        times = run_rounds({"rebuild": (shipped, shipped), "keep": (keep, keep)}, repeats)
+        med = {m: statistics.median(t["fwd_bwd"]) * 1e3 for m, t in times.items()}
+        held = {"rebuild": x.data.nbytes, "keep": C * k * k * N * oh * oh * 4}
+        rows.append({"shape": name, "rebuild_ms": med["rebuild"], "keep_ms": med["keep"],
+                     "rebuild_held_MB": held["rebuild"] / 2**20,
+                     "keep_held_MB": held["keep"] / 2**20})
+    print("\nbackward: rebuild the columns from the saved input (shipped) vs keep them")
+    print(f"{'shape':18s} {'rebuild ms':>10s} {'keep ms':>9s} {'held MB (rebuild / keep)':>26s}")
+    for r in rows:
+        print(f"{r['shape']:18s} {r['rebuild_ms']:10.2f} {r['keep_ms']:9.2f} "
+              f"{r['rebuild_held_MB']:12.1f} / {r['keep_held_MB']:.1f}")
+    return rows
+
+
+def extra_budget(repeats, rng):
+    budgets = [0.25, 1, 4, 16, 64, 1024]
+    picks = [c for c in CONV_SHAPES if c[0] in ("lenet_conv2", "convnetjs_conv2", "3x3_at_56",
+                                                "alexnet_conv1")]
+    default = conv_op.COLUMN_BUDGET_BYTES
+    rows = []
+    for name, cfg in picks:
+        x, w, dy, kw = conv_data(cfg)
+        xs, ws, dys = sn.tensor(x, requires_grad=True), sn.tensor(w, requires_grad=True), \
+            sn.tensor(dy)
+
+        def fwd_bwd(xs=xs, ws=ws, dys=dys, kw=kw):
+            xs.grad = ws.grad = None
+            F.conv2d(xs, ws, **kw).backward(dys)
+
+        fwd_bwd()
+        res = {}
+        for _ in range(repeats):
+            for b in budgets:
+                conv_op.COLUMN_BUDGET_BYTES = int(b * 2**20)
+                res.setdefault(b, []).append(timed(fwd_bwd))
+        conv_op.COLUMN_BUDGET_BYTES = default
+        rows.append({"shape": name, **{f"{b}MB": statistics.median(v) * 1e3
+                                       for b, v in res.items()}})
+    print("\ncolumn-buffer budget (conv2d fwd+bwd ms; shipped: "
+          f"{default / 2**20:g} MB)")
+    print(f"{'shape':18s} " + " ".join(f"{str(b) + 'MB':>8s}" for b in budgets))
+    for r in rows:
+        print(f"{r['shape']:18s} " + " ".join(f"{r[f'{b}MB']:8.2f}" for b in budgets))
+    return rows
+
+
+@numba.njit(nogil=True, parallel=True)
+def im2col_prange(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w):
+    """scratchnet's im2col loops with the channel loop spread over threads (numba prange):
+    channel c writes only rows c*kh*kw .. (c+1)*kh*kw - 1, so threads never collide."""
+    N, C, H, W = x.shape
+    P = out_h * out_w
+    L = N * P
+    xf = x.reshape(-1)
+    cf = cols.reshape(-1)
+    for c in numba.prange(C):
+        for i in range(kh):
+            ylo, yhi = KI.valid_range(i * dh - ph, H, sh, out_h)
+            for j in range(kw):
+                xlo, xhi = KI.valid_range(j * dw - pw, W, sw, out_w)
+                row = (c * kh + i) * kw + j
+                for n in range(N):
+                    for y in range(out_h):
+                        dst = numba.uint64(row * L + n * P + y * out_w)
+                        if y < ylo or y >= yhi:
+                            for t in range(numba.uint64(out_w)):
+                                cf[dst + t] = 0
+                            continue
+                        src = numba.uint64(((n * C + c) * H + y * sh + i * dh - ph) * W
+                                           + xlo * sw + j * dw - pw)
+                        for t in range(numba.uint64(xlo)):
+                            cf[dst + t] = 0
+                        run = dst + numba.uint64(xlo)
+                        for t in range(numba.uint64(xhi - xlo)):
+                            cf[run + t] = xf[src + t * numba.uint64(sw)]
+                        for t in range(numba.uint64(xhi), numba.uint64(out_w)):
+                            cf[dst + t] = 0
+    return cols
+
+
+def extra_parallel_im2col(repeats, rng):
+    rows = []
+    for name, cfg in CONV_SHAPES:
+        N, C, H, W, K, k, s, p, g = cfg
+        if g != 1 or k == 1:
+            continue
+        x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+        oh = (H + 2 * p - k) // s + 1
+        cols = np.empty((C * k * k, N * oh * oh), np.float32)
+        ref = np.empty_like(cols)
+        a = (k, k, s, s, p, p, 1, 1, oh, oh)
+        KI.im2col_kernel(x, ref, *a)
+        im2col_prange(x, cols, *a)
+        assert np.array_equal(cols, ref)
+        res = {"serial": [], "prange": []}
+        for _ in range(repeats):
+            res["serial"].append(timed(lambda: KI.im2col_kernel(x, cols, *a)))
+            res["prange"].append(timed(lambda: im2col_prange(x, cols, *a)))
+        rows.append({"shape": name, **{m: statistics.median(v) * 1e3 for m, v in res.items()},
+                     "GB": cols.nbytes / 1e9})
+    print(f"\nim2col alone: serial (shipped) vs numba prange over channels "
+          f"({numba.config.NUMBA_NUM_THREADS} threads, {numba.threading_layer()} layer), ms")
+    for r in rows:
+        print(f"{r['shape']:18s} serial {r['serial']:7.2f}  prange {r['prange']:7.2f}  "
+              f"({r['GB'] / (r['serial'] / 1e3):.1f} GB/s serial)")
+    return rows
+
+
+CHILD = r"""
+import time
+t0 = time.perf_counter()
+import numpy as np
+import scratchnet as sn
+import scratchnet.nn.functional as F
+t1 = time.perf_counter()
+x = sn.randn(2, 4, 9, 9, requires_grad=True)
+F.conv2d(x, sn.randn(6, 4, 3, 3), padding=1).sum().backward()
+F.conv2d(x, sn.randn(4, 1, 3, 3), padding=1, groups=4).sum().backward()
+F.conv_transpose2d(x, sn.randn(4, 2, 3, 3), stride=2).sum().backward()
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def extra_compile():
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as cache:
+        env["NUMBA_CACHE_DIR"] = cache
+        res = {}
+        for label in ("cold", "warm"):
+            out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
+                                 text=True, cwd=os.path.dirname(HERE), check=True)
+            imp, first = (float(v) for v in out.stdout.split())
+            res[label] = {"import_s": imp, "first_calls_s": first}
+    print("\nimport + first conv2d / depthwise / conv_transpose2d fwd+bwd (fresh process):")
+    for label, r in res.items():
+        print(f"  {label}: import {r['import_s']:.2f} s, first calls {r['first_calls_s']:.2f} s")
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=7)
+    args, _ = ap.parse_known_args()
+    rng = np.random.default_rng(0)
+    extras = {"keep_columns": extra_keep_columns(args.repeats, rng),
+              "column_budget": extra_budget(max(3, args.repeats // 2), rng),
+              "parallel_im2col": extra_parallel_im2col(args.repeats, rng),
+              "compile": extra_compile()}
+    with open(harness.results_path("conv_extras"), "w") as f:
+        json.dump(extras, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
