@@ -1,222 +1,126 @@
-"""Whole models, ours vs PyTorch: forward throughput, a training step, and VGG-16's memory.
+"""Whole models, ours vs PyTorch: forward throughput, training steps, and memory.
 
-    python benchmarks/bench_models.py [--repeats 7] [--skip-memory]
+    python benchmarks/bench_models.py [--rounds 5] [--repeats 5] [--skip-memory]
 
-1. Forward (eval, no_grad), 224x224, batch 8: resnet18 and vgg11, in images/s.
-2. One training step of resnet18 at 64x64, batch 32: forward, cross-entropy, backward, SGD
-   with momentum.
-3. Peak memory of a VGG-16 forward at 224x224, batch 1, under no_grad, in a fresh process:
-   the peak resident set during the forward (weights included; goal: under 2 GiB), and the
-   peak of NumPy's own allocations from tracemalloc, which shows whether im2col buffers
-   outlive their layer.
+1. Forward (eval, no_grad), 224x224, batch 8: resnet18 and vgg11.
+2. One ResNet-18 training step at 64x64, batch 16: forward, cross-entropy, backward, SGD with
+   momentum (goal: at least 0.8 of PyTorch's speed).
+3. Memory, each in a fresh process per library: the peak resident set of a ResNet-18
+   training step at 224x224, batch 32 (goal: at most 1.5x PyTorch's), and of a VGG-16 forward
+   at 224x224, batch 1, under no_grad (goal: under 2 GiB).
 
-Ours and PyTorch (the twin from tests/torch_twins.py, same weights) run in one process,
-interleaved, after one warm-up call each; medians of the repeats. Goal for 1 and 2: at least
-0.5x PyTorch's throughput (ratio ours/PyTorch time <= 2). Results go to
+PyTorch runs the twins of tests/torch_twins.py (torchvision's architectures in torch.nn).
+Each library runs in its own processes (benchmarks/harness.py). Results go to
 benchmarks/results/models.json.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
-import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+import harness
 
-import scratchnet as sn  # noqa: E402
-import scratchnet.models as M  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def _median_ms(samples):
-    return statistics.median(samples) * 1e3
-
-
-def _interleave(repeats, ours, theirs):
-    ours()
-    if theirs:
-        theirs()
-    a, b = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        ours()
-        a.append(time.perf_counter() - t0)
-        if theirs:
-            t0 = time.perf_counter()
-            theirs()
-            b.append(time.perf_counter() - t0)
-    return _median_ms(a), (_median_ms(b) if b else None)
+FORWARD = {"resnet18 forward 224 b8": ("resnet18", 8, 224),
+           "vgg11 forward 224 b8": ("vgg11", 8, 224)}
+TRAIN = {"resnet18 train step 64 b16": ("resnet18", 16, 64)}
+MEMORY = {"resnet18 train step 224 b32": ("resnet18", 32, 224),
+          "vgg16 forward 224 b1": ("vgg16", 1, 224)}
 
 
-def _pair(name, torch, num_classes=1000):
-    kwargs = {"init_weights": False} if name.startswith("vgg") else {}
-    ours = getattr(M, name)(num_classes=num_classes, **kwargs)
-    twin = None
-    if torch is not None:
-        from tests import torch_twins
-        twin = torch_twins.build(name, num_classes)
-        ours.load_state_dict({k: v.numpy() for k, v in twin.state_dict().items()})
-    return ours, twin
+def wanted(args, table):
+    return {k: v for k, v in table.items() if not args.cases or k in args.cases}
 
 
-def bench_forward(name, torch, batch, size, repeats):
-    ours, twin = _pair(name, torch)
-    ours.eval()
-    x = np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
-    xs = sn.tensor(x)
-
-    def run_ours():
-        with sn.no_grad():
-            ours(xs)
-
-    run_theirs = None
-    if twin is not None:
-        twin.eval()
-        xt = torch.from_numpy(x)
-
-        def run_theirs():
-            with torch.no_grad():
-                twin(xt)
-
-    return _interleave(repeats, run_ours, run_theirs)
+def batch(n, size, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, 3, size, size)).astype(np.float32),
+            rng.integers(0, 10, n))
 
 
-def bench_train_step(name, torch, batch, size, repeats):
-    ours, twin = _pair(name, torch, num_classes=10)
-    ours.train()
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((batch, 3, size, size)).astype(np.float32)
-    y = rng.integers(0, 10, batch)
-    xs, ys = sn.tensor(x), sn.tensor(y)
-    loss_fn = sn.nn.CrossEntropyLoss()
-    opt = sn.optim.SGD(ours.parameters(), lr=0.01, momentum=0.9)
+def side(args, build, tensor, no_grad, nn, optim):
+    work = {}
+    for case, (name, n, size) in {**wanted(args, FORWARD), **wanted(args, MEMORY)}.items():
+        if "forward" not in case:
+            continue
+        model = build(name, 1000).eval()
+        x = tensor(batch(n, size)[0])
 
-    def run_ours():
-        opt.zero_grad()
-        loss_fn(ours(xs), ys).backward()
-        opt.step()
+        def forward(model=model, x=x):
+            with no_grad():
+                model(x)
+        work[case] = forward
+    steps = {**wanted(args, TRAIN),
+             **{k: v for k, v in wanted(args, MEMORY).items() if "train" in k}}
+    for case, (name, n, size) in steps.items():
+        model = build(name, 10).train()
+        xa, ya = batch(n, size, seed=1)
+        x, y = tensor(xa), tensor(ya)
+        loss_fn = nn.CrossEntropyLoss()
+        opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
-    run_theirs = None
-    if twin is not None:
-        twin.train()
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        tloss = torch.nn.CrossEntropyLoss()
-        topt = torch.optim.SGD(twin.parameters(), lr=0.01, momentum=0.9)
-
-        def run_theirs():
-            topt.zero_grad()
-            tloss(twin(xt), yt).backward()
-            topt.step()
-
-    return _interleave(repeats, run_ours, run_theirs)
-
-
-_MEMORY_PROBE = r"""
-import json, sys, time, tracemalloc
-sys.path.insert(0, {root!r})
-import numpy as np
-import scratchnet as sn
-import scratchnet.models as M
-
-def status_mib(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-def reset_peak():
-    # Linux: writing 5 to clear_refs resets the peak resident set (VmHWM)
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-model = M.vgg16(init_weights=False).eval()
-x = sn.tensor(np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32))
-with sn.no_grad():
-    model(x)                                  # compile and warm up
-after_build = status_mib("VmRSS")
-peak_with_build = status_mib("VmHWM")
-reset = reset_peak()
-tracemalloc.start()
-t0 = time.perf_counter()
-with sn.no_grad():
-    y = model(x)
-ms = (time.perf_counter() - t0) * 1e3
-current, peak = tracemalloc.get_traced_memory()
-tracemalloc.stop()
-print(json.dumps({{"peak_rss_forward_mib": status_mib("VmHWM") if reset else None,
-                  "peak_rss_process_mib": peak_with_build,
-                  "rss_after_build_mib": after_build,
-                  "forward_peak_alloc_mib": peak / 2**20,
-                  "forward_alloc_kept_mib": current / 2**20,
-                  "forward_ms": ms, "output": list(y.shape)}}))
-"""
+        def step(model=model, x=x, y=y, loss_fn=loss_fn, opt=opt):
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+        work[case] = step
+    return work
 
 
-def bench_vgg16_memory():
-    out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE.format(root=ROOT)],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def ours(args):
+    import scratchnet as sn
+    import scratchnet.models as M
+
+    def build(name, classes):
+        kwargs = {"init_weights": False} if name.startswith("vgg") else {}
+        return getattr(M, name)(num_classes=classes, **kwargs)
+    return side(args, build, sn.tensor, sn.no_grad, sn.nn, sn.optim)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=7)
+def torch_side(args):
+    import torch
+    sys.path.insert(0, ROOT)
+    from tests import torch_twins
+    return side(args, torch_twins.build, torch.from_numpy, torch.no_grad, torch.nn,
+                torch.optim)
+
+
+def arguments(ap):
     ap.add_argument("--skip-memory", action="store_true")
-    args = ap.parse_args()
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    peer = f"torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else "none"
-    print(f"scratchnet {sn.__version__} vs {peer}; median of {args.repeats}, interleaved")
 
-    rows, results = [], {"peer": peer, "repeats": args.repeats, "cases": []}
-    for name in ("resnet18", "vgg11"):
-        rows.append((f"{name} forward 224x224, batch 8", 8,
-                     *bench_forward(name, torch, 8, 224, args.repeats)))
-    rows.append(("resnet18 train step 64x64, batch 32", 32,
-                 *bench_train_step("resnet18", torch, 32, 64, args.repeats)))
 
-    print(f"{'case':40s} {'ours ms':>9s} {'torch ms':>9s} {'ours img/s':>11s} "
-          f"{'torch img/s':>12s} {'ours/torch':>10s}")
-    for what, batch, ours_ms, torch_ms in rows:
-        ratio = ours_ms / torch_ms if torch_ms else float("nan")
-        print(f"{what:40s} {ours_ms:9.1f} {torch_ms or float('nan'):9.1f} "
-              f"{batch / ours_ms * 1e3:11.1f} "
-              f"{(batch / torch_ms * 1e3) if torch_ms else float('nan'):12.1f} {ratio:9.2f}x")
-        results["cases"].append({"case": what, "batch": batch, "ours_ms": ours_ms,
-                                 "torch_ms": torch_ms, "ratio_time": ratio,
-                                 "throughput_vs_torch": 1 / ratio if torch_ms else None})
-    print("goal: throughput >= 0.5x PyTorch, i.e. ours/torch time <= 2.0x")
+def report(result, args):
+    for case, ratio in harness.ratios(result, "torch").items():
+        goal = " (goal >= 0.8)" if case in TRAIN else ""
+        print(f"{case}: scratchnet runs at {ratio:.2f} of PyTorch's speed{goal}")
+    if args.skip_memory or args.worker:
+        return {}
+    return {"memory": memory(args)}
 
-    if not args.skip_memory:
-        mem = bench_vgg16_memory()
-        results["vgg16_memory"] = mem
-        fwd = mem["peak_rss_forward_mib"]
-        print(f"VGG-16 forward 224x224, batch 1, no_grad (fresh process, {mem['forward_ms']:.0f} "
-              f"ms): peak RSS during the forward "
-              f"{'n/a' if fwd is None else f'{fwd:.0f} MiB'} (goal < 2048 MiB), with the "
-              f"weights alone {mem['rss_after_build_mib']:.0f} MiB, peak of the whole process "
-              f"(construction included) {mem['peak_rss_process_mib']:.0f} MiB; NumPy "
-              f"allocations in the forward: peak {mem['forward_peak_alloc_mib']:.0f} MiB, held "
-              f"after it {mem['forward_alloc_kept_mib']:.1f} MiB")
 
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "models.json"), "w") as f:
-        json.dump(results, f, indent=2)
+def memory(args):
+    """Peak RSS of one call of each MEMORY case, one fresh process per case and library."""
+    import copy
+    found = {}
+    for case in MEMORY:
+        one = copy.copy(args)
+        one.cases, one.repeats, one.warmup, one.rounds = [case], 1, 1, 2
+        result = harness.compare(os.path.abspath(__file__), SIDES, one, [])
+        found[case] = result["peak_rss_mib"]
+        peaks = ", ".join(f"{s} {m:.0f} MiB" for s, m in found[case].items())
+        line = f"peak resident memory, {case}: {peaks}"
+        if "torch" in found[case]:
+            line += f" (ours / PyTorch {found[case]['scratchnet'] / found[case]['torch']:.2f})"
+        print(line)
+    print("goals: ResNet-18 step at most 1.5x PyTorch's peak; VGG-16 forward under 2048 MiB")
+    return found
 
+
+SIDES = {"scratchnet": ours, "torch": torch_side}
 
 if __name__ == "__main__":
-    main()
+    harness.main(__file__, SIDES, name="models", description=__doc__.splitlines()[0],
+                 add_arguments=arguments, rounds=5, repeats=5, report=report)

@@ -147,7 +147,7 @@ def format_table(result: dict, unit: float = 1e3, unit_name: str = "ms") -> str:
         for s in sides:
             v = by_side.get(s)
             row.append("-" if v is None else
-                       f"{v['median'] * unit:.3g} ({v['low'] * unit:.3g}-{v['high'] * unit:.3g})")
+                       f"{v['median'] * unit:.4g} ({v['low'] * unit:.4g}-{v['high'] * unit:.4g})")
         if OURS in sides:
             for p in peers:
                 row.append("-" if p not in by_side or OURS not in by_side else
