@@ -1,7 +1,7 @@
 """Speed of the nn layer ops and losses, ours vs PyTorch CPU, forward + backward through the
 public API (module call, autograd bookkeeping included), float32.
 
-    python benchmarks/bench_nn.py [--repeats 9]
+    python benchmarks/bench_nn.py [--rounds 5] [--repeats 9]
 
 Workloads (AlexNet/VGG-sized where the course uses them):
   linear        (256, 4096) -> 1000, the fc8 layer; GFLOP/s next to NumPy's own GEMM
@@ -11,23 +11,17 @@ Workloads (AlexNet/VGG-sized where the course uses them):
   cross_entropy (256, 1000) logits; and FCN-style (8, 21, 64, 64) with ignore_index
   mse_loss      SRCNN-sized (16, 1, 128, 128)
   smooth_l1     (2048, 4) box deltas
-Every workload of both frameworks runs once per round, in turn, so machine noise hits both
-alike; the table shows medians over rounds and the ratio ours / PyTorch. Results go to
-benchmarks/results/nn.json.
+Each library runs in its own processes (benchmarks/harness.py: alternating rounds, medians,
+the same thread count); the numpy side times NumPy's own three GEMMs of fc8, the ceiling of
+the linear layer. Results go to benchmarks/results/nn.json.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import statistics
-import time
-
 import numpy as np
 
-import scratchnet as sn
-import scratchnet.nn.functional as F
-from scratchnet import nn
+import harness
+
+FC8_FLOPS = 3 * 2 * 256 * 4096 * 1000
 
 
 def _rng_arrays():
@@ -47,7 +41,12 @@ def _rng_arrays():
     }
 
 
-def _ours(a):
+def ours(args):
+    import scratchnet as sn
+    import scratchnet.nn.functional as F
+    from scratchnet import nn
+    a = _rng_arrays()
+
     def leaf(k):
         return sn.tensor(a[k], requires_grad=True)
 
@@ -79,7 +78,9 @@ def _ours(a):
     }
 
 
-def _theirs(torch, a):
+def torch_side(args):
+    import torch
+    a = _rng_arrays()
     tnn, TF = torch.nn, torch.nn.functional
 
     def leaf(k):
@@ -116,62 +117,23 @@ def _theirs(torch, a):
     }
 
 
-def _time(fn):
-    t0 = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t0) * 1e3
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--torch-threads", type=int, default=0,
-                        help="torch.set_num_threads (0 keeps torch's default)")
-    args = parser.parse_args()
+def numpy_side(args):
+    """The ceiling of the linear layer: NumPy's own forward and two backward GEMMs of fc8."""
     a = _rng_arrays()
-    ours = _ours(a)
-    try:
-        import torch
-        if args.torch_threads:
-            torch.set_num_threads(args.torch_threads)
-        theirs = _theirs(torch, a)
-        peer = f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
-    except ImportError:
-        theirs, peer = {}, "none"
-    # the GEMM ceiling: NumPy's own matmul of the fc8 shapes (forward + two backward GEMMs)
-    gx, gw = a["fc_x"], a["fc_w"]
-    gemm = lambda: (gx @ gw.T, a["fc_g"] @ gw, a["fc_g"].T @ gx)  # noqa: E731
-    for fn in list(ours.values()) + list(theirs.values()) + [gemm]:
-        fn()                                    # warm-up: caches, allocator, threads
-    times = {name: {"ours": [], "peer": []} for name in ours}
-    gemm_times = []
-    for _ in range(args.repeats):
-        for name in ours:
-            times[name]["ours"].append(_time(ours[name]))
-            if name in theirs:
-                times[name]["peer"].append(_time(theirs[name]))
-        gemm_times.append(_time(gemm))
+    gx, gw, gy = a["fc_x"], a["fc_w"], a["fc_g"]
+    return {"linear fc8 fwd+bwd": lambda: (gx @ gw.T, gy @ gw, gy.T @ gx)}
 
-    flops = 3 * 2 * 256 * 4096 * 1000
-    rows = []
-    print(f"peer: {peer}; medians of {args.repeats} interleaved rounds, float32")
-    print(f"{'workload':30s} {'ours ms':>9s} {'peer ms':>9s} {'ours/peer':>9s}")
-    for name, t in times.items():
-        o = statistics.median(t["ours"])
-        p = statistics.median(t["peer"]) if t["peer"] else float("nan")
-        rows.append({"workload": name, "ours_ms": o, "peer_ms": p, "ratio": o / p})
-        print(f"{name:30s} {o:9.2f} {p:9.2f} {o / p:9.2f}")
-    g = statistics.median(gemm_times)
-    lin = times["linear fc8 fwd+bwd"]["ours"]
-    print(f"\nlinear fc8: {flops / statistics.median(lin) / 1e6:.1f} GFLOP/s ours; NumPy's own "
-          f"three GEMMs {flops / g / 1e6:.1f} GFLOP/s ({g:.2f} ms)")
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "nn.json"), "w") as f:
-        json.dump({"peer": peer, "repeats": args.repeats, "rows": rows,
-                   "numpy_gemm_ms": g, "linear_gflops": flops / statistics.median(lin) / 1e6},
-                  f, indent=2)
+
+def report(result, args):
+    fc8 = result["cases"]["linear fc8 fwd+bwd"]
+    line = f"linear fc8: {FC8_FLOPS / fc8['scratchnet']['median'] / 1e9:.1f} GFLOP/s ours"
+    if "numpy" in fc8:
+        line += f"; NumPy's own three GEMMs {FC8_FLOPS / fc8['numpy']['median'] / 1e9:.1f}"
+    print(line)
+    return {}
 
 
 if __name__ == "__main__":
-    main()
+    harness.main(__file__, {"scratchnet": ours, "torch": torch_side, "numpy": numpy_side},
+                 name="nn", description=__doc__.splitlines()[0], rounds=5, repeats=9,
+                 report=report)
