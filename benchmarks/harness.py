@@ -99,15 +99,20 @@ def run_worker(script: str, side: str, args, passthrough: list[str]) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"the {side} worker failed:\n{proc.stderr[-3000:]}")
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    others = [lib for lib in report["libraries"] if lib != side and side in ("torch", OURS)]
+    others = [lib for lib in report["libraries"] if lib != library(side)]
     if others:
         raise RuntimeError(f"the {side} worker imported {others}: each side must import only "
                            f"its own library, or the comparison is not fair")
     return report
 
 
+def library(side: str) -> str:
+    """The library a side runs: 'torch-foreach' is torch run another way."""
+    return side.split("-")[0]
+
+
 def available(side: str) -> bool:
-    if side in ("torch",):
+    if library(side) == "torch":
         import importlib.util
         return importlib.util.find_spec("torch") is not None
     return True
