@@ -1,7 +1,7 @@
 """RoI pool and RoI align speed: 300 boxes to 7x7 on a (1, 256, 50, 50) float32 conv5 map at
 spatial_scale 1/16 (an 800x800 image), forward and backward.
 
-    python benchmarks/bench_roi.py [--repeats 9] [--boxes 300] [--no-compile]
+    python benchmarks/bench_roi.py [--rounds 3] [--repeats 9] [--boxes 300] [--no-compile]
 
 Ours runs through the public API (scratchnet.ops.roi_pool / roi_align, autograd included).
 The peer is what one writes without a kernel: a Python loop over boxes that crops the map and
@@ -10,20 +10,17 @@ and scatters with np.add.at), or gathers the bilinear samples of one box with Nu
 indexing (RoI align; backward np.add.at). Goal: ours >= 20x faster. Ours records the argmax
 in the forward only when the input requires grad (not in the timed forward; the forward under
 the backward timing records it), and the raw kernel table times it with the argmax.
-Both compute the same numbers (checked before timing). Workloads run in turn, round after
-round, and the median per workload is reported.
+Both compute the same numbers (checked before timing). Each side runs in its own processes
+(benchmarks/harness.py: alternating rounds, medians, the same thread count).
 
-A second table times each raw kernel built from the same source serially and with
-parallel=True (prange loops in threads), the latter on one thread and on all: the evidence for
-which build ships. A third times
-importing scratchnet and the first forward + backward of both ops in a fresh process, with
+A second table (ours alone, one process) times each raw kernel built from the same source
+serially and with parallel=True (prange loops in threads), the latter on one thread and on
+all: the evidence for which build ships. A third times importing scratchnet and the first forward + backward of both ops in a fresh process, with
 an empty numba cache (cold: everything compiles) and with the cache that run left (warm).
 Results go to benchmarks/results/roi.json.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import statistics
@@ -32,15 +29,11 @@ import sys
 import tempfile
 import time
 
-import numba
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+import harness
 
-import scratchnet as sn  # noqa: E402
-from scratchnet.kernels import roi as K  # noqa: E402
-from scratchnet.ops import roi_align, roi_pool  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 SCALE = 1 / 16
 OUT = 7
@@ -55,7 +48,6 @@ def proposals(rng, k, image=800):
     return np.stack([np.zeros(k), x1, y1, x1 + w, y1 + h], axis=1).astype(np.float32)
 
 
-# -- the per-box NumPy loops ---------------------------------------------------------------------
 def c_round(v):
     return int(math.copysign(math.floor(abs(v) + 0.5), v))
 
@@ -149,7 +141,6 @@ def loop_roi_align_backward(grad, rois, shape, scale=SCALE, pooled=OUT):
     return gx_all
 
 
-# -- timing --------------------------------------------------------------------------------------
 def interleaved(workloads, repeats):
     """{name: (median wall seconds, median CPU seconds of all threads)}; one warm-up call
     each, then `repeats` rounds in turn. A workload with a `prepare` attribute gets it
@@ -171,10 +162,19 @@ def interleaved(workloads, repeats):
             for k, v in times.items()}
 
 
-def api_workloads(x, rois, g):
-    xt = sn.tensor(x, requires_grad=True)
-    boxes = sn.tensor(rois)
-    gt = sn.tensor(g)
+def inputs(boxes):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 256, 50, 50)).astype(np.float32)
+    rois = proposals(rng, boxes)
+    g = rng.standard_normal((boxes, 256, OUT, OUT)).astype(np.float32)
+    return x, rois, g
+
+
+def ours(args):
+    import scratchnet as sn
+    from scratchnet.ops import roi_align, roi_pool
+    x, rois, g = inputs(args.boxes)
+    xt, boxes, gt = sn.tensor(x, requires_grad=True), sn.tensor(rois), sn.tensor(g)
 
     def backward_only(op):
         graph = {}
@@ -188,23 +188,28 @@ def api_workloads(x, rois, g):
         run.prepare = prepare
         return run
 
-    ours = {
+    return {
         "roi_pool fwd": lambda: roi_pool(xt.detach(), boxes, OUT, spatial_scale=SCALE),
         "roi_pool bwd": backward_only(roi_pool),
         "roi_align fwd": lambda: roi_align(xt.detach(), boxes, OUT, spatial_scale=SCALE),
         "roi_align bwd": backward_only(roi_align),
     }
-    loop = {
+
+
+def loops(args):
+    x, rois, g = inputs(args.boxes)
+    return {
         "roi_pool fwd": lambda: loop_roi_pool(x, rois),
         "roi_pool bwd": lambda: loop_roi_pool_backward(g, x, rois),
         "roi_align fwd": lambda: loop_roi_align(x, rois),
         "roi_align bwd": lambda: loop_roi_align_backward(g, rois, x.shape),
     }
-    return ours, loop
 
 
 def check_same(x, rois, g):
     """The peer must compute what ours computes, or the ratio means nothing."""
+    import scratchnet as sn
+    from scratchnet.ops import roi_align, roi_pool
     xt = sn.tensor(x, requires_grad=True)
     out = roi_pool(xt, sn.tensor(rois), OUT, spatial_scale=SCALE)
     out.backward(sn.tensor(g))
@@ -222,6 +227,9 @@ def check_same(x, rois, g):
 
 def kernel_builds(x, rois, g):
     """Each kernel compiled with parallel=True and without, from the same source."""
+    import numba
+
+    from scratchnet.kernels import roi as K
     scale = np.float32(SCALE)
     _, argmax = K.roi_pool_forward(x, rois, scale, OUT, OUT, True)
     n, _, h, w = x.shape
@@ -286,36 +294,9 @@ def compile_times():
     return res
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=9)
-    ap.add_argument("--boxes", type=int, default=300)
-    ap.add_argument("--no-compile", action="store_true", help="skip the cold/warm timing")
-    args = ap.parse_args()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((1, 256, 50, 50)).astype(np.float32)
-    rois = proposals(rng, args.boxes)
-    g = rng.standard_normal((args.boxes, 256, OUT, OUT)).astype(np.float32)
-    check_same(x, rois, g)
-
-    ours, loop = api_workloads(x, rois, g)
-    both = {**{("ours", k): v for k, v in ours.items()},
-            **{("loop", k): v for k, v in loop.items()}}
-    t = interleaved(both, args.repeats)
-    print(f"{args.boxes} boxes -> {OUT}x{OUT}, map (1, 256, 50, 50) float32, scale 1/16, "
-          f"numba threads {numba.get_num_threads()}, median of {args.repeats}; CPU = time "
-          f"summed over threads (the work done, less sensitive to a busy machine)")
-    print(f"{'workload':<15}{'ours ms':>9}{'loop ms':>9}{'loop/ours':>10}"
-          f"{'ours CPU':>10}{'loop CPU':>10}{'CPU ratio':>10}")
-    api = {}
-    for k in ours:
-        (a, ac), (b, bc) = t[("ours", k)], t[("loop", k)]
-        api[k] = {"ours_ms": a * 1e3, "loop_ms": b * 1e3, "speedup": b / a,
-                  "ours_cpu_ms": ac * 1e3, "loop_cpu_ms": bc * 1e3, "cpu_speedup": bc / ac}
-        print(f"{k:<15}{a * 1e3:>9.2f}{b * 1e3:>9.1f}{b / a:>9.1f}x"
-              f"{ac * 1e3:>10.2f}{bc * 1e3:>10.1f}{bc / ac:>9.1f}x")
-
-    kt = interleaved(kernel_builds(x, rois, g), args.repeats)
+def kernel_table(x, rois, g, repeats):
+    import numba
+    kt = interleaved(kernel_builds(x, rois, g), repeats)
     threads = numba.get_num_threads()
     print(f"\n{'kernel':<20}{'serial ms':>11}{'par 1 thr':>11}{f'par {threads} thr':>11}"
           f"{'serial/par':>12}")
@@ -326,22 +307,40 @@ def main():
         kernels[name] = {"serial_ms": s, "parallel_1_thread_ms": p1, "parallel_ms": p,
                          "speedup": s / p}
         print(f"{name:<20}{s:>11.2f}{p1:>11.2f}{p:>11.2f}{s / p:>11.2f}x")
+    return kernels
 
-    result = {"boxes": args.boxes, "map": [1, 256, 50, 50], "output": OUT,
-              "spatial_scale": SCALE, "repeats": args.repeats,
-              "threads": numba.get_num_threads(), "api": api, "kernels": kernels}
+
+def arguments(ap):
+    ap.add_argument("--boxes", type=int, default=300)
+    ap.add_argument("--no-compile", action="store_true", help="skip the cold/warm timing")
+    ap.add_argument("--no-kernels", action="store_true", help="skip the kernel-build table")
+
+
+def report(result, args):
+    """The speed-ups over the loops, then (ours alone, in this process) the kernel builds and
+    the compile times."""
+    for case, ratio in harness.ratios(result, "numpy").items():
+        print(f"{case}: {ratio:.1f}x faster than the per-box loops (goal >= 20x)")
+    extra = {"boxes": args.boxes, "map": [1, 256, 50, 50], "output": OUT,
+             "spatial_scale": SCALE}
+    x, rois, g = inputs(args.boxes)
+    if not args.no_kernels:
+        extra["kernels"] = kernel_table(x, rois, g, args.repeats)
     if not args.no_compile:
         ct = compile_times()
-        result["compile_s"] = ct
+        extra["compile_s"] = ct
         print(f"\n{'fresh process':<8}{'import s':>10}{'roi_pool 1st s':>16}"
               f"{'roi_align 1st s':>17}{'total s':>9}")
         for label, r in ct.items():
             print(f"{label:<8}{r['import']:>10.2f}{r['roi_pool first call']:>16.2f}"
                   f"{r['roi_align first call']:>17.2f}{r['total']:>9.2f}")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "roi.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    return extra
 
 
 if __name__ == "__main__":
-    main()
+    if "--worker" not in sys.argv:
+        options = harness.parser("", arguments).parse_known_args()[0]
+        check_same(*inputs(options.boxes))
+    harness.main(__file__, {"scratchnet": ours, "numpy": loops}, name="roi",
+                 description=__doc__.splitlines()[0], add_arguments=arguments, rounds=3,
+                 repeats=9, report=report)

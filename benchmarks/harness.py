@@ -58,15 +58,20 @@ def peak_rss_mib() -> float:
 
 
 def time_workloads(workloads: dict, repeats: int, warmup: int, cases=None) -> dict:
-    """Median seconds of `repeats` calls of each workload, after `warmup` untimed calls."""
+    """Median seconds of `repeats` calls of each workload, after `warmup` untimed calls. A
+    workload with a `prepare` attribute has it called, untimed, before each call (to build
+    the graph whose backward alone is timed, say)."""
     medians = {}
     for name, run in workloads.items():
         if cases and name not in cases:
             continue
+        prepare = getattr(run, "prepare", lambda: None)
         for _ in range(warmup):
+            prepare()
             run()
         times = []
         for _ in range(repeats):
+            prepare()
             t0 = time.perf_counter()
             run()
             times.append(time.perf_counter() - t0)
