@@ -178,3 +178,26 @@ def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in",
     if _array(tensor).size == 0:
         return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
+
+
+def bilinear_(tensor):
+    """Fill a transposed-convolution weight (C, C, k, k) so that the layer upsamples each
+    channel by bilinear interpolation (FCN's initialisation; not in torch.nn.init).
+
+    The k-tap filter is the triangle 1 - |t - c| / f with f = ceil(k / 2) and c its centre
+    ((k - 1) / 2), the outer product of two of them in 2-D, on the diagonal channel pairs
+    (channel i feeds only channel i). With stride s = f and k = 2s (padding s/2 when s is
+    even), the output equals F.interpolate(mode="bilinear", align_corners=False) away from the
+    border; at the border the transposed convolution sees zeros where interpolate repeats the
+    edge."""
+    shape = _shape(tensor)
+    if len(shape) != 4 or shape[0] != shape[1] or shape[2] != shape[3]:
+        raise ValueError(f"bilinear_: expected a (C, C, k, k) transposed-convolution weight, "
+                         f"got shape {shape}")
+    c, _, k, _ = shape
+    f = (k + 1) // 2
+    centre = (k - 1) / 2
+    taps = 1 - np.abs(np.arange(k) - centre) / f
+    weights = np.zeros(shape)
+    weights[np.arange(c), np.arange(c)] = np.outer(taps, taps)
+    return _fill(tensor, weights)
