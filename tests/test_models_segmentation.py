@@ -7,8 +7,6 @@ import scratchnet as sn
 import scratchnet.nn.functional as F
 from scratchnet import nn
 from scratchnet.models import segmentation as S
-from scratchnet.models.segmentation.deconvnet import DECODER
-from scratchnet.models.segmentation.fcn import VGG16
 from scratchnet.nn import init
 
 
@@ -173,101 +171,6 @@ def test_deconvnet_shapes_and_switches():
         model(sn.randn(1, 3, 48, 64))
 
 
-def torch_fcn8s(tnn, width, classes):
-    c = [max(1, round(v * width)) for v in (64, 128, 256, 512, 4096)]
-
-    class TorchFCN8s(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            layers, c_in = [], 3
-            for v in VGG16:
-                if v == "M":
-                    layers.append(tnn.MaxPool2d(2, 2, ceil_mode=True))
-                else:
-                    out = max(1, round(v * width))
-                    layers += [tnn.Conv2d(c_in, out, 3, padding=100 if not layers else 1),
-                               tnn.ReLU()]
-                    c_in = out
-            self.features = tnn.Sequential(*layers)
-            self.fc6 = tnn.Conv2d(c[3], c[4], 7)
-            self.fc7 = tnn.Conv2d(c[4], c[4], 1)
-            self.score_fr = tnn.Conv2d(c[4], classes, 1)
-            self.upscore2 = tnn.ConvTranspose2d(classes, classes, 4, 2, bias=False)
-            self.score_pool4 = tnn.Conv2d(c[3], classes, 1)
-            self.upscore_pool4 = tnn.ConvTranspose2d(classes, classes, 4, 2, bias=False)
-            self.score_pool3 = tnn.Conv2d(c[2], classes, 1)
-            self.upscore = tnn.ConvTranspose2d(classes, classes, 16, 8, bias=False)
-
-        def forward(self, x):
-            h, w = x.shape[-2:]
-            pools, y = [], x
-            for layer in self.features:
-                y = layer(y)
-                if isinstance(layer, tnn.MaxPool2d):
-                    pools.append(y)
-            s = self.score_fr(self.fc7(self.fc6(y).relu()).relu())
-            up = self.upscore2(s)
-            p4 = self.score_pool4(pools[3])[:, :, 5:5 + up.shape[2], 5:5 + up.shape[3]]
-            up = self.upscore_pool4(up + p4)
-            p3 = self.score_pool3(pools[2])[:, :, 9:9 + up.shape[2], 9:9 + up.shape[3]]
-            return self.upscore(up + p3)[:, :, 31:31 + h, 31:31 + w]
-    return TorchFCN8s()
-
-
-def torch_deconvnet(t, width, classes, fc_kernel):
-    tnn, tF = t.nn, t.nn.functional
-
-    def ch(v):
-        return max(1, round(v * width))
-
-    def cbr(a, b, transposed=False):
-        conv = (tnn.ConvTranspose2d(a, b, 3, padding=1) if transposed
-                else tnn.Conv2d(a, b, 3, padding=1))
-        return [conv, tnn.BatchNorm2d(b), tnn.ReLU()]
-
-    class TorchDeconvNet(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            stages, block, c_in = [], [], 3
-            for v in VGG16:
-                if v == "M":
-                    stages.append(tnn.Sequential(*block))
-                    block = []
-                else:
-                    block += cbr(c_in, ch(v))
-                    c_in = ch(v)
-            self.encoder = tnn.ModuleList(stages)
-            fc = ch(4096)
-            self.fc6 = tnn.Sequential(tnn.Conv2d(c_in, fc, fc_kernel), tnn.BatchNorm2d(fc),
-                                      tnn.ReLU(), tnn.Dropout(0.5))
-            self.fc7 = tnn.Sequential(tnn.Conv2d(fc, fc, 1), tnn.BatchNorm2d(fc), tnn.ReLU(),
-                                      tnn.Dropout(0.5))
-            self.deconv_fc6 = tnn.Sequential(tnn.ConvTranspose2d(fc, c_in, fc_kernel),
-                                             tnn.BatchNorm2d(c_in), tnn.ReLU())
-            blocks = []
-            for channels in DECODER:
-                layers = []
-                for v in channels:
-                    layers += cbr(c_in, ch(v), transposed=True)
-                    c_in = ch(v)
-                blocks.append(tnn.Sequential(*layers))
-            self.decoder = tnn.ModuleList(blocks)
-            self.score = tnn.Conv2d(c_in, classes, 1)
-
-        def forward(self, x):
-            switches = []
-            for stage in self.encoder:
-                x = stage(x)
-                size = x.shape[-2:]
-                x, idx = tF.max_pool2d(x, 2, 2, return_indices=True)
-                switches.append((idx, size))
-            x = self.deconv_fc6(self.fc7(self.fc6(x)))
-            for block, (idx, size) in zip(self.decoder, reversed(switches)):
-                x = block(tF.max_unpool2d(x, idx, 2, 2, output_size=size))
-            return self.score(x)
-    return TorchDeconvNet()
-
-
 def copy_into(ours, twin):
     state = {k: v.detach().numpy() for k, v in twin.state_dict().items()
              if not k.endswith("num_batches_tracked")}
@@ -304,7 +207,8 @@ def compare(t, ours, twin, shape, seed):
 def test_fcn8s_twin_matches_torch():
     t = pytest.importorskip("torch")
     t.manual_seed(0)
-    twin = torch_fcn8s(t.nn, 0.25, 11)
+    from tests.torch_twins import fcn8s
+    twin = fcn8s(0.25, 11)
     with t.no_grad():
         for m in twin.modules():             # non-zero skips so every path is exercised
             if isinstance(m, t.nn.Conv2d):
@@ -319,7 +223,8 @@ def test_fcn8s_twin_matches_torch():
 def test_deconvnet_twin_matches_torch():
     t = pytest.importorskip("torch")
     t.manual_seed(0)
-    twin = torch_deconvnet(t, 0.25, 11, fc_kernel=2)
+    from tests.torch_twins import deconvnet
+    twin = deconvnet(0.25, 11, fc_kernel=2)
     from tests.torch_twins import randomize_batchnorm
     randomize_batchnorm(twin, t.Generator().manual_seed(1))
     ours = S.deconvnet(num_classes=11, width=0.25, fc_kernel=2)

@@ -520,3 +520,107 @@ def randomize_batchnorm(model, generator):
                 m.running_mean.uniform_(-0.2, 0.2, generator=generator)
                 m.running_var.uniform_(0.5, 1.5, generator=generator)
     return model
+
+
+SEG_VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+             512, 512, 512, "M"]
+SEG_DECODER = [[512, 512, 512], [512, 512, 256], [256, 256, 128], [128, 64], [64, 64]]
+
+
+def fcn8s(width, classes):
+    """FCN-8s as scratchnet.models.segmentation.fcn8s builds it (conv1_1 padded by 100,
+    ceil-mode pools, crops 5, 9 and 31)."""
+    tnn = nn
+    c = [max(1, round(v * width)) for v in (64, 128, 256, 512, 4096)]
+
+    class FCN8s(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            layers, c_in = [], 3
+            for v in SEG_VGG16:
+                if v == "M":
+                    layers.append(tnn.MaxPool2d(2, 2, ceil_mode=True))
+                else:
+                    out = max(1, round(v * width))
+                    layers += [tnn.Conv2d(c_in, out, 3, padding=100 if not layers else 1),
+                               tnn.ReLU()]
+                    c_in = out
+            self.features = tnn.Sequential(*layers)
+            self.fc6 = tnn.Conv2d(c[3], c[4], 7)
+            self.fc7 = tnn.Conv2d(c[4], c[4], 1)
+            self.score_fr = tnn.Conv2d(c[4], classes, 1)
+            self.upscore2 = tnn.ConvTranspose2d(classes, classes, 4, 2, bias=False)
+            self.score_pool4 = tnn.Conv2d(c[3], classes, 1)
+            self.upscore_pool4 = tnn.ConvTranspose2d(classes, classes, 4, 2, bias=False)
+            self.score_pool3 = tnn.Conv2d(c[2], classes, 1)
+            self.upscore = tnn.ConvTranspose2d(classes, classes, 16, 8, bias=False)
+
+        def forward(self, x):
+            h, w = x.shape[-2:]
+            pools, y = [], x
+            for layer in self.features:
+                y = layer(y)
+                if isinstance(layer, tnn.MaxPool2d):
+                    pools.append(y)
+            s = self.score_fr(self.fc7(self.fc6(y).relu()).relu())
+            up = self.upscore2(s)
+            p4 = self.score_pool4(pools[3])[:, :, 5:5 + up.shape[2], 5:5 + up.shape[3]]
+            up = self.upscore_pool4(up + p4)
+            p3 = self.score_pool3(pools[2])[:, :, 9:9 + up.shape[2], 9:9 + up.shape[3]]
+            return self.upscore(up + p3)[:, :, 31:31 + h, 31:31 + w]
+    return FCN8s()
+
+
+def deconvnet(width, classes, fc_kernel):
+    """DeconvNet as scratchnet.models.segmentation.deconvnet builds it."""
+    tnn, tF = nn, F
+
+    def ch(v):
+        return max(1, round(v * width))
+
+    def cbr(a, b, transposed=False):
+        conv = (tnn.ConvTranspose2d(a, b, 3, padding=1) if transposed
+                else tnn.Conv2d(a, b, 3, padding=1))
+        return [conv, tnn.BatchNorm2d(b), tnn.ReLU()]
+
+    class DeconvNet(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            stages, block, c_in = [], [], 3
+            for v in SEG_VGG16:
+                if v == "M":
+                    stages.append(tnn.Sequential(*block))
+                    block = []
+                else:
+                    block += cbr(c_in, ch(v))
+                    c_in = ch(v)
+            self.encoder = tnn.ModuleList(stages)
+            fc = ch(4096)
+            self.fc6 = tnn.Sequential(tnn.Conv2d(c_in, fc, fc_kernel), tnn.BatchNorm2d(fc),
+                                      tnn.ReLU(), tnn.Dropout(0.5))
+            self.fc7 = tnn.Sequential(tnn.Conv2d(fc, fc, 1), tnn.BatchNorm2d(fc), tnn.ReLU(),
+                                      tnn.Dropout(0.5))
+            self.deconv_fc6 = tnn.Sequential(tnn.ConvTranspose2d(fc, c_in, fc_kernel),
+                                             tnn.BatchNorm2d(c_in), tnn.ReLU())
+            blocks = []
+            for channels in SEG_DECODER:
+                layers = []
+                for v in channels:
+                    layers += cbr(c_in, ch(v), transposed=True)
+                    c_in = ch(v)
+                blocks.append(tnn.Sequential(*layers))
+            self.decoder = tnn.ModuleList(blocks)
+            self.score = tnn.Conv2d(c_in, classes, 1)
+
+        def forward(self, x):
+            switches = []
+            for stage in self.encoder:
+                x = stage(x)
+                size = x.shape[-2:]
+                x, idx = tF.max_pool2d(x, 2, 2, return_indices=True)
+                switches.append((idx, size))
+            x = self.deconv_fc6(self.fc7(self.fc6(x)))
+            for block, (idx, size) in zip(self.decoder, reversed(switches)):
+                x = block(tF.max_unpool2d(x, idx, 2, 2, output_size=size))
+            return self.score(x)
+    return DeconvNet()
