@@ -1,0 +1,64 @@
+"""Bad input that once gave silent wrong answers: each case raises a named error or behaves
+as PyTorch does."""
+import numpy as np
+import pytest
+
+import scratchnet as sn
+import scratchnet.nn.functional as F
+from scratchnet import nn
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: nn.Conv2d(3, 4, 0)(x),
+    lambda x: nn.Conv2d(3, 4, (0, 2))(x),
+    lambda x: F.conv2d(x, sn.randn(4, 3, 0, 0)),
+    lambda x: F.conv2d(x, sn.randn(4, 3, 2, 0)),
+    lambda x: F.conv_transpose2d(x, sn.randn(3, 4, 0, 0)),
+    lambda x: nn.ConvTranspose2d(3, 4, 0)(x),
+    lambda x: F.conv1d(x[:, :, 0], sn.randn(4, 3, 0)),
+], ids=["Conv2d", "Conv2d-0x2", "conv2d", "conv2d-2x0", "conv_transpose2d",
+        "ConvTranspose2d", "conv1d"])
+def test_zero_size_kernel_raises_like_torch(call):
+    # torch: "kernel size should be greater than zero"; before, a 4x4 input gave a 5x5
+    # output of uninitialised memory
+    with pytest.raises(ValueError, match="kernel size should be greater than zero"):
+        call(sn.randn(1, 3, 4, 4))
+
+
+def test_zero_size_kernel_module_constructs_like_torch():
+    # torch builds nn.Conv2d(3, 4, 0) (an empty weight) and refuses only at the forward
+    assert nn.Conv2d(3, 4, 0).weight.shape == (4, 3, 0, 0)
+
+
+def test_linear_with_no_inputs_outputs_its_bias_like_torch():
+    layer = nn.Linear(0, 3)
+    assert layer.weight.shape == (3, 0)
+    x = sn.randn(2, 0, requires_grad=True)
+    y = layer(x)
+    # an empty sum is 0, so each output is the bias (torch gives the same)
+    np.testing.assert_array_equal(y.data, np.broadcast_to(layer.bias.data, (2, 3)))
+    y.sum().backward()
+    assert x.grad.shape == (2, 0)
+    np.testing.assert_array_equal(layer.bias.grad.data, [2.0, 2.0, 2.0])
+
+
+def test_linear_with_no_outputs():
+    x = sn.randn(2, 3, requires_grad=True)
+    y = nn.Linear(3, 0)(x)
+    assert y.shape == (2, 0)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.zeros((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: nn.Conv2d(3, -1, 3), "Conv2d: out_channels must be >= 0, got -1"),
+    (lambda: nn.Conv2d(-2, 4, 3), "Conv2d: in_channels must be >= 0, got -2"),
+    (lambda: nn.Conv2d(3, 4, -1), "Conv2d: kernel_size must be >= 0, got -1"),
+    (lambda: nn.ConvTranspose2d(3, -4, 3), "ConvTranspose2d: out_channels must be >= 0"),
+    (lambda: nn.Linear(3, -1), "Linear: out_features must be >= 0, got -1"),
+    (lambda: nn.Linear(-3, 1), "Linear: in_features must be >= 0, got -3"),
+])
+def test_negative_sizes_name_the_argument(make, words):
+    # before: NumPy's "negative dimensions are not allowed", naming neither layer nor argument
+    with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        make()
