@@ -62,3 +62,28 @@ def test_negative_sizes_name_the_argument(make, words):
     # before: NumPy's "negative dimensions are not allowed", naming neither layer nor argument
     with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
         make()
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda x: F.max_pool2d(x, 2.5), "kernel_size"),
+    (lambda x: F.max_pool2d(x, 2, 1.5), "stride"),
+    (lambda x: F.max_pool2d(x, (2, 2.0)), "kernel_size"),
+    (lambda x: F.max_pool2d(x, True), "kernel_size"),
+    (lambda x: F.avg_pool2d(x, 2.5), "kernel_size"),
+    (lambda x: F.max_pool1d(x[0], 2.5), "kernel_size"),
+    (lambda x: nn.MaxPool2d(2.5)(x), "kernel_size"),
+    (lambda x: F.avg_pool2d(x, 2, divisor_override=2.5), "divisor_override"),
+    (lambda x: F.avg_pool2d(x, 2, divisor_override=True), "divisor_override"),
+])
+def test_non_integer_pool_sizes_are_refused_like_torch(call, name):
+    # torch's argument parser raises TypeError ("must be tuple of ints, not float"); before,
+    # int() rounded 2.5 down to a 2x2 window without a word
+    with pytest.raises(TypeError, match=name):
+        call(sn.randn(1, 3, 4, 4))
+
+
+def test_numpy_integer_pool_sizes_still_work():
+    out = F.max_pool2d(sn.randn(1, 3, 4, 4), np.int64(2))
+    assert out.shape == (1, 3, 2, 2)
+    out = F.avg_pool2d(sn.ones(1, 1, 4, 4), 2, divisor_override=np.int32(2))
+    np.testing.assert_array_equal(out.data, np.full((1, 1, 2, 2), 2.0, np.float32))
