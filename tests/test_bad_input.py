@@ -87,3 +87,27 @@ def test_numpy_integer_pool_sizes_still_work():
     assert out.shape == (1, 3, 2, 2)
     out = F.avg_pool2d(sn.ones(1, 1, 4, 4), 2, divisor_override=np.int32(2))
     np.testing.assert_array_equal(out.data, np.full((1, 1, 2, 2), 2.0, np.float32))
+
+
+def _bf16_torch_tensor():
+    torch = pytest.importorskip("torch", reason="a torch bfloat16 tensor needs torch")
+    return torch.ones(2, 2, dtype=torch.bfloat16)
+
+
+@pytest.mark.parametrize("bad, words", [
+    (lambda: np.array([[1, 2], [3, 4]], dtype=object), "array of object"),
+    (lambda: "abc", "'abc'"),
+    (lambda: None, "None"),
+    (lambda: np.ones((2, 2), np.complex64), "complex"),
+    (lambda: np.array([["a", "b"], ["c", "d"]]), "array of <U1"),
+    (_bf16_torch_tensor, "bfloat16"),
+])
+def test_load_state_dict_names_the_key_of_a_value_that_is_not_numbers(bad, words):
+    layer = nn.Linear(2, 2)
+    before = layer.weight.data.copy()
+    with pytest.raises(sn.nn.modules.module.StateDictError) as err:
+        layer.load_state_dict({"weight": bad(), "bias": np.zeros(2, np.float32)})
+    message = str(err.value)
+    assert 'parameter named "weight"' in message and words in message
+    # before: an object array loaded as NaN weights; now nothing is copied
+    np.testing.assert_array_equal(layer.weight.data, before)
