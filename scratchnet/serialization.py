@@ -21,7 +21,8 @@ Anything else (arbitrary objects, object arrays, ints beyond int64) is a TypeErr
 
 Writes are atomic: the file is written to a temporary name in the same directory, flushed to
 disk (fsync) and then renamed over the target (os.replace), so a crash or interruption mid-save
-leaves the previous checkpoint intact.
+leaves the previous checkpoint intact (see scratchnet._atomic); a write-protected target is
+refused, not replaced.
 
 safetensors (`save_safetensors` / `load_safetensors`) is Hugging Face's flat format, written
 here from its specification: 8 bytes little-endian u64 N, N bytes of UTF-8 JSON header
@@ -34,51 +35,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import struct
+import zipfile
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .autograd.tensor import Tensor
 
 META_KEY = "__scratchnet__"
 FORMAT = "scratchnet.checkpoint"
 VERSION = 1
-
-
-# -- atomic writes ---------------------------------------------------------------------------
-
-def _atomic_write(path, write):
-    """Call write(file) on a temporary file beside `path`, fsync it, then rename it over
-    `path`. On any failure the temporary file is removed and `path` is untouched."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    # os.open with 0o666 lets the umask decide the final permissions, as open() would
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        # make the rename itself durable (POSIX; not possible on every platform)
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
 
 
 # -- save / load -----------------------------------------------------------------------------
@@ -152,13 +119,26 @@ def save(obj, f, compress=False):
     entries[META_KEY] = np.asarray(meta)
 
     def write(fileobj):
-        # looked up at call time (np.savez, not a saved reference), so a test can break it
-        (np.savez_compressed if compress else np.savez)(fileobj, **entries)
+        write_npz(fileobj, entries, compress)
 
     if hasattr(f, "write"):
         write(f)
     else:
-        _atomic_write(f, write)
+        atomic_write(f, write)
+
+
+def write_npz(f, arrays, compress=False):
+    """Write {name: array} to the binary file `f` as an .npz that `np.load` reads.
+
+    The format np.savez writes (a zip of NAME.npy files), written here because np.savez takes
+    the names as keyword arguments: a key called "allow_pickle" became an option and vanished,
+    and one called "file" was an error. Object arrays are refused (they would need pickle).
+    """
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(f, "w", compression=mode, allowZip64=True) as zf:
+        for name, a in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, np.asanyarray(a), allow_pickle=False)
 
 
 def _rebuild(node, files, as_numpy, where):
@@ -280,7 +260,7 @@ def save_safetensors(tensors, path, metadata=None):
         for name in order:
             f.write(arrays[name].tobytes())
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _read_safetensors_header(f, where):

@@ -19,7 +19,8 @@ import os
 
 import numpy as np
 
-from ..serialization import load, load_safetensors, save_safetensors
+from .._atomic import atomic_write
+from ..serialization import load, load_safetensors, save_safetensors, write_npz
 
 
 def load_state_file(path) -> dict:
@@ -42,15 +43,22 @@ def load_state_file(path) -> dict:
 
 def save_state_file(state_dict, path) -> None:
     """Write a flat state dict to .safetensors or .npz (plain np.savez entries, which
-    `np.load` and hence PyTorch users read without scratchnet), chosen by the file name."""
+    `np.load` and hence PyTorch users read without scratchnet), chosen by the file name;
+    atomically, as every save here (see scratchnet._atomic)."""
     path = os.fspath(path)
-    arrays = {k: np.asarray(getattr(v, "data", v)) for k, v in state_dict.items()}
+    if not (path.endswith(".safetensors") or path.endswith(".npz")):
+        raise ValueError(f"save_state_file: {path!r} must end in .safetensors or .npz")
+    arrays = {}
+    for key, value in state_dict.items():
+        a = np.asarray(getattr(value, "data", value))
+        if a.dtype.hasobject:
+            raise TypeError(f"save_state_file: {key!r} is an object array; only numeric and "
+                            f"bool arrays can be stored without pickle")
+        arrays[key] = a
     if path.endswith(".safetensors"):
         save_safetensors(arrays, path)
-    elif path.endswith(".npz"):
-        np.savez(path, **arrays)
     else:
-        raise ValueError(f"save_state_file: {path!r} must end in .safetensors or .npz")
+        atomic_write(path, lambda f: write_npz(f, arrays))
 
 
 def load_weights(model, path, strict: bool = True):
