@@ -191,15 +191,29 @@ def load(f, as_numpy=False):
                          f"not an .npz file ({type(e).__name__}: {e})") from e
     if META_KEY not in files:
         return files
+    damaged = f"load: {where} has a damaged {META_KEY} entry"
     try:
         meta = json.loads(str(files.pop(META_KEY)[()]))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"load: {where} has a damaged {META_KEY} entry ({e})") from e
-    if meta.get("format") != FORMAT or meta.get("version", 0) > VERSION:
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{damaged} ({type(e).__name__}: {e})") from None
+    if not isinstance(meta, dict) or "tree" not in meta:
+        raise ValueError(f"{damaged}: it does not describe the checkpoint's structure")
+    version = meta.get("version", 0)
+    if meta.get("format") != FORMAT or not isinstance(version, int) or version > VERSION:
         raise ValueError(f"load: {where} is format {meta.get('format')!r} version "
-                         f"{meta.get('version')!r}; this scratchnet reads {FORMAT!r} up to "
+                         f"{version!r}; this scratchnet reads {FORMAT!r} up to "
                          f"version {VERSION}")
-    return _rebuild(meta["tree"], files, as_numpy, where)
+    try:
+        return _rebuild(meta["tree"], files, as_numpy, where)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError,
+            RecursionError) as e:
+        if isinstance(e, ValueError) and str(e).startswith("load:"):
+            raise
+        # a hand-edited or corrupted description (a node that is not an object, an entry
+        # name that is a list, nesting deeper than Python's stack): a named error, not the
+        # parser's internals
+        raise ValueError(f"{damaged}: its structure cannot be rebuilt "
+                         f"({type(e).__name__}: {str(e)[:200]})") from None
 
 
 # -- safetensors -----------------------------------------------------------------------------
@@ -276,11 +290,41 @@ def _read_safetensors_header(f, where):
         raise ValueError(f"load_safetensors: {where} is truncated inside its header")
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"load_safetensors: {where} has an unreadable header ({e})") from e
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"load_safetensors: {where} has an unreadable header "
+                         f"({type(e).__name__}: {e})") from None
     if not isinstance(header, dict):
         raise ValueError(f"load_safetensors: {where}'s header is not a JSON object")
+    metadata = header.get("__metadata__")
+    if metadata is not None and not (isinstance(metadata, dict) and all(
+            isinstance(v, str) for v in metadata.values())):
+        # the specification: "__metadata__" maps strings to strings
+        raise ValueError(f"load_safetensors: {where}: __metadata__ must map strings to "
+                         f"strings, got {str(metadata)[:200]}")
     return n, header
+
+
+def _is_size(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _tensor_info(where, name, info):
+    """(dtype name, shape, begin, end) of one header entry, each checked for its type."""
+    bad = f"load_safetensors: {where}: entry {name!r}"
+    if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
+        raise ValueError(f"{bad} lacks dtype, shape or data_offsets: {str(info)[:200]}")
+    dtype_name, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if not isinstance(dtype_name, str) or (dtype_name not in _ST_DTYPES
+                                           and dtype_name != "BF16"):
+        raise ValueError(f"{bad} has dtype {dtype_name!r}, which NumPy cannot hold "
+                         f"(readable: {sorted(_ST_DTYPES)} and BF16)")
+    if not isinstance(shape, list) or not all(_is_size(d) for d in shape):
+        raise ValueError(f"{bad} has a bad shape {str(shape)[:200]} (a list of sizes >= 0)")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_size, offsets))
+            and offsets[0] <= offsets[1]):
+        raise ValueError(f"{bad} has bad data_offsets {str(offsets)[:200]} (a pair "
+                         f"[begin, end] with 0 <= begin <= end)")
+    return dtype_name, shape, offsets[0], offsets[1]
 
 
 def safetensors_metadata(path):
@@ -304,19 +348,7 @@ def load_safetensors(path, as_numpy=False):
         header.pop("__metadata__", None)
         infos = []
         for name, info in header.items():
-            try:
-                dtype_name, shape, (begin, end) = (info["dtype"], info["shape"],
-                                                   info["data_offsets"])
-            except (KeyError, TypeError, ValueError):
-                raise ValueError(f"load_safetensors: {where}: entry {name!r} lacks dtype, "
-                                 f"shape or data_offsets: {info!r}") from None
-            if dtype_name not in _ST_DTYPES and dtype_name != "BF16":
-                raise ValueError(f"load_safetensors: {where}: {name!r} has dtype "
-                                 f"{dtype_name}, which NumPy cannot hold (readable: "
-                                 f"{sorted(_ST_DTYPES)} and BF16)")
-            if not all(isinstance(s, int) and s >= 0 for s in shape):
-                raise ValueError(f"load_safetensors: {where}: {name!r} has a bad shape "
-                                 f"{shape}")
+            dtype_name, shape, begin, end = _tensor_info(where, name, info)
             itemsize = 2 if dtype_name == "BF16" else _ST_DTYPES[dtype_name].itemsize
             if end - begin != math.prod(shape) * itemsize:
                 raise ValueError(f"load_safetensors: {where}: {name!r} is {dtype_name} of "
