@@ -146,7 +146,6 @@ def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=
     if model_name not in MODELS:
         _choices("model", model_name, MODELS)
     check_settings(epochs, batch_size, lr, limit)
-    prepare_out_dir(out)
     data_name = data_name or MODELS[model_name]["default_data"]
     d_epochs, d_batch, d_opt, d_lr = HYPER.get(data_name, HYPER["digits"])
     epochs = d_epochs if epochs is None else epochs
@@ -157,6 +156,8 @@ def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=
     random.manual_seed(seed)
     train_set, test_set = datasets(data_name, data_root, download,
                                    channels=MODELS[model_name]["channels"])
+    # after the data (whose errors come first), before the first epoch
+    prepare_out_dir(out)
     if limit is not None:
         train_set = data.Subset(train_set, list(range(min(limit, len(train_set)))))
         test_set = data.Subset(test_set, list(range(min(limit, len(test_set)))))

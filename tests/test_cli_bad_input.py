@@ -78,3 +78,9 @@ def test_train_out_that_cannot_be_a_folder_fails_before_training(tmp_path, capsy
     (tmp_path / "run" / "checkpoint.npz").mkdir(parents=True)
     assert "checkpoint.npz there is a folder" in _run(capsys, "train", "--out",
                                                       str(tmp_path / "run"), "--no-progress")
+
+
+def test_a_data_error_creates_no_output_folder(tmp_path, capsys):
+    assert "is not a directory" in _run(capsys, "train", "--data", "mnist", "--data-root",
+                                        str(tmp_path / "nope"), "--out", str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
