@@ -42,6 +42,7 @@ import numpy as np
 
 from ._atomic import atomic_write
 from .autograd.tensor import Tensor
+from .pth import bfloat16_to_float32
 
 META_KEY = "__scratchnet__"
 FORMAT = "scratchnet.checkpoint"
@@ -373,8 +374,7 @@ def load_safetensors(path, as_numpy=False):
             if f.readinto(memoryview(raw)) != end - begin:
                 raise ValueError(f"load_safetensors: {where} ended inside {name!r}")
             if dtype_name == "BF16":
-                # bfloat16 is the top half of a float32: shift the 16 bits up
-                a = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32).reshape(shape)
+                a = bfloat16_to_float32(raw.view("<u2")).reshape(shape)
             else:
                 dt = _ST_DTYPES[dtype_name]
                 a = raw.view(dt).reshape(shape).astype(dt.newbyteorder("="), copy=False)
