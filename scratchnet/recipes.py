@@ -140,6 +140,7 @@ def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=
     """Train, evaluate, and write checkpoint.npz, history.json, curves.png and
     confusion.png into `out`. Returns (model, history, test result)."""
     from . import data, optim, plotting, random, serialization
+    from ._atomic import atomic_write
     from .train import evaluate, fit
 
     log = log or (lambda *a: None)
@@ -185,9 +186,9 @@ def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=
             "train_seconds": seconds}
     serialization.save({"model": model.state_dict(), "meta": meta},
                        os.path.join(out, "checkpoint.npz"))
-    with open(os.path.join(out, "history.json"), "w") as f:
-        json.dump({"meta": meta, "epochs": history.as_dict(),
-                   "confusion": result.confusion.tolist()}, f, indent=1)
+    text = json.dumps({"meta": meta, "epochs": history.as_dict(),
+                       "confusion": result.confusion.tolist()}, indent=1)
+    atomic_write(os.path.join(out, "history.json"), lambda f: f.write(text.encode("utf-8")))
     plotting.plot_history(history, os.path.join(out, "curves.png"), title=model_name)
     plotting.plot_confusion(result.confusion, os.path.join(out, "confusion.png"),
                             CLASS_NAMES.get(data_name),

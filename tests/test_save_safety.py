@@ -7,7 +7,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -173,3 +172,23 @@ def test_download_goes_through_the_atomic_writer(tmp_path, monkeypatch):
     target.chmod(0o644)
     _download.download_file("http://example.invalid/file.bin", target)
     assert target.read_bytes() == b"dataset bytes" and _temps(tmp_path) == []
+
+
+def test_a_training_run_writes_every_file_atomically(tmp_path, monkeypatch):
+    from scratchnet import _atomic, plotting
+    from scratchnet.recipes import train
+    written = []
+    real = _atomic.atomic_write
+
+    def spy(path, write):
+        written.append(os.path.basename(path))
+        return real(path, write)
+
+    monkeypatch.setattr(_atomic, "atomic_write", spy)
+    monkeypatch.setattr(sn.serialization, "atomic_write", spy)
+    monkeypatch.setattr(plotting, "atomic_write", spy)
+    out = tmp_path / "run"
+    train(epochs=1, limit=64, out=str(out), progress=False, log=None)
+    assert sorted(written) == ["checkpoint.npz", "confusion.png", "curves.png", "history.json"]
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _temps(out) == []
