@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 
+from ._atomic import atomic_write
+
 
 def _plt():
     import matplotlib
@@ -33,9 +35,15 @@ def plot_history(history, path, title="training"):
         a.grid(alpha=0.3)
         a.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path
+
+
+def _save(fig, path):
+    """fig to `path` atomically, as every file scratchnet writes (format from the suffix)."""
+    suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    atomic_write(path, lambda f: fig.savefig(f, format=suffix, dpi=120))
 
 
 def plot_confusion(confusion, path, class_names=None, title="confusion matrix"):
@@ -56,6 +64,6 @@ def plot_confusion(confusion, path, class_names=None, title="confusion matrix"):
                     color="white" if confusion[i, j] > thresh else "black")
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path

@@ -3,6 +3,7 @@ which data, and how a run is saved so that it can be evaluated again later."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 
@@ -97,28 +98,68 @@ def make_optimizer(name, params, lr):
     return table[name]()
 
 
+_OUTPUTS = ("checkpoint.npz", "history.json", "curves.png", "confusion.png")
+
+
+def check_settings(epochs=None, batch_size=None, lr=None, limit=None):
+    """Refuse settings that cannot train (None means "the recipe's default"), before any
+    data is loaded: 0 or a negative number is never replaced by a default silently."""
+    for name, value in (("epochs", epochs), ("batch size", batch_size), ("limit", limit)):
+        if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+            raise RecipeError(f"--{name.replace(' ', '-')} must be a whole number >= 1, got "
+                              f"{value}")
+    if lr is not None and not (math.isfinite(lr) and lr >= 0):
+        # torch's optimizers: "Invalid learning rate" for lr < 0
+        raise RecipeError(f"--lr must be a finite number >= 0, got {lr}")
+
+
+def prepare_out_dir(out):
+    """Create the output folder `out` now, so that a path that cannot be a folder (a file,
+    or a folder under a file) or a folder that cannot be written fails before training."""
+    out = os.fspath(out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise RecipeError(f"--out {out} is a file, not a folder; give a folder for the "
+                          f"checkpoint and plots")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise RecipeError(f"--out {out}: cannot create this folder ({e.strerror}); give a "
+                          f"folder that can be written") from None
+    blocking = [n for n in _OUTPUTS if os.path.isdir(os.path.join(out, n))]
+    if blocking:
+        raise RecipeError(f"--out {out}: {blocking[0]} there is a folder, where the run's "
+                          f"{blocking[0]} file would go; remove it or choose another --out")
+    if not os.access(out, os.W_OK):
+        raise RecipeError(f"--out {out} is not writable; give a folder that can be written")
+    return out
+
+
 def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=None,
           optimizer=None, out="runs/lenet5", seed=0, data_root=None, download=False,
           progress=True, log=print, limit=None):
     """Train, evaluate, and write checkpoint.npz, history.json, curves.png and
     confusion.png into `out`. Returns (model, history, test result)."""
     from . import data, optim, plotting, random, serialization
+    from ._atomic import atomic_write
     from .train import evaluate, fit
 
     log = log or (lambda *a: None)
     if model_name not in MODELS:
         _choices("model", model_name, MODELS)
+    check_settings(epochs, batch_size, lr, limit)
     data_name = data_name or MODELS[model_name]["default_data"]
     d_epochs, d_batch, d_opt, d_lr = HYPER.get(data_name, HYPER["digits"])
     epochs = d_epochs if epochs is None else epochs
-    batch_size = batch_size or d_batch
+    batch_size = d_batch if batch_size is None else batch_size
     optimizer = optimizer or d_opt
     lr = lr if lr is not None else (d_lr if optimizer == d_opt else 1e-3)
 
     random.manual_seed(seed)
     train_set, test_set = datasets(data_name, data_root, download,
                                    channels=MODELS[model_name]["channels"])
-    if limit:
+    # after the data (whose errors come first), before the first epoch
+    prepare_out_dir(out)
+    if limit is not None:
         train_set = data.Subset(train_set, list(range(min(limit, len(train_set)))))
         test_set = data.Subset(test_set, list(range(min(limit, len(test_set)))))
     train_loader = data.DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -140,15 +181,14 @@ def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=
     log(f"test accuracy: {result.accuracy:.2%} ({result.n} images) after {seconds:.1f} s "
         f"of training")
 
-    os.makedirs(out, exist_ok=True)
     meta = {"model": model_name, "data": data_name, "epochs": epochs, "batch_size": batch_size,
             "optimizer": optimizer, "lr": lr, "seed": seed, "test_accuracy": result.accuracy,
             "train_seconds": seconds}
     serialization.save({"model": model.state_dict(), "meta": meta},
                        os.path.join(out, "checkpoint.npz"))
-    with open(os.path.join(out, "history.json"), "w") as f:
-        json.dump({"meta": meta, "epochs": history.as_dict(),
-                   "confusion": result.confusion.tolist()}, f, indent=1)
+    text = json.dumps({"meta": meta, "epochs": history.as_dict(),
+                       "confusion": result.confusion.tolist()}, indent=1)
+    atomic_write(os.path.join(out, "history.json"), lambda f: f.write(text.encode("utf-8")))
     plotting.plot_history(history, os.path.join(out, "curves.png"), title=model_name)
     plotting.plot_confusion(result.confusion, os.path.join(out, "confusion.png"),
                             CLASS_NAMES.get(data_name),
@@ -162,17 +202,34 @@ def evaluate_checkpoint(path, data_root=None, log=print):
     from . import data, serialization
     from .train import evaluate
 
+    from .nn.modules.module import StateDictError
+
     if not os.path.exists(path):
         raise RecipeError(f"no checkpoint at {path}; `scratchnet train` writes "
                           f"<out>/checkpoint.npz")
-    ckpt = serialization.load(path)
-    if not isinstance(ckpt, dict) or "meta" not in ckpt or "model" not in ckpt:
-        raise RecipeError(f"{path} is not a `scratchnet train` checkpoint (it needs 'model' "
-                          f"and 'meta' entries)")
-    meta = ckpt["meta"]
-    name = str(meta["model"])
+    if os.path.isdir(path):
+        raise RecipeError(f"{path} is a folder; give the checkpoint file in it (`scratchnet "
+                          f"train` writes <out>/checkpoint.npz)")
+    if os.path.getsize(path) == 0:
+        raise RecipeError(f"{path} is empty (0 bytes): the save that wrote it did not finish")
+    try:
+        ckpt = serialization.load(path)
+    except (ValueError, OSError) as e:
+        raise RecipeError(str(e)) from e
+    meta = ckpt.get("meta") if isinstance(ckpt, dict) else None
+    if not (isinstance(meta, dict) and isinstance(ckpt.get("model"), dict)
+            and isinstance(meta.get("model"), str) and isinstance(meta.get("data"), str)):
+        raise RecipeError(f"{path} is not a `scratchnet train` checkpoint (it needs a 'model' "
+                          f"state dict and 'meta' naming the model and data)")
+    name = meta["model"]
     model = build_model(name)
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except StateDictError as e:
+        problems = str(e).splitlines()[1:]
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise RecipeError(f"{path}: its weights do not fit the {name} model it names: "
+                          f"{problems[0].strip()[:300]}{more}") from e
     _, test_set = datasets(str(meta["data"]), data_root,
                            channels=MODELS[name]["channels"])
     result = evaluate(model, data.DataLoader(test_set, batch_size=256), num_classes=10)

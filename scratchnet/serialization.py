@@ -21,7 +21,8 @@ Anything else (arbitrary objects, object arrays, ints beyond int64) is a TypeErr
 
 Writes are atomic: the file is written to a temporary name in the same directory, flushed to
 disk (fsync) and then renamed over the target (os.replace), so a crash or interruption mid-save
-leaves the previous checkpoint intact.
+leaves the previous checkpoint intact (see scratchnet._atomic); a write-protected target is
+refused, not replaced.
 
 safetensors (`save_safetensors` / `load_safetensors`) is Hugging Face's flat format, written
 here from its specification: 8 bytes little-endian u64 N, N bytes of UTF-8 JSON header
@@ -34,51 +35,18 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import struct
+import zipfile
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .autograd.tensor import Tensor
+from .pth import bfloat16_to_float32
 
 META_KEY = "__scratchnet__"
 FORMAT = "scratchnet.checkpoint"
 VERSION = 1
-
-
-# -- atomic writes ---------------------------------------------------------------------------
-
-def _atomic_write(path, write):
-    """Call write(file) on a temporary file beside `path`, fsync it, then rename it over
-    `path`. On any failure the temporary file is removed and `path` is untouched."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    # os.open with 0o666 lets the umask decide the final permissions, as open() would
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        # make the rename itself durable (POSIX; not possible on every platform)
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
 
 
 # -- save / load -----------------------------------------------------------------------------
@@ -152,13 +120,26 @@ def save(obj, f, compress=False):
     entries[META_KEY] = np.asarray(meta)
 
     def write(fileobj):
-        # looked up at call time (np.savez, not a saved reference), so a test can break it
-        (np.savez_compressed if compress else np.savez)(fileobj, **entries)
+        write_npz(fileobj, entries, compress)
 
     if hasattr(f, "write"):
         write(f)
     else:
-        _atomic_write(f, write)
+        atomic_write(f, write)
+
+
+def write_npz(f, arrays, compress=False):
+    """Write {name: array} to the binary file `f` as an .npz that `np.load` reads.
+
+    The format np.savez writes (a zip of NAME.npy files), written here because np.savez takes
+    the names as keyword arguments: a key called "allow_pickle" became an option and vanished,
+    and one called "file" was an error. Object arrays are refused (they would need pickle).
+    """
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(f, "w", compression=mode, allowZip64=True) as zf:
+        for name, a in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, np.asanyarray(a), allow_pickle=False)
 
 
 def _rebuild(node, files, as_numpy, where):
@@ -211,15 +192,29 @@ def load(f, as_numpy=False):
                          f"not an .npz file ({type(e).__name__}: {e})") from e
     if META_KEY not in files:
         return files
+    damaged = f"load: {where} has a damaged {META_KEY} entry"
     try:
         meta = json.loads(str(files.pop(META_KEY)[()]))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"load: {where} has a damaged {META_KEY} entry ({e})") from e
-    if meta.get("format") != FORMAT or meta.get("version", 0) > VERSION:
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{damaged} ({type(e).__name__}: {e})") from None
+    if not isinstance(meta, dict) or "tree" not in meta:
+        raise ValueError(f"{damaged}: it does not describe the checkpoint's structure")
+    version = meta.get("version", 0)
+    if meta.get("format") != FORMAT or not isinstance(version, int) or version > VERSION:
         raise ValueError(f"load: {where} is format {meta.get('format')!r} version "
-                         f"{meta.get('version')!r}; this scratchnet reads {FORMAT!r} up to "
+                         f"{version!r}; this scratchnet reads {FORMAT!r} up to "
                          f"version {VERSION}")
-    return _rebuild(meta["tree"], files, as_numpy, where)
+    try:
+        return _rebuild(meta["tree"], files, as_numpy, where)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError,
+            RecursionError) as e:
+        if isinstance(e, ValueError) and str(e).startswith("load:"):
+            raise
+        # a hand-edited or corrupted description (a node that is not an object, an entry
+        # name that is a list, nesting deeper than Python's stack): a named error, not the
+        # parser's internals
+        raise ValueError(f"{damaged}: its structure cannot be rebuilt "
+                         f"({type(e).__name__}: {str(e)[:200]})") from None
 
 
 # -- safetensors -----------------------------------------------------------------------------
@@ -280,7 +275,7 @@ def save_safetensors(tensors, path, metadata=None):
         for name in order:
             f.write(arrays[name].tobytes())
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _read_safetensors_header(f, where):
@@ -296,11 +291,41 @@ def _read_safetensors_header(f, where):
         raise ValueError(f"load_safetensors: {where} is truncated inside its header")
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"load_safetensors: {where} has an unreadable header ({e})") from e
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"load_safetensors: {where} has an unreadable header "
+                         f"({type(e).__name__}: {e})") from None
     if not isinstance(header, dict):
         raise ValueError(f"load_safetensors: {where}'s header is not a JSON object")
+    metadata = header.get("__metadata__")
+    if metadata is not None and not (isinstance(metadata, dict) and all(
+            isinstance(v, str) for v in metadata.values())):
+        # the specification: "__metadata__" maps strings to strings
+        raise ValueError(f"load_safetensors: {where}: __metadata__ must map strings to "
+                         f"strings, got {str(metadata)[:200]}")
     return n, header
+
+
+def _is_size(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _tensor_info(where, name, info):
+    """(dtype name, shape, begin, end) of one header entry, each checked for its type."""
+    bad = f"load_safetensors: {where}: entry {name!r}"
+    if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
+        raise ValueError(f"{bad} lacks dtype, shape or data_offsets: {str(info)[:200]}")
+    dtype_name, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if not isinstance(dtype_name, str) or (dtype_name not in _ST_DTYPES
+                                           and dtype_name != "BF16"):
+        raise ValueError(f"{bad} has dtype {dtype_name!r}, which NumPy cannot hold "
+                         f"(readable: {sorted(_ST_DTYPES)} and BF16)")
+    if not isinstance(shape, list) or not all(_is_size(d) for d in shape):
+        raise ValueError(f"{bad} has a bad shape {str(shape)[:200]} (a list of sizes >= 0)")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_size, offsets))
+            and offsets[0] <= offsets[1]):
+        raise ValueError(f"{bad} has bad data_offsets {str(offsets)[:200]} (a pair "
+                         f"[begin, end] with 0 <= begin <= end)")
+    return dtype_name, shape, offsets[0], offsets[1]
 
 
 def safetensors_metadata(path):
@@ -324,19 +349,7 @@ def load_safetensors(path, as_numpy=False):
         header.pop("__metadata__", None)
         infos = []
         for name, info in header.items():
-            try:
-                dtype_name, shape, (begin, end) = (info["dtype"], info["shape"],
-                                                   info["data_offsets"])
-            except (KeyError, TypeError, ValueError):
-                raise ValueError(f"load_safetensors: {where}: entry {name!r} lacks dtype, "
-                                 f"shape or data_offsets: {info!r}") from None
-            if dtype_name not in _ST_DTYPES and dtype_name != "BF16":
-                raise ValueError(f"load_safetensors: {where}: {name!r} has dtype "
-                                 f"{dtype_name}, which NumPy cannot hold (readable: "
-                                 f"{sorted(_ST_DTYPES)} and BF16)")
-            if not all(isinstance(s, int) and s >= 0 for s in shape):
-                raise ValueError(f"load_safetensors: {where}: {name!r} has a bad shape "
-                                 f"{shape}")
+            dtype_name, shape, begin, end = _tensor_info(where, name, info)
             itemsize = 2 if dtype_name == "BF16" else _ST_DTYPES[dtype_name].itemsize
             if end - begin != math.prod(shape) * itemsize:
                 raise ValueError(f"load_safetensors: {where}: {name!r} is {dtype_name} of "
@@ -361,8 +374,7 @@ def load_safetensors(path, as_numpy=False):
             if f.readinto(memoryview(raw)) != end - begin:
                 raise ValueError(f"load_safetensors: {where} ended inside {name!r}")
             if dtype_name == "BF16":
-                # bfloat16 is the top half of a float32: shift the 16 bits up
-                a = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32).reshape(shape)
+                a = bfloat16_to_float32(raw.view("<u2")).reshape(shape)
             else:
                 dt = _ST_DTYPES[dtype_name]
                 a = raw.view(dt).reshape(shape).astype(dt.newbyteorder("="), copy=False)

@@ -10,15 +10,26 @@ which is the slides' (W - K + 2P)/S + 1 for d = 1.
 from __future__ import annotations
 
 import math
+import operator
 
 
 def pair(v, name="value"):
-    """(a, b) from an int or a 2-sequence, as PyTorch's _pair."""
+    """(a, b) from an int or a 2-sequence of ints, as PyTorch's _pair.
+
+    A non-integer (2.5, True, "3", None) is a TypeError, as torch's argument parser raises: rounding
+    it silently would pool or convolve with a window nobody asked for."""
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
             raise ValueError(f"{name} must be an int or a pair, got {v!r}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
+        items = v
+    else:
+        items = (v, v)
+    try:
+        if any(isinstance(a, bool) for a in items):
+            raise TypeError
+        return operator.index(items[0]), operator.index(items[1])
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}") from None
 
 
 def window_formula(n, k, s, p, d=1):

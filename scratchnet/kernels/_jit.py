@@ -8,13 +8,78 @@ no NaNs, and the library's NaN checks would silently pass.
 """
 from __future__ import annotations
 
+import os
+import pickle
+
 import numba
 
-jit = numba.njit(cache=True, nogil=True)
-"""Decorator for serial kernels."""
 
-jit_parallel = numba.njit(cache=True, nogil=True, parallel=True)
-"""Decorator for kernels whose outer loop is numba.prange (only where it measurably pays)."""
+class KernelCacheError(RuntimeError):
+    """A compiled kernel in numba's on-disk cache cannot be read (a truncated or corrupted
+    file, e.g. after a full disk or a killed first run)."""
+
+
+# what numba's cache loader raises on a damaged file: it unpickles the index (.nbi) and the
+# data (.nbc) files without checking them first
+_DAMAGED = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError, ImportError)
+
+
+def _damaged_file(cache, sig, target_context):
+    """The cache file that fails to load: the index, or the data file the index points to.
+    Reads numba's private cache layout, so any surprise falls back to the directory."""
+    try:
+        impl = cache._cache_file
+        try:
+            overloads = impl._load_index()
+        except _DAMAGED:
+            return impl._index_path
+        name = overloads.get(cache._index_key(sig, target_context.codegen()))
+        return impl._data_path(name) if name else impl._index_path
+    except Exception:
+        return cache._cache_path
+
+
+def _report_damaged_cache(dispatcher):
+    """Make a damaged cache file an error that names the file and says how to clear it,
+    instead of "pickle data was truncated" from deep inside numba. Wraps the one method
+    that reads the cache (Cache.load_overload), so nothing else changes."""
+    cache = getattr(dispatcher, "_cache", None)
+    load = getattr(cache, "load_overload", None)
+    if load is None:
+        return dispatcher
+
+    def load_overload(sig, target_context):
+        try:
+            return load(sig, target_context)
+        except _DAMAGED as e:
+            path = _damaged_file(cache, sig, target_context)
+            if os.path.isdir(path):
+                fix = f"delete the folder {path} to clear the cache"
+            else:
+                # index and data files share a stem: pool.max_pool2d_forward-23.py311.*
+                stem = os.path.basename(path).split(".py")[0]
+                fix = (f"delete {stem}.* in {os.path.dirname(path)} (or that whole folder) "
+                       f"to clear the cache")
+            raise KernelCacheError(
+                f"the compiled kernel {dispatcher.py_func.__qualname__} cannot be read from "
+                f"numba's cache file {path} ({type(e).__name__}: {e}); the file is damaged "
+                f"(a full disk or an interrupted first run): {fix}; the kernels are compiled "
+                f"again on the next run") from e
+
+    cache.load_overload = load_overload
+    return dispatcher
+
+
+def jit(fn):
+    """Decorator for serial kernels."""
+    return _report_damaged_cache(numba.njit(cache=True, nogil=True)(fn))
+
+
+def jit_parallel(fn):
+    """Decorator for kernels whose outer loop is numba.prange (only where it measurably
+    pays)."""
+    return _report_damaged_cache(numba.njit(cache=True, nogil=True, parallel=True)(fn))
 
 prange = numba.prange
 
@@ -23,8 +88,6 @@ def cache_dir() -> str:
     """Where compiled kernels are cached on this installation (what `scratchnet info`
     prints): NUMBA_CACHE_DIR if set, else the package's __pycache__ when writable, else
     numba's per-user cache directory."""
-    import os
-
     if numba.config.CACHE_DIR:
         return numba.config.CACHE_DIR
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")

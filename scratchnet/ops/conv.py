@@ -260,6 +260,11 @@ def _check_arrays(op, x, weight, bias, spatial):
     if weight.ndim != spatial + 2:
         raise ValueError(f"{op}: expected a {spatial + 2}-D weight, got shape "
                          f"{tuple(weight.shape)}")
+    if 0 in weight.shape[2:]:
+        # numba would happily slide an empty window and return uninitialised memory
+        sizes = " x ".join(str(k) for k in weight.shape[2:])
+        raise ValueError(f"{op}: kernel size should be greater than zero, but the weight "
+                         f"{tuple(weight.shape)} has a {sizes} kernel (as in PyTorch)")
     added = x.ndim == spatial + 1
     x = x[None] if added else x
     if 0 in x.shape[2:] or x.shape[1] == 0:

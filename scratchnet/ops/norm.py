@@ -8,6 +8,8 @@ expected and what was received.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import random as _random
@@ -46,7 +48,8 @@ class Linear(Function):
         ctx.save_for_backward(x, weight)
         # W @ x^T, then transposed back: with few rows in x, OpenBLAS runs this orientation
         # 1.5-3x faster than x @ W^T (measured on VGG's fc6, 25088 -> 4096, batch 2-64)
-        x2 = x.reshape(-1, weight.shape[1])
+        # explicit row counts: reshape(-1, 0) is ambiguous when in_features is 0
+        x2 = x.reshape(math.prod(x.shape[:-1]), weight.shape[1])
         out = np.ascontiguousarray((weight @ x2.T).T).reshape(x.shape[:-1] + (weight.shape[0],))
         if bias is not None:
             out += bias
@@ -55,12 +58,13 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_arrays
-        g2 = grad.reshape(-1, weight.shape[0])
+        rows = math.prod(x.shape[:-1])
+        g2 = grad.reshape(rows, weight.shape[0])
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             gx = np.matmul(grad, weight)                               # (*, in)
         if ctx.needs_input_grad[1]:
-            gw = g2.T @ x.reshape(-1, weight.shape[1])                 # (out, in)
+            gw = g2.T @ x.reshape(rows, weight.shape[1])                 # (out, in)
         if ctx.needs_input_grad[2]:
             gb = g2.sum(axis=0)                                        # (out,)
         return gx, gw, gb

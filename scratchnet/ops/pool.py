@@ -62,7 +62,7 @@ def _positive(v, name, op, minimum=1):
     try:
         v = pair(v, name)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{op}: {e}") from None
+        raise type(e)(f"{op}: {e}") from None
     if min(v) < minimum:
         raise ValueError(f"{op}: {name} must be >= {minimum}, got {v if v[0] != v[1] else v[0]}")
     return v
@@ -157,9 +157,15 @@ class AvgPool2d(Function):
                 count_include_pad=True, divisor_override=None):
         k, s, p, _ = _window_args("avg_pool2d", kernel_size, stride, padding)
         layer = _describe("avg_pool2d", k, s, p, ceil_mode=ceil_mode)
-        if divisor_override is not None and int(divisor_override) < 1:
-            raise ValueError(f"{layer}: divisor_override must be a positive integer, got "
-                             f"{divisor_override}")
+        if divisor_override is not None:
+            if isinstance(divisor_override, bool) or not isinstance(
+                    divisor_override, (int, np.integer)):
+                # torch: "avg_pool2d(): argument 'divisor_override' must be int"
+                raise TypeError(f"{layer}: divisor_override must be an int, got "
+                                f"{divisor_override!r}")
+            if divisor_override < 1:
+                raise ValueError(f"{layer}: divisor_override must be a positive integer, got "
+                                 f"{divisor_override}")
         planes, lead = _planes(x, layer)
         H, W = planes.shape[1:]
         out_h, out_w = _output_hw(layer, H, W, k, s, p, (1, 1), ceil_mode)
@@ -348,7 +354,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
             if len(v) != 1:
                 raise ValueError(f"max_pool1d: {name} must be an int or a 1-tuple, got {v!r}")
             v = v[0]
-        return (fill, int(v))
+        return (fill, v)
 
     no_stride = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
     res = MaxPool2d.apply(x.unsqueeze(-2), kernel_size=as_1x(kernel_size, "kernel_size", 1),

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
+
+from ..._atomic import atomic_write
 
 # Looked up at call time, so that tests can serve local bytes in its place.
 urlopen = urllib.request.urlopen
@@ -59,34 +60,24 @@ def download_file(url, path, md5=None, sha256=None, timeout=TIMEOUT_SECONDS, who
     IntegrityError when the bytes do not match the published checksum; in both cases `path`
     is left untouched and no partial file remains.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     hashes = {name: hashlib.new(name) for name, want in (("md5", md5), ("sha256", sha256))
               if want is not None}
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as out, urlopen(url, timeout=timeout) as response:
+
+    def write(out):
+        with urlopen(url, timeout=timeout) as response:
             for chunk in iter(lambda: response.read(_CHUNK), b""):
                 out.write(chunk)
                 for h in hashes.values():
                     h.update(chunk)
-            out.flush()
-            os.fsync(out.fileno())
         for name, want in (("md5", md5), ("sha256", sha256)):
             if want is not None and hashes[name].hexdigest() != want.lower():
                 raise IntegrityError(
                     f"{who}: the download of {url} is corrupt or incomplete: its {name} is "
                     f"{hashes[name].hexdigest()}, the published one is {want}. Nothing was "
                     f"saved to {path}; try again later or fetch the file by hand")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+
+    atomic_write(path, write)
 
 
 def download_from_mirrors(filename, mirrors, path, md5=None, sha256=None, who="dataset"):

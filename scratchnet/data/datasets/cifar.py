@@ -16,11 +16,12 @@ from __future__ import annotations
 import codecs
 import os
 import pickle
+import shutil
 import tarfile
-import tempfile
 
 import numpy as np
 
+from ..._atomic import atomic_write
 from ..dataset import InMemoryImageDataset
 from ._download import IntegrityError, data_root, download_from_mirrors, verify_file
 
@@ -182,16 +183,8 @@ class CIFAR10(InMemoryImageDataset):
                     if not info.isfile():
                         raise IntegrityError(f"{archive}: {member} is not a regular file")
                     src = tar.extractfile(info)
-                    fd, tmp = tempfile.mkstemp(prefix="." + filename + ".", dir=folder)
-                    try:
-                        with os.fdopen(fd, "wb") as out:
-                            for chunk in iter(lambda: src.read(1 << 20), b""):
-                                out.write(chunk)
-                        os.chmod(tmp, 0o644)
-                        os.replace(tmp, os.path.join(folder, filename))
-                    except BaseException:
-                        os.unlink(tmp)
-                        raise
+                    atomic_write(os.path.join(folder, filename),
+                                 lambda out: shutil.copyfileobj(src, out, 1 << 20))
         except (tarfile.TarError, EOFError, OSError) as e:
             if isinstance(e, FileNotFoundError):
                 raise

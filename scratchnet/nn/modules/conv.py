@@ -40,6 +40,9 @@ class _ConvNd(Module):
         name = type(self).__name__
         if groups <= 0:
             raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
+        for what, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if value < 0:
+                raise ValueError(f"{name}: {what} must be >= 0, got {value}")
         if in_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by "
                              f"groups ({groups})")
@@ -52,6 +55,8 @@ class _ConvNd(Module):
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.kernel_size = _ntuple(kernel_size, n, "kernel_size")
+        if min(self.kernel_size) < 0:
+            raise ValueError(f"{name}: kernel_size must be >= 0, got {kernel_size!r}")
         self.stride = _ntuple(stride, n, "stride")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):

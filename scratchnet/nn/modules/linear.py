@@ -43,6 +43,10 @@ class Linear(Module):
         super().__init__()
         self.in_features = int(in_features)
         self.out_features = int(out_features)
+        for what, n in (("in_features", self.in_features), ("out_features", self.out_features)):
+            if n < 0:
+                raise ValueError(f"Linear: {what} must be >= 0, got {n} (the weight would be "
+                                 f"({out_features}, {in_features}))")
         self.weight = Parameter(_empty((self.out_features, self.in_features), dtype))
         if bias:
             self.bias = Parameter(_empty((self.out_features,), dtype))

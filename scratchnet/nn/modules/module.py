@@ -65,10 +65,33 @@ def _addindent(text, spaces):
     return lines[0] + "\n" + "\n".join(pad + line for line in lines[1:])
 
 
-def _array_of(value):
+def _state_array(value):
+    """(ndarray, None) for a state-dict value that can be copied into a parameter, or
+    (None, the reason it cannot). Only numbers and bools are copied: NumPy would turn a
+    string or None into an array, and an object array into NaN weights, without a word."""
     if isinstance(value, Tensor):
-        return value.data
-    return np.asarray(value)
+        value = value.data
+    if value is None or isinstance(value, (str, bytes)):
+        return None, (f"the value is {value!r}, not an array of numbers (is the checkpoint "
+                      f"damaged, or its keys shifted?)")
+    dtype = str(getattr(value, "dtype", ""))
+    try:
+        array = np.asarray(value)
+    except Exception as e:
+        # e.g. a torch bfloat16 tensor, which NumPy cannot hold
+        hint = " (widen it first: tensor.float())" if "bfloat16" in dtype else ""
+        return None, (f"the value ({type(value).__name__} {dtype}) cannot be read as a NumPy "
+                      f"array{hint}: {e}")
+    if "bfloat16" in str(array.dtype):
+        return None, ("the value is bfloat16; widen it to float32 first "
+                      "(array.astype(np.float32), or tensor.float() in torch)")
+    if array.dtype.kind == "c":
+        return None, (f"the value is complex ({array.dtype}); a parameter holds real "
+                      f"numbers, so the imaginary part would be lost")
+    if array.dtype.kind not in "biuf":
+        return None, (f"the value is an array of {array.dtype}, not numbers: it cannot be "
+                      f"copied into a parameter")
+    return array, None
 
 
 class Module:
@@ -402,11 +425,15 @@ class Module:
         own = self._own_state()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        mismatched = []
+        mismatched, arrays = [], {}
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            value = _array_of(state_dict[key])
+            value, problem = _state_array(state_dict[key])
+            if problem:
+                mismatched.append(f'While copying the parameter named "{key}": {problem}.')
+                continue
+            arrays[key] = value
             if value.shape != target.shape:
                 mismatched.append(f"size mismatch for {key}: copying a param with shape "
                                   f"{tuple(value.shape)} from checkpoint, the shape in current "
@@ -424,9 +451,9 @@ class Module:
             raise StateDictError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t"
                                  + "\n\t".join(errors))
         for key, target in own.items():
-            if key in state_dict:
+            if key in arrays:
                 # in place: optimisers and shared modules keep pointing at the same tensor
-                np.copyto(target.data, _array_of(state_dict[key]), casting="unsafe")
+                np.copyto(target.data, arrays[key], casting="unsafe")
         return IncompatibleKeys(missing, unexpected)
 
     # -- hooks ------------------------------------------------------------------------------------
