@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..autograd.function import Function
+from ..gradcheck import worst_element
+from .hints import Evidence
 from .runner import Outcome, run_in_subprocess, student_runs
 from .text import Text, say
 
@@ -39,6 +41,8 @@ class Run:
     ref_out: np.ndarray
     ref_grads: list
     gradcheck: bool = False
+    seed: int = 0
+    dout_scale: float = 1.0
 
 
 def build_plan(ex):
@@ -47,9 +51,9 @@ def build_plan(ex):
     for case in ex.cases:
         rng = np.random.default_rng(case.seed)
         arrays, params = case.make(rng)
-        ref_out, ref_grads, dout = ex.reference(arrays, params, rng)
+        ref_out, ref_grads, dout = ex.reference(arrays, params, rng, case.dout_scale)
         plan.append(Run(case.label, "case", arrays, params, dout, ref_out, ref_grads,
-                        case.gradcheck))
+                        case.gradcheck, case.seed, case.dout_scale))
     return plan
 
 
@@ -67,6 +71,11 @@ class CheckReport:
     exercise: str
     findings: list = field(default_factory=list)
     lang: str = "en"
+    hints: list = field(default_factory=list)   # structural Hints that fired
+
+    @property
+    def hint_keys(self):
+        return [h.key for h in self.hints]
 
     @property
     def passed(self):
@@ -86,6 +95,9 @@ class CheckReport:
             lines.append(f"  {mark} [{f.case}] {f.what}" + (f": {detail}" if detail else ""))
             if f.hint:
                 lines.append(f"        {'힌트' if ko else 'hint'}: {say(f.hint, self.lang)}")
+        for h in self.hints:
+            grads = ", ".join("d" + g for g in h.grads)
+            lines.append(f"  {'힌트' if ko else 'hint'} ({grads}): {say(h.text, self.lang)}")
         if self.passed:
             lines.append("  모든 경우가 autograd 및 중심 차분(central differences)과 일치합니다."
                          if ko else
@@ -94,17 +106,11 @@ class CheckReport:
 
 
 def _describe_mismatch(got, want, rtol, atol):
-    err = np.abs(got - want)
-    tol = atol + rtol * np.abs(want)
-    bad = ~(err <= tol)
-    score = np.where(np.isnan(err), np.inf, err - tol)
-    flat = int(np.argmax(score))
-    idx = tuple(int(i) for i in np.unravel_index(flat, want.shape)) if want.ndim else ()
-    return Text(f"{int(bad.sum())} of {want.size} elements differ; worst at index {idx}: "
-                f"expected {want.reshape(-1)[flat]:+.6g}, got {got.reshape(-1)[flat]:+.6g}",
-                f"원소 {want.size}개 중 {int(bad.sum())}개가 다릅니다; 가장 큰 차이는 인덱스 "
-                f"{idx}: 기대값 {want.reshape(-1)[flat]:+.6g}, 받은 값 "
-                f"{got.reshape(-1)[flat]:+.6g}")
+    n_bad, idx, expected, actual = worst_element(got, want, atol, rtol)
+    return Text(f"{n_bad} of {want.size} elements differ; worst at index {idx}: "
+                f"expected {expected:+.6g}, got {actual:+.6g}",
+                f"원소 {want.size}개 중 {n_bad}개가 다릅니다; 가장 큰 차이는 인덱스 {idx}: "
+                f"기대값 {expected:+.6g}, 받은 값 {actual:+.6g}")
 
 
 def _generic_hint(got, want):
@@ -187,6 +193,12 @@ def _judge(ex, plan, imported, outcomes, abort, rtol, atol, lang):
             report.findings.append(Finding(run.label, _STAGE.get(abort.stage, abort.stage),
                                            False, abort.detail))
             break
+    grads = []
+    for i, _ in enumerate(plan):
+        bwd = outcomes.get((i, "backward"))
+        grads.append(bwd.value if bwd is not None and bwd.status == "ok" else None)
+    evidence = Evidence(ex, plan, grads, rtol, atol)
+    report.hints = [h for h in ex.hints if h.test(evidence)]
     return report
 
 

@@ -1,0 +1,300 @@
+"""Every structural hint of every exercise fires on a realistic wrong solution, written the way
+a student would write it (not as the checker's own variant), and each hint reads in Korean and
+English."""
+import re
+
+import numpy as np
+import pytest
+
+from scratchnet import exercises as E
+from tests.test_exercises import solution, student
+
+WRONG = {}
+
+
+def wrong(key):
+    def register(fn):
+        WRONG.setdefault(key, []).append(fn)
+        return fn
+    return register
+
+
+@wrong("linear.transpose")
+def linear_dw_x_t_dout(dout, x, w, b):
+    return dout @ w, x.T @ dout, dout.sum(axis=0)
+
+
+@wrong("linear.batch_sum")
+def linear_db_mean(dout, x, w, b):
+    return dout @ w, dout.T @ x, dout.mean(axis=0)
+
+
+@wrong("linear.mean")
+def linear_dw_over_n(dout, x, w, b):
+    return dout @ w, dout.T @ x / x.shape[0], dout.sum(axis=0)
+
+
+@wrong("relu.mask")
+def relu_no_mask(dout, x):
+    return dout.copy()
+
+
+@wrong("relu.mask")
+def relu_sign(dout, x):
+    return dout * np.sign(x)
+
+
+@wrong("relu.dout")
+def relu_local_derivative(dout, x):
+    return (x > 0).astype(float)
+
+
+@wrong("relu.zero")
+def relu_ge(dout, x):
+    return dout * (x >= 0)
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@wrong("softmax_cross_entropy.onehot")
+def ce_no_onehot(dout, logits, labels):
+    return dout * _softmax(logits) / len(labels)
+
+
+@wrong("softmax_cross_entropy.mean")
+def ce_sum_not_mean(dout, logits, labels):
+    p = _softmax(logits)
+    p[np.arange(len(labels)), labels] -= 1
+    return dout * p
+
+
+@wrong("softmax_cross_entropy.dout")
+def ce_no_dout(dout, logits, labels):
+    p = _softmax(logits)
+    p[np.arange(len(labels)), labels] -= 1
+    return p / len(labels)
+
+
+@wrong("softmax_cross_entropy.sign")
+def ce_flipped(dout, logits, labels):
+    p = _softmax(logits)
+    p[np.arange(len(labels)), labels] -= 1
+    return -dout * p / len(labels)
+
+
+def _conv_backward(dout, x, w, b, stride, padding, assign=False, first_only=False, crop=True):
+    n, c, h, wd = x.shape
+    k, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            hs, ws = i * stride, j * stride
+            win = xp[:, :, hs:hs + kh, ws:ws + kw]
+            if first_only:
+                dw += np.einsum("k,chw->kchw", dout[0, :, i, j], win[0])
+            else:
+                dw += np.einsum("nk,nchw->kchw", dout[:, :, i, j], win)
+            contrib = np.einsum("nk,kchw->nchw", dout[:, :, i, j], w)
+            if assign:
+                dxp[:, :, hs:hs + kh, ws:ws + kw] = contrib
+            else:
+                dxp[:, :, hs:hs + kh, ws:ws + kw] += contrib
+    db = dout[0].sum(axis=(1, 2)) if first_only else dout.sum(axis=(0, 2, 3))
+    dx = dxp[:, :, padding:padding + h, padding:padding + wd] if crop else dxp
+    return dx, dw, db
+
+
+@wrong("conv2d_loops.accumulate")
+def conv_assign(dout, x, w, b, stride=1, padding=0):
+    return _conv_backward(dout, x, w, b, stride, padding, assign=True)
+
+
+@wrong("conv2d_loops.batch")
+def conv_first_example(dout, x, w, b, stride=1, padding=0):
+    return _conv_backward(dout, x, w, b, stride, padding, first_only=True)
+
+
+@wrong("conv2d_loops.padding")
+def conv_uncropped(dout, x, w, b, stride=1, padding=0):
+    return _conv_backward(dout, x, w, b, stride, padding, crop=False)
+
+
+@wrong("max_pool.accumulate")
+def pool_window_assign(dout, x, kernel_size=2, stride=2):
+    # issue 9's example: dx[window] = mask * dout zeroes the rest of the window
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            hs, ws = i * stride, j * stride
+            win = x[:, :, hs:hs + kernel_size, ws:ws + kernel_size]
+            mask = win == win.max(axis=(2, 3), keepdims=True)
+            dx[:, :, hs:hs + kernel_size, ws:ws + kernel_size] = \
+                mask * dout[:, :, i, j][:, :, None, None]
+    return dx
+
+
+@wrong("max_pool.accumulate")
+def pool_argmax_assign(dout, x, kernel_size=2, stride=2):
+    n, c = x.shape[:2]
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            hs, ws = i * stride, j * stride
+            win = x[:, :, hs:hs + kernel_size, ws:ws + kernel_size].reshape(n, c, -1)
+            r, s = np.unravel_index(win.argmax(axis=2), (kernel_size, kernel_size))
+            for a in range(n):
+                for b in range(c):
+                    dx[a, b, hs + r[a, b], ws + s[a, b]] = dout[a, b, i, j]
+    return dx
+
+
+@wrong("max_pool.batch")
+def pool_global_max(dout, x, kernel_size=2, stride=2):
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            hs, ws = i * stride, j * stride
+            win = x[:, :, hs:hs + kernel_size, ws:ws + kernel_size]
+            mask = win == win.max()
+            dx[:, :, hs:hs + kernel_size, ws:ws + kernel_size] += \
+                mask * dout[:, :, i, j][:, :, None, None]
+    return dx
+
+
+@wrong("max_pool.ties")
+def pool_every_max(dout, x, kernel_size=2, stride=2):
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            hs, ws = i * stride, j * stride
+            win = x[:, :, hs:hs + kernel_size, ws:ws + kernel_size]
+            mask = win == win.max(axis=(2, 3), keepdims=True)
+            dx[:, :, hs:hs + kernel_size, ws:ws + kernel_size] += \
+                mask * dout[:, :, i, j][:, :, None, None]
+    return dx
+
+
+def _bn_parts(x, eps):
+    inv_std = 1.0 / np.sqrt(x.var(axis=0) + eps)
+    return (x - x.mean(axis=0)) * inv_std, inv_std
+
+
+@wrong("batch_norm.centred")
+def bn_constant_statistics(dout, x, gamma, beta, eps=1e-5):
+    x_hat, inv_std = _bn_parts(x, eps)
+    return dout * gamma * inv_std, (dout * x_hat).sum(0), dout.sum(0)
+
+
+@wrong("batch_norm.variance")
+def bn_mean_term_only(dout, x, gamma, beta, eps=1e-5):
+    x_hat, inv_std = _bn_parts(x, eps)
+    g = dout * gamma
+    return inv_std * (g - g.mean(axis=0)), (dout * x_hat).sum(0), dout.sum(0)
+
+
+@wrong("batch_norm.x_hat")
+def bn_dgamma_with_x(dout, x, gamma, beta, eps=1e-5):
+    dx, _, dbeta = solution("batch_norm")(dout, x, gamma, beta, eps)
+    return dx, (dout * x).sum(0), dbeta
+
+
+@wrong("batch_norm.mean")
+def bn_dbeta_mean(dout, x, gamma, beta, eps=1e-5):
+    dx, dgamma, _ = solution("batch_norm")(dout, x, gamma, beta, eps)
+    return dx, dgamma, dout.mean(0)
+
+
+@wrong("max_unpool.plane")
+def unpool_whole_tensor_index(dout, y, indices, output_size):
+    return dout.reshape(-1)[indices.reshape(-1)].reshape(y.shape)
+
+
+@wrong("max_unpool.fixed")
+def unpool_top_left(dout, y, indices, output_size):
+    k = output_size[0] // y.shape[2]
+    return dout[:, :, ::k, ::k].copy()
+
+
+@wrong("max_unpool.dout")
+def unpool_returns_values(dout, y, indices, output_size):
+    n, c = y.shape[:2]
+    out = np.zeros((n * c, output_size[0] * output_size[1]))
+    np.put_along_axis(out, indices.reshape(n * c, -1), y.reshape(n * c, -1), axis=1)
+    return np.take_along_axis(out, indices.reshape(n * c, -1), axis=1).reshape(y.shape)
+
+
+@wrong("conv_transpose.flip")
+def convT_flipped_kernel(dout, x, w, stride=1, padding=0):
+    dx, _ = solution("conv_transpose")(dout, x, np.flip(w, (2, 3)), stride, padding)
+    return dx, solution("conv_transpose")(dout, x, w, stride, padding)[1]
+
+
+@wrong("conv_transpose.padding")
+def convT_no_padding(dout, x, w, stride=1, padding=0):
+    n, cin, h, wd = x.shape
+    k = w.shape[2]
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    for i in range(h):
+        for j in range(wd):
+            win = dout[:, :, i * stride:i * stride + k, j * stride:j * stride + k]
+            kh, kw = win.shape[2:]
+            dx[:, :, i, j] = np.einsum("nokl,cokl->nc", win, w[:, :, :kh, :kw])
+            dw[:, :, :kh, :kw] += np.einsum("nc,nokl->cokl", x[:, :, i, j], win)
+    return dx, dw
+
+
+@wrong("conv_transpose.batch")
+def convT_dw_first_example(dout, x, w, stride=1, padding=0):
+    dx, _ = solution("conv_transpose")(dout, x, w, stride, padding)
+    _, dw = solution("conv_transpose")(dout[:1], x[:1], w, stride, padding)
+    return dx, dw
+
+
+CASES = [(key.split(".")[0], key, fn) for key, fns in WRONG.items() for fn in fns]
+
+
+@pytest.mark.parametrize("name,key,backward", CASES, ids=[f"{k}-{f.__name__}" for _, k, f in CASES])
+def test_structural_hint_fires_on_a_realistic_wrong_solution(name, key, backward):
+    report = E.check(name, module=student(name, backward), lang="en")
+    assert not report.passed
+    assert key in report.hint_keys, str(report)
+    hint = next(h for h in E.EXERCISES[name].hints if h.key == key)
+    assert hint.text.en in str(report)
+
+
+@pytest.mark.parametrize("name", sorted(E.EXERCISES))
+def test_every_exercise_has_three_structural_hints_each_tested(name):
+    keys = [h.key for h in E.EXERCISES[name].hints]
+    assert len(keys) >= 3 and len(set(keys)) == len(keys)
+    assert all(k.startswith(name + ".") for k in keys)
+    untested = [k for k in keys if k not in WRONG]
+    assert not untested, f"hints without a realistic wrong solution: {untested}"
+
+
+@pytest.mark.parametrize("name", sorted(E.EXERCISES))
+def test_reference_solution_fires_no_structural_hint(name):
+    report = E.check(name, module=student(name, solution(name)))
+    assert report.passed and report.hint_keys == []
+
+
+def test_max_pool_window_assignment_gets_the_accumulate_hint_in_korean():
+    report = E.check("max_pool", module=student("max_pool", pool_window_assign), lang="ko")
+    assert "누적(+=)" in str(report) and "아직 아님" in str(report)
+
+
+@pytest.mark.parametrize("name", sorted(E.EXERCISES))
+def test_hints_survive_gradients_of_the_wrong_shape(name):
+    ex = E.EXERCISES[name]
+
+    def flat(dout, *args, **kw):
+        grads = solution(name)(dout, *args, **kw)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        out = tuple(g.ravel()[:-1] for g in grads)
+        return out if len(ex.grad_inputs) > 1 else out[0]
+
+    report = E.check(name, module=student(name, flat), lang="en")
+    assert not report.passed and "expected" in str(report)
