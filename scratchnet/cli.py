@@ -158,9 +158,17 @@ def cmd_lessons(args) -> int:
 def cmd_exercise(args) -> int:
     from . import exercises
 
+    from .lesson import lang as default_lang
+
+    lang = args.lang or default_lang()
     if args.action == "list":
+        decks = {}
         for name, ex in exercises.EXERCISES.items():
-            print(f"{name:24} {ex.title}")
+            decks.setdefault(ex.deck, []).append(ex)
+        for deck, group in decks.items():
+            print(deck)
+            for ex in group:
+                print(f"  {ex.name:28} {ex.title_ko if lang == 'ko' else ex.title}")
         return 0
     if not args.name:
         print("which exercise? see `scratchnet exercise list`")
@@ -169,7 +177,7 @@ def cmd_exercise(args) -> int:
         print(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
         return 2
     try:
-        report = exercises.check(args.name, args.file, lang=args.lang, timeout=args.timeout)
+        report = exercises.check(args.name, args.file, lang=lang, timeout=args.timeout)
     except ValueError as e:
         print(e)
         return 2

@@ -92,7 +92,8 @@ class CheckReport:
         for f in self.findings:
             mark = "ok " if f.ok else "XX "
             detail = say(f.detail, self.lang)
-            lines.append(f"  {mark} [{f.case}] {f.what}" + (f": {detail}" if detail else ""))
+            what = _what_ko(f.what) if ko else f.what
+            lines.append(f"  {mark} [{f.case}] {what}" + (f": {detail}" if detail else ""))
             if f.hint:
                 lines.append(f"        {'힌트' if ko else 'hint'}: {say(f.hint, self.lang)}")
         for h in self.hints:
@@ -103,6 +104,14 @@ class CheckReport:
                          if ko else
                          "  All shapes agree with autograd and with central differences.")
         return "\n".join(lines)
+
+
+def _what_ko(what):
+    """A finding's stage in Korean ("gradient dx" -> "기울기 dx")."""
+    if what.startswith("gradient "):
+        return "기울기 " + what[len("gradient "):]
+    return {"forward": "순전파(forward)", "backward": "역전파(backward)", "error": "오류",
+            "gradcheck (central differences)": "gradcheck (중심 차분)"}.get(what, what)
 
 
 def _describe_mismatch(got, want, rtol, atol):

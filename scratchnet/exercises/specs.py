@@ -185,7 +185,7 @@ RELU = Exercise(
                       "x == 0인 곳만 틀립니다: 그곳의 기울기는 관례상 0입니다 (PyTorch의 relu는 "
                       "x >= 0이 아니라 x > 0을 씁니다).")),
     ],
-    deck=DECK_004, title_ko="ReLU: out = max(x, 0)",
+    deck=DECK_004, title_ko="ReLU 활성화 함수: out = max(x, 0)",
 )
 
 
