@@ -254,6 +254,84 @@ def convT_dw_first_example(dout, x, w, stride=1, padding=0):
     return dx, dw
 
 
+def _smooth_l1_grad(pred, target, beta, kind):
+    x = pred - target
+    if kind == "quadratic":
+        return x / beta
+    if kind == "l1":
+        return np.sign(x)
+    return np.where(np.abs(x) < beta, x / beta, np.sign(x))
+
+
+@wrong("smooth_l1.background")
+def smooth_l1_every_roi(dout, pred, target, labels, beta=1.0):
+    return dout * _smooth_l1_grad(pred, target, beta, "right") / len(pred)
+
+
+@wrong("smooth_l1.linear")
+def smooth_l1_no_switch(dout, pred, target, labels, beta=1.0):
+    g = _smooth_l1_grad(pred, target, beta, "quadratic") * (labels > 0)[:, None]
+    return dout * g / len(pred)
+
+
+@wrong("smooth_l1.quadratic")
+def smooth_l1_plain_l1(dout, pred, target, labels, beta=1.0):
+    g = _smooth_l1_grad(pred, target, beta, "l1") * (labels > 0)[:, None]
+    return dout * g / len(pred)
+
+
+@wrong("smooth_l1.normalise")
+def smooth_l1_over_foreground(dout, pred, target, labels, beta=1.0):
+    fg = labels > 0
+    g = _smooth_l1_grad(pred, target, beta, "right") * fg[:, None]
+    return dout * g / max(fg.sum(), 1)
+
+
+def _pixel_softmax_minus_onehot(logits, target, ignore_index):
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    onehot = np.zeros_like(p)
+    np.put_along_axis(onehot, np.where(target == ignore_index, 0, target)[:, None], 1.0, axis=1)
+    return p - onehot
+
+
+@wrong("pixel_cross_entropy.ignored")
+def pixel_ce_ignored_as_class_0(dout, logits, target, ignore_index=255):
+    valid = target != ignore_index
+    return dout * _pixel_softmax_minus_onehot(logits, target, ignore_index) / valid.sum()
+
+
+@wrong("pixel_cross_entropy.count")
+def pixel_ce_over_all_pixels(dout, logits, target, ignore_index=255):
+    valid = target != ignore_index
+    g = _pixel_softmax_minus_onehot(logits, target, ignore_index) * valid[:, None]
+    return dout * g / valid.size
+
+
+@wrong("pixel_cross_entropy.layout")
+def pixel_ce_reshape_without_transpose(dout, logits, target, ignore_index=255):
+    n, c, h, w = logits.shape
+    flat = logits.reshape(-1, c)          # mixes classes and pixels unless H = W = 1
+    t = target.reshape(-1)
+    z = flat - flat.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    valid = t != ignore_index
+    p[np.arange(len(t))[valid], t[valid]] -= 1
+    p[~valid] = 0
+    return (dout * p / valid.sum()).reshape(n, c, h, w)
+
+
+@wrong("pixel_cross_entropy.image_mean")
+def pixel_ce_mean_of_image_means(dout, logits, target, ignore_index=255):
+    valid = target != ignore_index
+    g = _pixel_softmax_minus_onehot(logits, target, ignore_index) * valid[:, None]
+    per_image = valid.reshape(len(valid), -1).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return dout * g / per_image[:, None, None, None] / len(valid)
+
+
 CASES = [(key.split(".")[0], key, fn) for key, fns in WRONG.items() for fn in fns]
 
 
