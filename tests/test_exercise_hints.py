@@ -332,6 +332,96 @@ def pixel_ce_mean_of_image_means(dout, logits, target, ignore_index=255):
         return dout * g / per_image[:, None, None, None] / len(valid)
 
 
+def _bilinear_source(out_size, in_size, clamp=True):
+    src = (np.arange(out_size) + 0.5) * in_size / out_size - 0.5
+    if clamp:
+        src = np.maximum(src, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    return i0, np.minimum(i0 + 1, in_size - 1), src - i0
+
+
+def _bilinear_backward(dout, x, size, fancy=False, clamp=True, rows_for_cols=False):
+    h, w = x.shape[2:]
+    r0, r1, a = _bilinear_source(size[0], h, clamp)
+    c0, c1, b = _bilinear_source(size[1], h if rows_for_cols else w, clamp)
+    c0, c1 = np.minimum(c0, w - 1), np.minimum(c1, w - 1)
+    drows = np.zeros(dout.shape[:3] + (w,))
+    dx = np.zeros_like(x)
+    if fancy:   # += through fancy indexing: a repeated index adds once
+        drows[:, :, :, c0] += dout * (1 - b)
+        drows[:, :, :, c1] += dout * b
+        dx[:, :, r0] += drows * (1 - a)[:, None]
+        dx[:, :, r1] += drows * a[:, None]
+        return dx
+    np.add.at(drows, (slice(None), slice(None), slice(None), c0), dout * (1 - b))
+    np.add.at(drows, (slice(None), slice(None), slice(None), c1), dout * b)
+    np.add.at(dx, (slice(None), slice(None), r0), drows * (1 - a)[:, None])
+    np.add.at(dx, (slice(None), slice(None), r1), drows * a[:, None])
+    return dx
+
+
+@wrong("bilinear_upsample.accumulate")
+def bilinear_fancy_index_add(dout, x, size):
+    return _bilinear_backward(dout, x, size, fancy=True)
+
+
+@wrong("bilinear_upsample.border")
+def bilinear_no_clamp(dout, x, size):
+    return _bilinear_backward(dout, x, size, clamp=False)
+
+
+@wrong("bilinear_upsample.axes")
+def bilinear_height_for_width(dout, x, size):
+    return _bilinear_backward(dout, x, size, rows_for_cols=True)
+
+
+def _roi_pool_backward(dout, x, boxes, output_size, spatial_scale, assign=False,
+                       image_zero=False, ignore_scale=False, rounding=None):
+    import math
+    from scratchnet.exercises.solutions.roi_pool import _bins, _round
+    rnd = rounding or _round
+    scale = 1.0 if ignore_scale else spatial_scale
+    n, c, h, w = x.shape
+    dx = np.zeros_like(x)
+    for k, box in enumerate(boxes):
+        b = 0 if image_zero else int(box[0])
+        x1, y1, x2, y2 = (rnd(v * scale) for v in box[1:])
+        for ph, (h0, h1) in enumerate(_bins(y1, y2, output_size[0])):
+            for pw, (w0, w1) in enumerate(_bins(x1, x2, output_size[1])):
+                h0, h1 = min(max(h0, 0), h), min(max(h1, 0), h)
+                w0, w1 = min(max(w0, 0), w), min(max(w1, 0), w)
+                if h1 <= h0 or w1 <= w0:
+                    continue
+                win = x[b, :, h0:h1, w0:w1].reshape(c, -1)
+                r, s = np.unravel_index(win.argmax(axis=1), (h1 - h0, w1 - w0))
+                if assign:
+                    dx[b, np.arange(c), h0 + r, w0 + s] = dout[k, :, ph, pw]
+                else:
+                    dx[b, np.arange(c), h0 + r, w0 + s] += dout[k, :, ph, pw]
+    return dx
+
+
+@wrong("roi_pool.accumulate")
+def roi_pool_assign(dout, x, boxes, output_size, spatial_scale=1.0):
+    return _roi_pool_backward(dout, x, boxes, output_size, spatial_scale, assign=True)
+
+
+@wrong("roi_pool.batch_index")
+def roi_pool_first_image(dout, x, boxes, output_size, spatial_scale=1.0):
+    return _roi_pool_backward(dout, x, boxes, output_size, spatial_scale, image_zero=True)
+
+
+@wrong("roi_pool.scale")
+def roi_pool_unscaled(dout, x, boxes, output_size, spatial_scale=1.0):
+    return _roi_pool_backward(dout, x, boxes, output_size, spatial_scale, ignore_scale=True)
+
+
+@wrong("roi_pool.rounding")
+def roi_pool_numpy_round(dout, x, boxes, output_size, spatial_scale=1.0):
+    return _roi_pool_backward(dout, x, boxes, output_size, spatial_scale,
+                              rounding=lambda v: int(np.round(v)))
+
+
 CASES = [(key.split(".")[0], key, fn) for key, fns in WRONG.items() for fn in fns]
 
 

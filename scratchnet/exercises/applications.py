@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from .hints import batch_of, contrast, ignores_dout, relation, right_where, same, scaled_by
-from .specs import DECK_000, DECK_002, ExCase, Exercise, _F
+from .hints import Hint, batch_of, contrast, ignores_dout, relation, right_where, same, scaled_by
+from .specs import DECK_000, DECK_001, DECK_002, DECK_003, ExCase, Exercise, _F
 from .text import Text
 
 
@@ -196,4 +196,168 @@ PIXEL_CE = Exercise(
 )
 
 
-APPLICATION_EXERCISES = [SMOOTH_L1, PIXEL_CE]
+def _bilinear_case(n, c, h, w, ho, wo):
+    return lambda rng: ([rng.standard_normal((n, c, h, w))], {"size": (ho, wo)})
+
+
+def _bilinear_identity(run):
+    return tuple(run.params["size"]) == run.arrays[0].shape[2:]
+
+
+def _bilinear_square(run):
+    h, w = run.arrays[0].shape[2:]
+    return h == w and run.params["size"][0] == run.params["size"][1]
+
+
+def _bilinear_interior_wrong(run, got, want):
+    if got.shape != want.shape:
+        return False
+    ok = np.isclose(got, want, rtol=1e-6, atol=1e-8)
+    return not ok[:, :, 1:-1, 1:-1].all()
+
+
+def _bilinear_accumulate(ev):
+    identity = ev.pairs(("x",), _bilinear_identity)
+    upsampled = ev.pairs(("x",), lambda r: _bilinear_square(r) and not _bilinear_identity(r))
+    return (bool(identity) and all(ev.right((g, w)) for _, g, w in identity)
+            and any(_bilinear_interior_wrong(r, g, w) for r, g, w in upsampled))
+
+
+def _bilinear_border_only(run, got, want):
+    if got.shape != want.shape or min(got.shape[2:]) < 3:
+        return False
+    interior = np.zeros(got.shape, dtype=bool)
+    interior[:, :, 1:-1, 1:-1] = True
+    return right_where(interior, got, want)
+
+
+BILINEAR = Exercise(
+    "bilinear_upsample", "Bilinear upsampling backward (FCN's decoder), align_corners=False",
+    ["x"], ["x"],
+    [ExCase("2x2 -> 4x4 (factor 2)", 60, _bilinear_case(1, 1, 2, 2, 4, 4)),
+     ExCase("3x5 -> 7x9 (odd, not square)", 61, _bilinear_case(1, 2, 3, 5, 7, 9)),
+     ExCase("batch 2, 3 channels, 4x4 -> 8x8", 62, _bilinear_case(2, 3, 4, 4, 8, 8)),
+     ExCase("1x1 feature map -> 3x3", 63, _bilinear_case(2, 1, 1, 1, 3, 3)),
+     ExCase("5x5 -> 5x5 (the identity)", 64, _bilinear_case(1, 2, 5, 5, 5, 5), gradcheck=False),
+     ExCase("4x6 -> 4x6 (the identity, not square)", 65, _bilinear_case(1, 1, 4, 6, 4, 6),
+            gradcheck=False),
+     ExCase("5x5 -> 13x13 (factor 2.6)", 66, _bilinear_case(1, 1, 5, 5, 13, 13),
+            gradcheck=False)],
+    lambda x, size: _F().interpolate(x, size=size, mode="bilinear", align_corners=False),
+    hints=[
+        Hint("bilinear_upsample.accumulate", ("x",), _bilinear_accumulate,
+             Text("right at the same size but wrong when upsampling: each input pixel feeds "
+                  "several outputs, and `dx[:, :, rows] += ...` with repeated indices adds only "
+                  "once: accumulate with np.add.at (or loop over the outputs).",
+                  "크기가 같을 때는 맞고 업샘플링할 때는 틀립니다: 입력 픽셀 하나가 여러 출력에 "
+                  "쓰이는데, 인덱스가 반복되는 `dx[:, :, rows] += ...`는 한 번만 더합니다: "
+                  "np.add.at으로 (또는 출력마다 반복문으로) 누적하세요.")),
+        relation("bilinear_upsample.border", ("x",), _bilinear_border_only,
+                 Text("right inside but wrong on the border rows and columns: the source "
+                      "coordinate (i + 0.5) * H / Ho - 0.5 is negative for the first outputs; "
+                      "clamp it at 0 (and the second neighbour at H - 1), or index -1 wraps to "
+                      "the last pixel.",
+                      "안쪽은 맞고 가장자리 행과 열만 틀립니다: 처음 출력들의 원본 좌표 "
+                      "(i + 0.5) * H / Ho - 0.5는 음수입니다; 0으로 clamp하세요 (두 번째 이웃은 "
+                      "H - 1로). 그렇지 않으면 인덱스 -1이 마지막 픽셀을 가리킵니다.")),
+        contrast("bilinear_upsample.axes", ("x",), _bilinear_square,
+                 lambda r: not _bilinear_square(r),
+                 Text("right for square maps only: rows use the scale H / Ho and columns the "
+                      "scale W / Wo; check that no height is used for a width.",
+                      "정사각형 맵에서만 맞습니다: 행은 H / Ho, 열은 W / Wo 비율을 씁니다; 높이를 "
+                      "너비 자리에 쓰지 않았는지 확인하세요.")),
+    ],
+    deck=DECK_001,
+    title_ko="이중 선형 업샘플링(bilinear upsampling)의 역전파 (FCN 디코더), align_corners=False",
+)
+
+
+def _roi_pool_ref(x, boxes, output_size, spatial_scale):
+    from ..ops.roi import roi_pool
+    return roi_pool(x, boxes, output_size, spatial_scale)
+
+
+def _roi_case(n, c, h, w, boxes, output_size, scale=1.0):
+    def make(rng):
+        x = rng.standard_normal((n, c, h, w))
+        return [x, np.array(boxes, dtype=np.float64)], {"output_size": output_size,
+                                                         "spatial_scale": scale}
+    return make
+
+
+def _roi_cover(run):
+    """How many bins (over every RoI) read each pixel of the map, (N, H, W)."""
+    from ..kernels.roi import roi_pool_bin_edges
+    x, boxes = run.arrays
+    n, _, h, w = x.shape
+    rows, cols = roi_pool_bin_edges(boxes, np.float64(run.params["spatial_scale"]),
+                                    *run.params["output_size"])
+    cover = np.zeros((n, h, w), dtype=np.int64)
+    for k, box in enumerate(boxes):
+        for r0, r1 in rows[k]:
+            for c0, c1 in cols[k]:
+                cover[int(box[0]), max(r0, 0):max(min(r1, h), 0),
+                      max(c0, 0):max(min(c1, w), 0)] += 1
+    return cover
+
+
+def _roi_has_half(run):
+    scaled = run.arrays[1][:, 1:] * run.params["spatial_scale"]
+    return bool(np.any(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-12))
+
+
+ROI_POOL = Exercise(
+    "roi_pool", "RoI max pooling backward (Fast R-CNN)",
+    ["x", "boxes"], ["x"],
+    [ExCase("deck 000: a 21x14 RoI -> 7x7 (3x2 bins)", 70,
+            _roi_case(1, 2, 24, 18, [[0, 2, 1, 15, 21]], (7, 7))),
+     ExCase("deck 000: a 35x42 RoI -> 7x7 (5x6 bins)", 71,
+            _roi_case(1, 1, 38, 46, [[0, 3, 2, 44, 36]], (7, 7))),
+     ExCase("two overlapping RoIs", 72,
+            _roi_case(1, 2, 10, 10, [[0, 0, 0, 5, 5], [0, 3, 2, 8, 7]], (2, 2))),
+     ExCase("RoIs on two images (batch index 1)", 73,
+            _roi_case(2, 2, 8, 8, [[1, 0, 0, 3, 3], [0, 4, 4, 7, 7]], (2, 2))),
+     ExCase("a 5x3 RoI -> 2x2: bins share a row", 74,
+            _roi_case(1, 1, 8, 8, [[0, 1, 1, 3, 5]], (2, 2))),
+     ExCase("a box on the border, partly outside the map", 75,
+            _roi_case(1, 2, 6, 6, [[0, 3, 3, 9, 9]], (2, 2))),
+     ExCase("spatial_scale 1/4, corners on whole feature pixels", 76,
+            _roi_case(1, 1, 8, 8, [[0, 4, 8, 20, 28]], (2, 2), 0.25)),
+     ExCase("spatial_scale 1/4, corners at .5 (C rounding: 2.5 -> 3)", 77,
+            _roi_case(1, 1, 8, 8, [[0, 2, 6, 18, 26]], (2, 2), 0.25), gradcheck=False)],
+    _roi_pool_ref,
+    hints=[
+        contrast("roi_pool.accumulate", ("x",), lambda r: _roi_cover(r).max() <= 1,
+                 lambda r: _roi_cover(r).max() > 1 and r.params["spatial_scale"] == 1.0,
+                 Text("right where no pixel lies in two bins, wrong where RoIs overlap or "
+                      "bins share a row: one pixel can win several bins, so ACCUMULATE (+=) "
+                      "into dx.",
+                      "두 구간(bin)에 걸친 픽셀이 없으면 맞고, RoI가 겹치거나 구간이 행을 "
+                      "나누어 가지면 틀립니다: 한 픽셀이 여러 구간의 최댓값일 수 있으니 dx에 "
+                      "누적(+=)하세요.")),
+        contrast("roi_pool.batch_index", ("x",), lambda r: (r.arrays[1][:, 0] == 0).all(),
+                 lambda r: (r.arrays[1][:, 0] > 0).any(),
+                 Text("right while every box is on image 0: column 0 of each box is its batch "
+                      "index; send its gradient to that image.",
+                      "모든 박스가 이미지 0에 있을 때만 맞습니다: 박스의 0번째 열은 배치 "
+                      "인덱스입니다; 기울기를 그 이미지로 보내세요.")),
+        contrast("roi_pool.scale", ("x",), lambda r: r.params["spatial_scale"] == 1.0,
+                 lambda r: r.params["spatial_scale"] != 1.0 and not _roi_has_half(r),
+                 Text("right at spatial_scale 1 only: boxes are in image pixels; multiply them "
+                      "by spatial_scale (1/16 for VGG-16's conv5) to find the feature-map "
+                      "pixels.",
+                      "spatial_scale이 1일 때만 맞습니다: 박스는 이미지 픽셀 단위입니다; "
+                      "spatial_scale(VGG-16 conv5는 1/16)을 곱해야 특징 맵의 픽셀이 됩니다.")),
+        contrast("roi_pool.rounding", ("x",), lambda r: not _roi_has_half(r), _roi_has_half,
+                 Text("right until a scaled corner lands on .5: RoI pooling rounds halves away "
+                      "from zero (C's round: 2.5 -> 3), where np.round and Python's round go "
+                      "to the even neighbour (2.5 -> 2).",
+                      "스케일한 모서리가 .5에 떨어질 때만 틀립니다: RoI 풀링은 .5를 0에서 먼 "
+                      "쪽으로 반올림합니다 (C의 round: 2.5 -> 3). np.round와 파이썬의 round는 "
+                      "짝수 쪽으로 갑니다 (2.5 -> 2).")),
+    ],
+    deck=DECK_000, title_ko="RoI 최대 풀링(RoI max pooling)의 역전파 (Fast R-CNN)",
+)
+
+
+APPLICATION_EXERCISES = [SMOOTH_L1, PIXEL_CE, BILINEAR, ROI_POOL]
