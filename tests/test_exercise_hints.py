@@ -422,6 +422,107 @@ def roi_pool_numpy_round(dout, x, boxes, output_size, spatial_scale=1.0):
                               rounding=lambda v: int(np.round(v)))
 
 
+def _triplet_grads(a, p, n, alpha, mask=True, factor=2.0, mean=True):
+    gap = ((a - p) ** 2).sum(axis=1) - ((a - n) ** 2).sum(axis=1) + alpha
+    active = (gap > 0)[:, None] if mask else np.ones((len(a), 1))
+    scale = active / len(a) if mean else active
+    return factor * (n - p) * scale, -factor * (a - p) * scale, factor * (a - n) * scale
+
+
+@wrong("triplet_loss.easy")
+def triplet_no_hinge(dout, a, p, n, alpha=0.2):
+    return tuple(dout * g for g in _triplet_grads(a, p, n, alpha, mask=False))
+
+
+@wrong("triplet_loss.square")
+def triplet_forgot_the_two(dout, a, p, n, alpha=0.2):
+    return tuple(dout * g for g in _triplet_grads(a, p, n, alpha, factor=1.0))
+
+
+@wrong("triplet_loss.sign")
+def triplet_pulls_the_negative(dout, a, p, n, alpha=0.2):
+    da, dp, dn = _triplet_grads(a, p, n, alpha)
+    return dout * da, -dout * dp, -dout * dn
+
+
+@wrong("triplet_loss.mean")
+def triplet_sum_not_mean(dout, a, p, n, alpha=0.2):
+    return tuple(dout * g for g in _triplet_grads(a, p, n, alpha, mean=False))
+
+
+def _style_grad(f, a, factor=1.0, m_power=2, n_power=2):
+    c = f.shape[0]
+    m = f.shape[1] * f.shape[2]
+    fm = f.reshape(c, m)
+    g = fm @ fm.T
+    return (factor * (g - a) @ fm / (c ** n_power * m ** m_power)).reshape(f.shape)
+
+
+@wrong("style_loss.twice")
+def style_one_factor(dout, f, a):
+    return dout * _style_grad(f, a, factor=0.5)
+
+
+@wrong("style_loss.positions")
+def style_m_not_squared(dout, f, a):
+    return dout * _style_grad(f, a, m_power=1)
+
+
+@wrong("style_loss.filters")
+def style_n_not_squared(dout, f, a):
+    return dout * _style_grad(f, a, n_power=1)
+
+
+@wrong("dice_loss.denominator")
+def dice_numerator_only(dout, p, g, eps=1.0):
+    denom = p.sum(axis=(1, 2), keepdims=True) + g.sum(axis=(1, 2), keepdims=True) + eps
+    return -dout * 2 * g / denom / len(p)
+
+
+@wrong("dice_loss.per_image")
+def dice_whole_batch(dout, p, g, eps=1.0):
+    inter = (p * g).sum()
+    denom = p.sum() + g.sum() + eps
+    return -dout * (2 * g * denom - (2 * inter + eps)) / denom ** 2
+
+
+@wrong("dice_loss.sign")
+def dice_coefficient_gradient(dout, p, g, eps=1.0):
+    return -solution("dice_loss")(dout, p, g, eps)
+
+
+def _sig(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@wrong("gan_bce.saturating")
+def gan_saturating_generator(dout, real, fake, player="discriminator"):
+    if player == "discriminator":
+        return solution("gan_bce")(dout, real, fake, player)
+    # minimising log(1 - D(G(z))) as in the first GAN paper's minimax game
+    return np.zeros_like(real), -dout * _sig(fake) / len(fake)
+
+
+@wrong("gan_bce.fake_label")
+def gan_fakes_labelled_real(dout, real, fake, player="discriminator"):
+    if player == "discriminator":
+        return dout * (_sig(real) - 1) / len(real), dout * (_sig(fake) - 1) / len(fake)
+    return solution("gan_bce")(dout, real, fake, player)
+
+
+@wrong("gan_bce.mean")
+def gan_sum_not_mean(dout, real, fake, player="discriminator"):
+    dr, df = solution("gan_bce")(dout, real, fake, player)
+    return dr * len(real), df * len(fake)
+
+
+@wrong("gan_bce.generator_real")
+def gan_generator_also_real(dout, real, fake, player="discriminator"):
+    if player == "discriminator":
+        return solution("gan_bce")(dout, real, fake, player)
+    return dout * (_sig(real) - 1) / len(real), dout * (_sig(fake) - 1) / len(fake)
+
+
 CASES = [(key.split(".")[0], key, fn) for key, fns in WRONG.items() for fn in fns]
 
 

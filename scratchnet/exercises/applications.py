@@ -8,7 +8,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from .hints import Hint, batch_of, contrast, ignores_dout, relation, right_where, same, scaled_by
-from .specs import DECK_000, DECK_001, DECK_002, DECK_003, ExCase, Exercise, _F
+from .specs import DECK_000, DECK_001, DECK_002, DECK_003, ExCase, Exercise, _batch_factor, _F
 from .text import Text
 
 
@@ -360,4 +360,253 @@ ROI_POOL = Exercise(
 )
 
 
-APPLICATION_EXERCISES = [SMOOTH_L1, PIXEL_CE, BILINEAR, ROI_POOL]
+
+def _triplet_ref(a, p, n, alpha):
+    gap = ((a - p) * (a - p)).sum(axis=1) - ((a - n) * (a - n)).sum(axis=1) + alpha
+    return gap.relu().mean()
+
+
+def _triplet_case(batch, d, alpha, easy=()):
+    def make(rng):
+        a = rng.standard_normal((batch, d))
+        p = a + 0.3 * rng.standard_normal((batch, d))
+        n = a + 0.3 * rng.standard_normal((batch, d))
+        for i in easy:   # a negative far away: loss 0 beyond the margin
+            n[i] = a[i] + 3.0 + rng.random(d)
+        return [a, p, n], {"alpha": alpha}
+    return make
+
+
+def _triplet_all_hard(run):
+    a, p, n = run.arrays
+    gap = ((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) + run.params["alpha"]
+    return bool((gap > 0).all())
+
+
+TRIPLET = Exercise(
+    "triplet_loss", "The triplet loss of deck 002: max(||a-p||^2 - ||a-n||^2 + alpha, 0)",
+    ["a", "p", "n"], ["a", "p", "n"],
+    [ExCase("N=4, D=3, two easy triplets", 80, _triplet_case(4, 3, 0.2, easy=(1, 3))),
+     ExCase("N=3, D=5, every triplet hard", 81, _triplet_case(3, 5, 1.0)),
+     ExCase("N=1, D=4, a hard triplet", 82, _triplet_case(1, 4, 1.0)),
+     ExCase("N=1, D=2, an easy triplet (zero loss, zero gradient)", 83,
+            _triplet_case(1, 2, 0.2, easy=(0,)), gradcheck=False),
+     ExCase("N=3, D=5, every triplet hard, dout x 3", 81, _triplet_case(3, 5, 1.0),
+            gradcheck=False, dout_scale=3.0)],
+    _triplet_ref,
+    hints=[
+        contrast("triplet_loss.easy", ("a", "p", "n"), _triplet_all_hard,
+                 lambda r: not _triplet_all_hard(r),
+                 Text("right while every triplet is hard, wrong once one is easy: where "
+                      "||a-p||^2 - ||a-n||^2 + alpha <= 0 the hinge max(., 0) is flat, so "
+                      "that triplet gets no gradient at all.",
+                      "모든 삼중쌍(triplet)이 어려울 때는 맞고 쉬운 것이 있으면 틀립니다: "
+                      "||a-p||^2 - ||a-n||^2 + alpha <= 0인 곳에서 힌지 max(., 0)는 평평하므로 "
+                      "그 삼중쌍에는 기울기가 전혀 없습니다.")),
+        relation("triplet_loss.square", ("a", "p", "n"),
+                 lambda run, g, w: scaled_by(0.5, g, w),
+                 Text("half the gradient: the derivative of ||a - p||^2 is 2 (a - p), not "
+                      "(a - p).",
+                      "기울기가 절반입니다: ||a - p||^2의 미분은 (a - p)가 아니라 2 (a - p)"
+                      "입니다.")),
+        relation("triplet_loss.sign", ("p", "n"), lambda run, g, w: scaled_by(-1.0, g, w),
+                 Text("the sign is flipped: the loss pulls the positive towards the anchor "
+                      "(dp = -2 (a - p) / N for an active triplet) and pushes the negative away "
+                      "(dn = +2 (a - n) / N).",
+                      "부호가 반대입니다: 손실은 양성(positive)을 앵커 쪽으로 당기고 "
+                      "(활성 삼중쌍에서 dp = -2 (a - p) / N), 음성(negative)을 밀어냅니다 "
+                      "(dn = +2 (a - n) / N).")),
+        relation("triplet_loss.mean", ("a", "p", "n"), _batch_factor,
+                 Text("off by the batch size: the loss is the MEAN over the N triplets, so "
+                      "each gradient carries 1/N.",
+                      "배치 크기만큼 어긋납니다: 손실은 N개 삼중쌍의 평균이므로 각 기울기에 "
+                      "1/N이 붙습니다.")),
+    ],
+    deck=DECK_002, title_ko="deck 002의 삼중쌍 손실(triplet loss): max(||a-p||^2 - ||a-n||^2 + alpha, 0)",
+)
+
+
+def _style_ref(f, a):
+    c = f.shape[0]
+    m = f.shape[1] * f.shape[2]
+    fm = f.reshape(c, m)
+    g = fm @ fm.T
+    return ((g - a) * (g - a)).sum() / (4.0 * c * c * m * m)
+
+
+def _style_case(c, h, w):
+    def make(rng):
+        f = np.abs(rng.standard_normal((c, h, w)))      # post-ReLU features
+        s = np.abs(rng.standard_normal((c, 2 * h * w)))
+        return [f, s @ s.T / 2.0], {}
+    return make
+
+
+def _style_m(run):
+    return run.arrays[0].shape[1] * run.arrays[0].shape[2]
+
+
+STYLE = Exercise(
+    "style_loss", "Gram matrix and the style loss E = 1/(4 N^2 M^2) sum (G - A)^2",
+    ["f", "a"], ["f"],
+    [ExCase("N=3 filters, 4x4 map (M=16)", 90, _style_case(3, 4, 4)),
+     ExCase("N=2 filters, 1x1 map (M=1)", 91, _style_case(2, 1, 1)),
+     ExCase("N=4 filters, 2x3 map (M=6)", 92, _style_case(4, 2, 3)),
+     ExCase("N=1 filter, 3x3 map (M=9)", 93, _style_case(1, 3, 3), gradcheck=False),
+     ExCase("N=1 filter, 1x1 map", 94, _style_case(1, 1, 1), gradcheck=False)],
+    _style_ref,
+    hints=[
+        relation("style_loss.twice", ("f",), lambda run, g, w: scaled_by(0.5, g, w),
+                 Text("half the gradient: G = F F^T uses F twice, and both uses send back "
+                      "(G - A) F, so dF = (G - A) F / (N^2 M^2), not / (2 N^2 M^2).",
+                      "기울기가 절반입니다: G = F F^T는 F를 두 번 쓰고 두 자리 모두 (G - A) F를 "
+                      "돌려보내므로 dF = (G - A) F / (N^2 M^2)입니다 (/ (2 N^2 M^2)가 "
+                      "아닙니다).")),
+        contrast("style_loss.positions", ("f",), lambda r: _style_m(r) == 1,
+                 lambda r: _style_m(r) > 1,
+                 Text("right on 1x1 maps only: M is the number of positions H * W, and it is "
+                      "squared in the normaliser 1/(4 N^2 M^2).",
+                      "1x1 맵에서만 맞습니다: M은 위치의 수 H * W이고 정규화 1/(4 N^2 M^2)에서 "
+                      "제곱됩니다.")),
+        contrast("style_loss.filters", ("f",), lambda r: r.arrays[0].shape[0] == 1,
+                 lambda r: r.arrays[0].shape[0] > 1,
+                 Text("right with one filter only: N is the number of filters (channels), and "
+                      "it is squared in the normaliser 1/(4 N^2 M^2).",
+                      "필터가 하나일 때만 맞습니다: N은 필터(채널)의 수이고 정규화 "
+                      "1/(4 N^2 M^2)에서 제곱됩니다.")),
+    ],
+    deck=DECK_000, title_ko="그람 행렬(Gram matrix)과 스타일 손실 E = 1/(4 N^2 M^2) sum (G - A)^2",
+)
+
+
+def _dice_ref(p, g, eps):
+    inter = (p * g).sum(axis=(1, 2))
+    denom = p.sum(axis=(1, 2)) + g.sum(axis=(1, 2)) + eps
+    return (1.0 - (2.0 * inter + eps) / denom).mean()
+
+
+def _dice_case(n, h, w, empty=()):
+    def make(rng):
+        p = rng.uniform(0.05, 0.95, (n, h, w))
+        g = (rng.random((n, h, w)) < 0.4).astype(np.float64)
+        for i in empty:
+            g[i] = 0.0
+        return [p, g], {"eps": 1.0}
+    return make
+
+
+def _dice_numerator_only(run, got, want):
+    g = run.arrays[1]
+    background = g == 0
+    return (got.shape == want.shape and background.any()
+            and np.allclose(got[background], 0.0) and np.abs(want[background]).max() > 1e-9)
+
+
+DICE = Exercise(
+    "dice_loss", "Dice loss (U-Net): 1 - (2 sum p g + 1) / (sum p + sum g + 1), mean over images",
+    ["p", "g"], ["p"],
+    [ExCase("N=2, 4x4", 100, _dice_case(2, 4, 4)),
+     ExCase("N=1, 3x5", 101, _dice_case(1, 3, 5)),
+     ExCase("N=3, 2x5, image 2 has no object", 102, _dice_case(3, 2, 5, empty=(2,))),
+     ExCase("N=1, 4x4, no object", 103, _dice_case(1, 4, 4, empty=(0,)), gradcheck=False)],
+    _dice_ref,
+    hints=[
+        relation("dice_loss.denominator", ("p",), _dice_numerator_only,
+                 Text("zero gradient where the target is 0: the denominator sum p + sum g + 1 "
+                      "depends on the prediction too, so every pixel gets the quotient rule's "
+                      "second term (2 I + 1) / D^2.",
+                      "타깃이 0인 곳의 기울기가 0입니다: 분모 sum p + sum g + 1도 예측에 "
+                      "의존하므로, 모든 픽셀이 몫의 미분법의 두 번째 항 (2 I + 1) / D^2을 "
+                      "받습니다.")),
+        contrast("dice_loss.per_image", ("p",), lambda r: batch_of(r) == 1,
+                 lambda r: batch_of(r) > 1,
+                 Text("right for one image but wrong for a batch: the intersection and the "
+                      "denominator are summed over each image separately (axis=(1, 2)), and "
+                      "the per-image losses are then averaged.",
+                      "이미지 하나에서는 맞고 배치에서는 틀립니다: 교집합과 분모는 이미지마다 "
+                      "따로 합하고 (axis=(1, 2)), 그 다음 이미지별 손실을 평균합니다.")),
+        relation("dice_loss.sign", ("p",), lambda run, g, w: scaled_by(-1.0, g, w),
+                 Text("the sign is flipped: you differentiated the Dice coefficient; the loss "
+                      "is 1 - Dice, so its gradient is the negative.",
+                      "부호가 반대입니다: Dice 계수를 미분했습니다; 손실은 1 - Dice이므로 "
+                      "기울기는 그 음수입니다.")),
+    ],
+    deck=DECK_000, title_ko="Dice 손실(U-Net): 1 - (2 sum p g + 1) / (sum p + sum g + 1), 이미지 평균",
+)
+
+
+def _gan_ref(real, fake, player):
+    F = _F()
+    if player == "discriminator":
+        return (F.binary_cross_entropy_with_logits(real, np.ones(real.shape))
+                + F.binary_cross_entropy_with_logits(fake, np.zeros(fake.shape)))
+    # the generator's loss does not depend on the real logits: their gradient is zero
+    return F.binary_cross_entropy_with_logits(fake, np.ones(fake.shape)) + real.sum() * 0.0
+
+
+def _gan_case(n, player, fake_low=-2.0, fake_high=2.0):
+    def make(rng):
+        return [rng.uniform(-2, 2, n), rng.uniform(fake_low, fake_high, n)], {"player": player}
+    return make
+
+
+def _gan_fake_label(ev):
+    for run, g in ev.entries:
+        if run.params["player"] == "discriminator":
+            if ev.right(g["real"]) and g["fake"][0].shape == g["fake"][1].shape \
+                    and not ev.right(g["fake"]):
+                return True
+    return False
+
+
+def _gan_vanishing(run, got, want):
+    return (run.params["player"] == "generator" and got.shape == want.shape
+            and np.abs(want).min() > 0 and np.all(np.abs(got) < 0.1 * np.abs(want)))
+
+
+GAN = Exercise(
+    "gan_bce", "GAN losses: binary cross-entropy on logits for the discriminator and the "
+               "generator (non-saturating)",
+    ["real", "fake"], ["real", "fake"],
+    [ExCase("discriminator, N=4", 110, _gan_case(4, "discriminator")),
+     ExCase("generator, N=4", 111, _gan_case(4, "generator")),
+     ExCase("generator, fakes confidently rejected (logits -6 to -4)", 112,
+            _gan_case(3, "generator", -6.0, -4.0)),
+     ExCase("discriminator, N=1", 113, _gan_case(1, "discriminator"), gradcheck=False),
+     ExCase("generator, N=1", 114, _gan_case(1, "generator"), gradcheck=False)],
+    _gan_ref,
+    hints=[
+        relation("gan_bce.saturating", ("fake",), _gan_vanishing,
+                 Text("your generator's gradient vanishes where the discriminator rejects "
+                      "the fakes: that is the saturating loss log(1 - D(G(z))). Use the "
+                      "non-saturating one, -log D(G(z)): BCE of the fake logits against label "
+                      "1, gradient (sigmoid(l) - 1) / N.",
+                      "판별자가 가짜를 확실히 거부하는 곳에서 생성자의 기울기가 사라집니다: "
+                      "포화되는(saturating) 손실 log(1 - D(G(z)))입니다. 포화되지 않는 "
+                      "-log D(G(z))를 쓰세요: 가짜 로짓을 레이블 1로 두는 BCE, 기울기 "
+                      "(sigmoid(l) - 1) / N.")),
+        Hint("gan_bce.fake_label", ("fake",), _gan_fake_label,
+             Text("the discriminator's real logits are right but its fake ones are not: for "
+                  "the discriminator the fakes have label 0, gradient sigmoid(l) / N.",
+                  "판별자의 진짜 로짓 기울기는 맞지만 가짜 로짓은 틀립니다: 판별자에게 가짜의 "
+                  "레이블은 0이고, 기울기는 sigmoid(l) / N 입니다.")),
+        contrast("gan_bce.mean", ("real", "fake"), lambda r: batch_of(r) == 1,
+                 lambda r: batch_of(r) > 1,
+                 Text("right for N=1 only: each BCE is a MEAN over its N logits, so every "
+                      "gradient carries 1/N.",
+                      "N=1에서만 맞습니다: 각 BCE는 N개 로짓의 평균이므로 모든 기울기에 1/N이 "
+                      "붙습니다.")),
+        relation("gan_bce.generator_real", ("real",),
+                 lambda run, g, w: run.params["player"] == "generator" and g.shape == w.shape
+                 and np.any(g),
+                 Text("the generator's loss does not involve the real images: dreal is zero "
+                      "when player is 'generator'.",
+                      "생성자의 손실에는 진짜 이미지가 들어가지 않습니다: player가 "
+                      "'generator'이면 dreal은 0입니다.")),
+    ],
+    deck=DECK_003,
+    title_ko="GAN 손실: 판별자와 생성자의 로짓에 대한 이진 교차 엔트로피 (포화되지 않는 형태)",
+)
+
+
+APPLICATION_EXERCISES = [SMOOTH_L1, PIXEL_CE, BILINEAR, ROI_POOL, TRIPLET, STYLE, DICE, GAN]
