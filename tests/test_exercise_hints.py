@@ -523,6 +523,61 @@ def gan_generator_also_real(dout, real, fake, player="discriminator"):
     return dout * (_sig(real) - 1) / len(real), dout * (_sig(fake) - 1) / len(fake)
 
 
+def _roi_align_backward(dout, x, boxes, output_size, spatial_scale, sampling_ratio, aligned,
+                        nearest=False, average=True, image_zero=False, always_aligned=False):
+    from scratchnet.exercises.solutions.roi_align import _samples, _taps
+    n, c, h, w = x.shape
+    dx = np.zeros_like(x)
+    for k, box in enumerate(boxes):
+        b = 0 if image_zero else int(box[0])
+        for ph, pw, count, points in _samples(box, output_size, spatial_scale, sampling_ratio,
+                                              aligned or always_aligned):
+            g = dout[k, :, ph, pw] / (max(count, 1) if average else 1)
+            for y, xx in points:
+                if nearest:   # the nearest pixel instead of the four around the sample
+                    yi, xi = int(round(y)), int(round(xx))
+                    if 0 <= yi < h and 0 <= xi < w:
+                        dx[b, :, yi, xi] += g
+                    continue
+                ty, tx = _taps(y, h), _taps(xx, w)
+                if ty is None or tx is None:
+                    continue
+                (y0, y1, ly), (x0, x1, lx) = ty, tx
+                dx[b, :, y0, x0] += (1 - ly) * (1 - lx) * g
+                dx[b, :, y0, x1] += (1 - ly) * lx * g
+                dx[b, :, y1, x0] += ly * (1 - lx) * g
+                dx[b, :, y1, x1] += ly * lx * g
+    return dx
+
+
+@wrong("roi_align.weights")
+def roi_align_nearest_pixel(dout, x, boxes, output_size, spatial_scale=1.0, sampling_ratio=2,
+                            aligned=True):
+    return _roi_align_backward(dout, x, boxes, output_size, spatial_scale, sampling_ratio,
+                               aligned, nearest=True)
+
+
+@wrong("roi_align.count")
+def roi_align_sum_of_samples(dout, x, boxes, output_size, spatial_scale=1.0, sampling_ratio=2,
+                             aligned=True):
+    return _roi_align_backward(dout, x, boxes, output_size, spatial_scale, sampling_ratio,
+                               aligned, average=False)
+
+
+@wrong("roi_align.aligned")
+def roi_align_always_half_pixel(dout, x, boxes, output_size, spatial_scale=1.0,
+                                sampling_ratio=2, aligned=True):
+    return _roi_align_backward(dout, x, boxes, output_size, spatial_scale, sampling_ratio,
+                               aligned, always_aligned=True)
+
+
+@wrong("roi_align.batch_index")
+def roi_align_first_image(dout, x, boxes, output_size, spatial_scale=1.0, sampling_ratio=2,
+                          aligned=True):
+    return _roi_align_backward(dout, x, boxes, output_size, spatial_scale, sampling_ratio,
+                               aligned, image_zero=True)
+
+
 CASES = [(key.split(".")[0], key, fn) for key, fns in WRONG.items() for fn in fns]
 
 

@@ -609,4 +609,94 @@ GAN = Exercise(
 )
 
 
-APPLICATION_EXERCISES = [SMOOTH_L1, PIXEL_CE, BILINEAR, ROI_POOL, TRIPLET, STYLE, DICE, GAN]
+
+def _roi_align_ref(x, boxes, output_size, spatial_scale, sampling_ratio, aligned):
+    from ..ops.roi import roi_align
+    return roi_align(x, boxes, output_size, spatial_scale, sampling_ratio, aligned)
+
+
+def _align_case(n, c, h, w, boxes, output_size, sampling_ratio=2, aligned=True, scale=1.0):
+    def make(rng):
+        return [rng.standard_normal((n, c, h, w)), np.array(boxes, dtype=np.float64)], \
+            {"output_size": output_size, "spatial_scale": scale,
+             "sampling_ratio": sampling_ratio, "aligned": aligned}
+    return make
+
+
+def _align_geometry(run):
+    """(samples per bin of each box, every sample position) of a RoI-align run."""
+    from .solutions.roi_align import _samples
+    counts, positions = [], []
+    for box in run.arrays[1]:
+        for _, _, count, points in _samples(box, run.params["output_size"],
+                                            run.params["spatial_scale"],
+                                            run.params["sampling_ratio"], run.params["aligned"]):
+            counts.append(count)
+            positions += points
+    return counts, np.array(positions)
+
+
+def _align_one_sample(run):
+    return all(c == 1 for c in _align_geometry(run)[0])
+
+
+def _align_on_pixels(run):
+    positions = _align_geometry(run)[1]
+    return _align_one_sample(run) and bool(np.all(positions == np.round(positions)))
+
+
+ROI_ALIGN = Exercise(
+    "roi_align", "RoI align backward (Mask R-CNN): bilinear sample points",
+    ["x", "boxes"], ["x"],
+    [ExCase("aligned, 2x2 bins, sampling_ratio 2", 120,
+            _align_case(1, 2, 6, 6, [[0, 0.7, 1.2, 4.9, 5.3]], (2, 2))),
+     ExCase("legacy aligned=False: a 0.6-pixel box stretched to 1 pixel", 121,
+            _align_case(1, 1, 6, 6, [[0, 2.2, 2.1, 2.8, 2.7]], (2, 2), aligned=False)),
+     ExCase("overlapping boxes on two images", 122,
+            _align_case(2, 2, 6, 7, [[1, 0.5, 0.5, 4.5, 3.5], [0, 1.3, 0.2, 5.1, 4.4],
+                                     [1, 2.0, 1.0, 5.5, 5.0]], (2, 3))),
+     ExCase("a box over the border (samples in [-1, 0] read pixel 0)", 123,
+            _align_case(1, 1, 5, 5, [[0, -1.4, -0.8, 3.0, 2.5]], (2, 2), aligned=False)),
+     ExCase("adaptive sampling (sampling_ratio -1: ceil(roi / PH) samples)", 124,
+            _align_case(1, 1, 8, 8, [[0, 0.3, 0.6, 6.9, 5.2]], (2, 2), -1)),
+     ExCase("samples on whole pixels (aligned=False, sampling_ratio 1)", 125,
+            _align_case(1, 2, 6, 6, [[0, 0, 0, 4, 4]], (2, 2), 1, aligned=False),
+            gradcheck=False),
+     ExCase("sampling_ratio 1, samples between pixels", 126,
+            _align_case(1, 1, 6, 6, [[0, 0.4, 0.9, 5.1, 4.6]], (2, 2), 1), gradcheck=False)],
+    _roi_align_ref,
+    hints=[
+        contrast("roi_align.weights", ("x",), _align_on_pixels,
+                 lambda r: _align_one_sample(r) and not _align_on_pixels(r),
+                 Text("right only when every sample lands on a pixel: a sample between pixels "
+                      "splits its gradient among the four around it with the bilinear weights "
+                      "(1-ly)(1-lx), (1-ly)lx, ly(1-lx), ly lx.",
+                      "표본점이 모두 픽셀 위에 있을 때만 맞습니다: 픽셀 사이의 표본점은 기울기를 "
+                      "주변 네 픽셀에 이중 선형 가중치 (1-ly)(1-lx), (1-ly)lx, ly(1-lx), ly lx로 "
+                      "나눠 줍니다.")),
+        contrast("roi_align.count", ("x",), _align_one_sample,
+                 lambda r: not _align_one_sample(r) and (r.arrays[1][:, 0] == 0).all(),
+                 Text("right with one sample per bin, wrong with more: each bin is the MEAN of "
+                      "its gh x gw samples, so every sample gets dout / (gh * gw).",
+                      "구간마다 표본점이 하나일 때만 맞습니다: 구간은 gh x gw개 표본점의 평균"
+                      "이므로 표본점마다 dout / (gh * gw)를 받습니다.")),
+        contrast("roi_align.aligned", ("x",), lambda r: r.params["aligned"],
+                 lambda r: not r.params["aligned"],
+                 Text("right with aligned=True only: the legacy aligned=False does not shift "
+                      "the box by half a pixel, and it stretches a box shorter than one pixel "
+                      "to one pixel.",
+                      "aligned=True에서만 맞습니다: 예전 방식 aligned=False는 박스를 반 픽셀 "
+                      "옮기지 않고, 한 픽셀보다 짧은 박스를 한 픽셀로 늘립니다.")),
+        contrast("roi_align.batch_index", ("x",), lambda r: (r.arrays[1][:, 0] == 0).all(),
+                 lambda r: (r.arrays[1][:, 0] > 0).any(),
+                 Text("right while every box is on image 0: column 0 of each box is its batch "
+                      "index; send its gradient to that image.",
+                      "모든 박스가 이미지 0에 있을 때만 맞습니다: 박스의 0번째 열은 배치 "
+                      "인덱스입니다; 기울기를 그 이미지로 보내세요.")),
+    ],
+    deck=DECK_000, title_ko="RoI align의 역전파 (Mask R-CNN): 이중 선형 표본점",
+)
+
+
+APPLICATION_EXERCISES = [SMOOTH_L1, PIXEL_CE, BILINEAR, ROI_POOL, ROI_ALIGN, TRIPLET, STYLE, DICE,
+                         GAN]
