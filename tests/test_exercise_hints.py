@@ -578,6 +578,40 @@ def roi_align_first_image(dout, x, boxes, output_size, spatial_scale=1.0, sampli
                                aligned, image_zero=True)
 
 
+def _yolo_backward(dout, pred, target, obj, resp, lambda_coord, sqrt=True, all_boxes=False,
+                   every_cell=False, times_lambda=True):
+    b = pred.shape[3]
+    chosen = np.ones(resp.shape + (b,)) if all_boxes else (np.arange(b) == resp[..., None])
+    cells = np.ones_like(obj) if every_cell else obj
+    mask = (cells[..., None] * chosen)[..., None]
+    grad = 2 * (pred - target[..., None, :])
+    if sqrt:
+        root = np.sqrt(pred[..., 2:])
+        grad[..., 2:] = (root - np.sqrt(target[..., None, 2:])) / root
+    scale = lambda_coord if times_lambda else 1.0
+    return dout * scale * grad * mask / len(pred)
+
+
+@wrong("yolo_coord.sqrt")
+def yolo_no_square_roots(dout, pred, target, obj, resp, lambda_coord=5.0):
+    return _yolo_backward(dout, pred, target, obj, resp, lambda_coord, sqrt=False)
+
+
+@wrong("yolo_coord.responsible")
+def yolo_every_predictor(dout, pred, target, obj, resp, lambda_coord=5.0):
+    return _yolo_backward(dout, pred, target, obj, resp, lambda_coord, all_boxes=True)
+
+
+@wrong("yolo_coord.no_object")
+def yolo_every_cell(dout, pred, target, obj, resp, lambda_coord=5.0):
+    return _yolo_backward(dout, pred, target, obj, resp, lambda_coord, every_cell=True)
+
+
+@wrong("yolo_coord.lambda")
+def yolo_without_lambda(dout, pred, target, obj, resp, lambda_coord=5.0):
+    return _yolo_backward(dout, pred, target, obj, resp, lambda_coord, times_lambda=False)
+
+
 CASES = [(key.split(".")[0], key, fn) for key, fns in WRONG.items() for fn in fns]
 
 

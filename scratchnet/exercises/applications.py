@@ -386,7 +386,7 @@ def _triplet_all_hard(run):
 TRIPLET = Exercise(
     "triplet_loss", "The triplet loss of deck 002: max(||a-p||^2 - ||a-n||^2 + alpha, 0)",
     ["a", "p", "n"], ["a", "p", "n"],
-    [ExCase("N=4, D=3, two easy triplets", 80, _triplet_case(4, 3, 0.2, easy=(1, 3))),
+    [ExCase("N=4, D=3, two easy triplets", 80, _triplet_case(4, 3, 1.0, easy=(1, 3))),
      ExCase("N=3, D=5, every triplet hard", 81, _triplet_case(3, 5, 1.0)),
      ExCase("N=1, D=4, a hard triplet", 82, _triplet_case(1, 4, 1.0)),
      ExCase("N=1, D=2, an easy triplet (zero loss, zero gradient)", 83,
@@ -698,5 +698,111 @@ ROI_ALIGN = Exercise(
 )
 
 
+def _yolo_mask(obj, resp, b):
+    return obj[..., None] * (np.arange(b) == resp[..., None])
+
+
+def _yolo_ref(pred, target, obj, resp, lambda_coord):
+    b = pred.shape[3]
+    mask = Tensor(_yolo_mask(obj.data, resp.data, b))
+    xy = pred[..., :2] - target[..., None, :2]
+    wh = pred[..., 2:].sqrt() - target[..., None, 2:].sqrt()
+    per_box = (xy * xy).sum(axis=-1) + (wh * wh).sum(axis=-1)
+    return (per_box * mask).sum() * lambda_coord / pred.shape[0]
+
+
+def _iou(a, b):
+    """IoU of [x, y, w, h] boxes (centres), broadcasting over the leading axes."""
+    lo = np.maximum(a[..., :2] - a[..., 2:] / 2, b[..., :2] - b[..., 2:] / 2)
+    hi = np.minimum(a[..., :2] + a[..., 2:] / 2, b[..., :2] + b[..., 2:] / 2)
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
+    return inter / (np.prod(a[..., 2:], axis=-1) + np.prod(b[..., 2:], axis=-1) - inter)
+
+
+def _yolo_case(n, s, b, p_obj, lambda_coord=5.0, obj_cells=None):
+    def make(rng):
+        pred = np.concatenate([rng.random((n, s, s, b, 2)),
+                               rng.uniform(0.05, 0.9, (n, s, s, b, 2))], axis=-1)
+        target = np.concatenate([rng.random((n, s, s, 2)),
+                                 rng.uniform(0.05, 0.9, (n, s, s, 2))], axis=-1)
+        obj = (rng.random((n, s, s)) < p_obj).astype(np.float64)
+        if obj_cells is not None:
+            obj = np.broadcast_to(np.asarray(obj_cells, dtype=np.float64), (n, s, s)).copy()
+        # the responsible predictor: the one whose box overlaps the target most
+        resp = _iou(pred, target[..., None, :]).argmax(axis=-1).astype(np.int64)
+        return [pred, target, obj, resp], {"lambda_coord": lambda_coord}
+    return make
+
+
+def _yolo_parts(run):
+    pred, target, obj, resp = run.arrays
+    mask = np.broadcast_to(_yolo_mask(obj, resp, pred.shape[3])[..., None], pred.shape)
+    in_object_cell = np.broadcast_to(obj[..., None, None] > 0, pred.shape)
+    return mask > 0, in_object_cell
+
+
+def _yolo_wrong_on_wh_only(run, got, want):
+    if got.shape != want.shape:
+        return False
+    xy = np.zeros(got.shape, dtype=bool)
+    xy[..., :2] = True
+    return right_where(xy, got, want)
+
+
+def _yolo_other_predictors(run, got, want):
+    mask, in_object_cell = _yolo_parts(run)
+    others = in_object_cell & ~mask
+    return (got.shape == want.shape and others.any() and np.any(got[others])
+            and right_where(mask | ~in_object_cell, got, want))
+
+
+def _yolo_empty_cells(run, got, want):
+    mask, in_object_cell = _yolo_parts(run)
+    return (got.shape == want.shape and (~in_object_cell).any()
+            and np.any(got[~in_object_cell]) and right_where(in_object_cell, got, want))
+
+
+YOLO = Exercise(
+    "yolo_coord", "YOLO v1's coordinate loss: square roots of w and h, lambda_coord, "
+                  "the responsible predictor only",
+    ["pred", "target", "obj", "resp"], ["pred"],
+    [ExCase("N=2, S=3, B=2, some cells with an object", 130, _yolo_case(2, 3, 2, 0.5)),
+     ExCase("N=1, S=2, B=2, one cell with no object", 131, _yolo_case(1, 2, 2, 0.75, obj_cells=[[1, 1], [0, 1]])),
+     ExCase("N=1, S=7, B=2 (YOLO v1's grid), a few objects", 132, _yolo_case(1, 7, 2, 0.15)),
+     ExCase("N=2, S=2, B=1, an object in every cell", 133, _yolo_case(2, 2, 1, 1.1),
+            gradcheck=False),
+     ExCase("N=1, S=3, B=3, lambda_coord 1", 134, _yolo_case(1, 3, 3, 0.6, 1.0),
+            gradcheck=False)],
+    _yolo_ref,
+    hints=[
+        relation("yolo_coord.sqrt", ("pred",), _yolo_wrong_on_wh_only,
+                 Text("x and y are right but w and h are not: the loss compares square roots, "
+                      "(sqrt(w) - sqrt(w_t))^2, whose derivative is (sqrt(w) - sqrt(w_t)) / "
+                      "sqrt(w) (so an error on a small box costs more than on a big one).",
+                      "x, y는 맞고 w, h가 틀립니다: 손실은 제곱근을 비교합니다, "
+                      "(sqrt(w) - sqrt(w_t))^2. 그 미분은 (sqrt(w) - sqrt(w_t)) / sqrt(w) "
+                      "입니다 (작은 박스의 오차가 큰 박스보다 더 큰 비용).")),
+        relation("yolo_coord.responsible", ("pred",), _yolo_other_predictors,
+                 Text("every predictor of a cell got a gradient: only the responsible one "
+                      "(resp, the highest IoU with the target) is in the coordinate loss.",
+                      "한 칸의 모든 예측기가 기울기를 받았습니다: 좌표 손실에는 책임 예측기"
+                      "(resp, 타깃과 IoU가 가장 큰 것)만 들어갑니다.")),
+        relation("yolo_coord.no_object", ("pred",), _yolo_empty_cells,
+                 Text("cells without an object got a gradient: the coordinate loss counts only "
+                      "cells where obj is 1 (a cell with no object has no box to regress).",
+                      "물체가 없는 칸이 기울기를 받았습니다: 좌표 손실은 obj가 1인 칸만 셉니다 "
+                      "(물체가 없는 칸에는 맞출 박스가 없습니다).")),
+        contrast("yolo_coord.lambda", ("pred",), lambda r: r.params["lambda_coord"] == 1.0,
+                 lambda r: r.params["lambda_coord"] != 1.0,
+                 Text("right only when lambda_coord is 1: multiply the coordinate gradient by "
+                      "lambda_coord (5 in YOLO v1).",
+                      "lambda_coord가 1일 때만 맞습니다: 좌표 기울기에 lambda_coord(YOLO v1은 "
+                      "5)를 곱하세요.")),
+    ],
+    deck=DECK_001,
+    title_ko="YOLO v1 좌표 손실: w, h의 제곱근, lambda_coord, 책임 예측기만",
+)
+
+
 APPLICATION_EXERCISES = [SMOOTH_L1, PIXEL_CE, BILINEAR, ROI_POOL, ROI_ALIGN, TRIPLET, STYLE, DICE,
-                         GAN]
+                         GAN, YOLO]
