@@ -83,3 +83,17 @@ def test_list_is_grouped_by_deck_in_both_languages(capsys):
         assert all(re.search(r"\(deck 00\d\)$", d) for d in decks)
         assert sum(ln.startswith("  ") for ln in lines) == len(E.EXERCISES)
     assert "최대 풀링" in ko and "Max pooling" in en
+
+
+def test_readme_lists_every_exercise_under_its_deck():
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index("## Gradient-check exercises"):text.index("## Models")]
+    rows = {ln.split("|")[1].strip(): ln.split("|")[2] for ln in section.splitlines()
+            if ln.startswith("| ") and "(deck" in ln}
+    for name, ex in E.EXERCISES.items():
+        deck_number = ex.deck[ex.deck.index("(deck"):]
+        row = next(v for k, v in rows.items() if k.endswith(deck_number))
+        assert f"`{name}`" in row, f"{name} is not listed under {ex.deck} in the README"
