@@ -312,7 +312,7 @@ ROI_POOL = Exercise(
     [ExCase("deck 000: a 21x14 RoI -> 7x7 (3x2 bins)", 70,
             _roi_case(1, 2, 24, 18, [[0, 2, 1, 15, 21]], (7, 7))),
      ExCase("deck 000: a 35x42 RoI -> 7x7 (5x6 bins)", 71,
-            _roi_case(1, 1, 38, 46, [[0, 3, 2, 44, 36]], (7, 7))),
+            _roi_case(1, 1, 38, 46, [[0, 3, 2, 44, 36]], (7, 7)), gradcheck=False),
      ExCase("two overlapping RoIs", 72,
             _roi_case(1, 2, 10, 10, [[0, 0, 0, 5, 5], [0, 3, 2, 8, 7]], (2, 2))),
      ExCase("RoIs on two images (batch index 1)", 73,

@@ -31,10 +31,9 @@ def load_module(path):
 
 @dataclass
 class Run:
-    """One call of the student's functions: a graded case, or a probe that only informs the
-    hints. dout is the random upstream gradient; ref_* come from autograd."""
+    """One case, ready to run: its inputs, the random upstream gradient dout (scaled by
+    dout_scale), and autograd's output and gradients."""
     label: str
-    kind: str            # "case" or "probe"
     arrays: list
     params: dict
     dout: np.ndarray
@@ -52,7 +51,7 @@ def build_plan(ex):
         rng = np.random.default_rng(case.seed)
         arrays, params = case.make(rng)
         ref_out, ref_grads, dout = ex.reference(arrays, params, rng, case.dout_scale)
-        plan.append(Run(case.label, "case", arrays, params, dout, ref_out, ref_grads,
+        plan.append(Run(case.label, arrays, params, dout, ref_out, ref_grads,
                         case.gradcheck, case.seed, case.dout_scale))
     return plan
 
@@ -195,8 +194,6 @@ def _judge(ex, plan, imported, outcomes, abort, rtol, atol, lang):
                                             "위의 오류부터 고치세요")))
         return report
     for i, run in enumerate(plan):
-        if run.kind != "case":
-            continue
         _judge_run(ex, run, i, outcomes, rtol, atol, report)
         if abort is not None and abort.run == i:
             report.findings.append(Finding(run.label, _STAGE.get(abort.stage, abort.stage),

@@ -1,5 +1,6 @@
-"""The eight exercises: what the student's functions take, the shapes they are checked on,
-the reference (scratchnet's autograd), and the classic mistakes each one can detect."""
+"""The exercises: what the student's functions take, the cases they are checked on, the
+reference (scratchnet's autograd), the deck each follows, and the structural hints that name
+their classic mistakes. The first half of the course is here; applications.py adds the rest."""
 from __future__ import annotations
 
 import os
