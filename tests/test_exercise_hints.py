@@ -1,8 +1,6 @@
 """Every structural hint of every exercise fires on a realistic wrong solution, written the way
 a student would write it (not as the checker's own variant), and each hint reads in Korean and
 English."""
-import re
-
 import numpy as np
 import pytest
 
@@ -377,7 +375,6 @@ def bilinear_height_for_width(dout, x, size):
 
 def _roi_pool_backward(dout, x, boxes, output_size, spatial_scale, assign=False,
                        image_zero=False, ignore_scale=False, rounding=None):
-    import math
     from scratchnet.exercises.solutions.roi_pool import _bins, _round
     rnd = rounding or _round
     scale = 1.0 if ignore_scale else spatial_scale

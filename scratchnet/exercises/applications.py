@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from .hints import Hint, batch_of, contrast, ignores_dout, relation, right_where, same, scaled_by
+from .hints import Hint, batch_of, contrast, relation, right_where, scaled_by
 from .specs import DECK_000, DECK_001, DECK_002, DECK_003, ExCase, Exercise, _batch_factor, _F
 from .text import Text
 
@@ -767,7 +767,8 @@ YOLO = Exercise(
                   "the responsible predictor only",
     ["pred", "target", "obj", "resp"], ["pred"],
     [ExCase("N=2, S=3, B=2, some cells with an object", 130, _yolo_case(2, 3, 2, 0.5)),
-     ExCase("N=1, S=2, B=2, one cell with no object", 131, _yolo_case(1, 2, 2, 0.75, obj_cells=[[1, 1], [0, 1]])),
+     ExCase("N=1, S=2, B=2, one cell with no object", 131,
+            _yolo_case(1, 2, 2, 0.75, obj_cells=[[1, 1], [0, 1]])),
      ExCase("N=1, S=7, B=2 (YOLO v1's grid), a few objects", 132, _yolo_case(1, 7, 2, 0.15)),
      ExCase("N=2, S=2, B=1, an object in every cell", 133, _yolo_case(2, 2, 1, 1.1),
             gradcheck=False),

@@ -98,7 +98,8 @@ def _linear_cases():
     def mk(n, d, m):
         return lambda rng: ([rng.standard_normal((n, d)), rng.standard_normal((m, d)),
                              rng.standard_normal(m)], {})
-    return [ExCase("N=4, D=5, M=3", 1, mk(4, 5, 3)), ExCase("N=3, D=3, M=3 (square)", 2, mk(3, 3, 3)),
+    return [ExCase("N=4, D=5, M=3", 1, mk(4, 5, 3)),
+            ExCase("N=3, D=3, M=3 (square)", 2, mk(3, 3, 3)),
             ExCase("N=1, D=2, M=6", 3, mk(1, 2, 6))]
 
 
@@ -526,7 +527,8 @@ CONV_TRANSPOSE = Exercise(
     "conv_transpose", "Transposed convolution (weight (in, out, k, k))",
     ["x", "w"], ["x", "w"],
     [ExCase("3x3, stride 2, pad 1, 2x2 -> 3x3 (deck 000)", 21, _convT_case(1, 1, 1, 2, 2, 3, 2, 1)),
-     ExCase("4x4 kernel, stride 2, pad 1, 3 -> 2 channels", 22, _convT_case(2, 3, 2, 3, 3, 4, 2, 1)),
+     ExCase("4x4 kernel, stride 2, pad 1, 3 -> 2 channels", 22,
+            _convT_case(2, 3, 2, 3, 3, 4, 2, 1)),
      ExCase("stride 1, no padding", 23, _convT_case(1, 2, 3, 3, 2, 2, 1, 0)),
      ExCase("symmetric 3x3 kernel, stride 2, pad 1", 31,
             _convT_case(2, 2, 2, 3, 3, 3, 2, 1, symmetric=True), gradcheck=False),

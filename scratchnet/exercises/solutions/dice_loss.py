@@ -1,6 +1,3 @@
-import numpy as np
-
-
 def backward(dout, p, g, eps=1.0):
     inter = (p * g).sum(axis=(1, 2), keepdims=True)
     denom = p.sum(axis=(1, 2), keepdims=True) + g.sum(axis=(1, 2), keepdims=True) + eps

@@ -1,6 +1,3 @@
-import numpy as np
-
-
 def backward(dout, f, a):
     c = f.shape[0]
     m = f.shape[1] * f.shape[2]
