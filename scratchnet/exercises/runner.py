@@ -209,9 +209,9 @@ def _tolerances():
 class _OutputReader(threading.Thread):
     """Reads the child's stdout+stderr, keeping the count and the last few thousand bytes."""
 
-    def __init__(self, stream, limit):
+    def __init__(self, stream):
         super().__init__(daemon=True)
-        self.stream, self.limit = stream, limit
+        self.stream = stream
         self.total, self.tail = 0, b""
 
     def run(self):
@@ -245,7 +245,7 @@ def run_in_subprocess(name, path, timeout, max_output, rtol, atol, startup=120.0
          out_dir],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
         cwd=os.path.dirname(os.path.abspath(path)))
-    reader = _OutputReader(proc.stdout, max_output)
+    reader = _OutputReader(proc.stdout)
     reader.start()
     outcomes, imported, abort = {}, None, None
     events_path = os.path.join(out_dir, "events.jsonl")
@@ -312,9 +312,11 @@ def run_in_subprocess(name, path, timeout, max_output, rtol, atol, startup=120.0
                 proc.kill()
                 abort = Outcome("timeout", detail=Text(
                     f"did not finish within {limit:g} s and was stopped: an endless loop "
-                    "(while True, a loop variable never updated)?",
+                    "(while True, a loop variable never updated)? If the code is only slow, "
+                    "allow more time with --timeout.",
                     f"{limit:g}초 안에 끝나지 않아 멈췄습니다: 끝나지 않는 반복문(while True, "
-                    "갱신되지 않는 반복 변수)이 있나요?"))
+                    "갱신되지 않는 반복 변수)이 있나요? 단지 느린 것이라면 --timeout으로 시간을 "
+                    "늘리세요."))
                 break
             time.sleep(0.02)
         if abort is not None:
