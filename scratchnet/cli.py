@@ -5,7 +5,7 @@
     scratchnet info                 versions, numba threading and kernel cache directory
     scratchnet demo                 tensors, backward and a gradient check in ten lines
     scratchnet lessons list|run NAME|all [--fast]
-    scratchnet exercise list|check NAME [--file PATH]
+    scratchnet exercise list|check NAME [--file PATH] [--lang ko|en] [--timeout S]
 """
 from __future__ import annotations
 
@@ -158,15 +158,26 @@ def cmd_lessons(args) -> int:
 def cmd_exercise(args) -> int:
     from . import exercises
 
+    from .lesson import lang as default_lang
+
+    lang = args.lang or default_lang()
     if args.action == "list":
+        decks = {}
         for name, ex in exercises.EXERCISES.items():
-            print(f"{name:24} {ex.title}")
+            decks.setdefault(ex.deck, []).append(ex)
+        for deck, group in decks.items():
+            print(deck)
+            for ex in group:
+                print(f"  {ex.name:28} {ex.title_ko if lang == 'ko' else ex.title}")
         return 0
     if not args.name:
         print("which exercise? see `scratchnet exercise list`")
         return 2
+    if args.timeout <= 0:
+        print(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+        return 2
     try:
-        report = exercises.check(args.name, args.file)
+        report = exercises.check(args.name, args.file, lang=lang, timeout=args.timeout)
     except ValueError as e:
         print(e)
         return 2
@@ -216,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=["list", "check"])
     s.add_argument("name", nargs="?")
     s.add_argument("--file", help="your file (default: lessons/exercises/NAME.py)")
+    s.add_argument("--lang", choices=["ko", "en"],
+                   help="language of the report (default: SCRATCHNET_LANG or the locale)")
+    s.add_argument("--timeout", type=float, default=20.0,
+                   help="seconds each step of a case may take before it counts as a hang "
+                        "(default 20)")
     s.set_defaults(fn=cmd_exercise)
     return p
 

@@ -24,6 +24,24 @@ class GradcheckError(AssertionError):
     pass
 
 
+def worst_element(got, want, atol, rtol):
+    """Compare `got` with `want` elementwise under |got - want| <= atol + rtol * |want|.
+
+    Returns (n_bad, index, want_value, got_value): how many elements are outside the
+    tolerance, and the one furthest outside it (NaN counts as worst; for an empty array the
+    index is () and both values 0.0). One reporter for gradcheck and the exercise checker."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    err = np.abs(got - want)
+    tol = atol + rtol * np.abs(want)
+    n_bad = int((~(err <= tol)).sum())
+    if not err.size:
+        return n_bad, (), 0.0, 0.0
+    score = np.where(np.isnan(err), np.inf, err - tol)
+    flat = int(np.argmax(score))
+    index = tuple(int(i) for i in np.unravel_index(flat, want.shape))
+    return n_bad, index, float(want.reshape(-1)[flat]), float(got.reshape(-1)[flat])
+
+
 class InputReport:
     """How one input's gradient compared."""
 
@@ -33,21 +51,12 @@ class InputReport:
         self.analytic = analytic
         self.numeric = numeric
         err = np.abs(analytic - numeric)
-        tol = atol + rtol * np.abs(numeric)
         self.max_abs_err = float(err.max()) if err.size else 0.0
         rel = err / np.maximum(np.abs(numeric), 1e-12)
         self.max_rel_err = float(rel.max()) if rel.size else 0.0
-        self.n_bad = int((~(err <= tol)).sum())
+        self.n_bad, self.worst_index, self.worst_numeric, self.worst_analytic = \
+            worst_element(analytic, numeric, atol, rtol)
         self.passed = self.n_bad == 0
-        if err.size:
-            # the element furthest outside its tolerance (NaN counts as worst)
-            score = np.where(np.isnan(err), np.inf, err - tol)
-            flat = int(np.argmax(score))
-            self.worst_index = tuple(int(i) for i in np.unravel_index(flat, analytic.shape))
-            self.worst_numeric = float(numeric.reshape(-1)[flat])
-            self.worst_analytic = float(analytic.reshape(-1)[flat])
-        else:
-            self.worst_index, self.worst_numeric, self.worst_analytic = (), 0.0, 0.0
 
     def __str__(self):
         head = (f"input {self.index} {tuple(self.shape)}: "

@@ -30,9 +30,15 @@ def test_reference_solution_passes(name):
 
 @pytest.mark.parametrize("name", sorted(E.EXERCISES))
 def test_untouched_template_is_not_yet_passing(name):
-    report = E.check(name)
+    # in this process for speed; the child-process path is tested below on bad files
+    report = E.check(name, module=load_module(template_path(name)), lang="en")
     assert not report.passed
     assert "not implemented yet" in str(report)
+
+
+def test_untouched_template_through_the_child_process():
+    report = E.check("max_pool", lang="en")
+    assert not report.passed and "not implemented yet" in str(report)
 
 
 # One realistic mistake per exercise, and the hint it must produce ------------------------------
@@ -136,3 +142,64 @@ def test_broken_file_reports_the_error(tmp_path):
 def test_unknown_exercise_lists_choices():
     with pytest.raises(ValueError, match="choose one of: linear"):
         E.check("softmax")
+
+
+# A student's file runs in a child process: whatever it does is a named failure ------------------
+RELU_FORWARD = "import numpy as np\n\ndef forward(x):\n    return np.maximum(x, 0)\n\n"
+
+BAD_FILES = {
+    "endless_loop": (RELU_FORWARD + "def backward(dout, x):\n    dx = np.zeros_like(x)\n"
+                     "    i = 0\n    while True:\n        dx += 0\n",
+                     "did not finish within 3 s"),
+    "sys_exit_at_import": ("import sys\nsys.exit(0)\n" + RELU_FORWARD,
+                           "called sys.exit(0)"),
+    "sys_exit_in_backward": (RELU_FORWARD + "import sys\ndef backward(dout, x):\n"
+                             "    sys.exit(0)\n", "called sys.exit(0)"),
+    "os_exit": (RELU_FORWARD + "import os\ndef backward(dout, x):\n    os._exit(0)\n",
+                "ended with exit code 0 without reporting"),
+    "raises": (RELU_FORWARD + "def backward(dout, x):\n    return dout * mask\n",
+               "NameError"),
+    "returns_list": (RELU_FORWARD + "def backward(dout, x):\n"
+                     "    return [[d if v > 0 else 0.0 for d, v in zip(r, s)] "
+                     "for r, s in zip(dout, x)]\n", "returned a list, not a NumPy array"),
+    "returns_none": (RELU_FORWARD + "def backward(dout, x):\n    dx = dout * (x > 0)\n",
+                     "returned None"),
+    "integer_gradient": (RELU_FORWARD + "def backward(dout, x):\n    return (x > 0) * 1\n",
+                         "dtype int64"),
+    "wrong_shape": (RELU_FORWARD + "def backward(dout, x):\n    return (dout * (x > 0)).ravel()\n",
+                    "shape (12,), expected (3, 4)"),
+    "prints_10MB": (RELU_FORWARD + "def backward(dout, x):\n    print('x' * 10_000_000)\n"
+                    "    return dout * (x > 0)\n", "printed more than 1000 kB"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_bad_student_file_is_a_named_failure_with_nonzero_exit(kind, tmp_path, capsys):
+    from scratchnet import cli
+    source, message = BAD_FILES[kind]
+    path = tmp_path / "relu.py"
+    path.write_text(source)
+    rc = cli.main(["exercise", "check", "relu", "--file", str(path), "--timeout", "3",
+                   "--lang", "en"])
+    out = capsys.readouterr().out
+    assert rc == 1, out
+    assert "NOT YET" in out and message in out, out
+
+
+def test_good_student_file_passes_with_exit_code_zero(tmp_path, capsys):
+    from scratchnet import cli
+    path = tmp_path / "relu.py"
+    path.write_text(RELU_FORWARD + "def backward(dout, x):\n    print('checking')\n"
+                    "    return dout * (x > 0)\n")
+    rc = cli.main(["exercise", "check", "relu", "--file", str(path), "--lang", "en"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "PASSED" in out, out
+
+
+def test_the_child_runs_the_students_file_not_in_this_process(tmp_path):
+    # a file that changes numpy at import would corrupt the reference if it ran in-process
+    path = tmp_path / "relu.py"
+    path.write_text("import numpy as np\nnp.allclose = lambda *a, **k: True\n" + RELU_FORWARD
+                    + "def backward(dout, x):\n    return dout\n")
+    report = E.check("relu", str(path), lang="en")
+    assert not report.passed and np.allclose(0.0, 1.0) is False

@@ -8,6 +8,13 @@ Write `backward`: given dout (N, D), return (dx, dgamma, dbeta). Remember that m
 computed from x. Check it with:
 
     scratchnet exercise check batch_norm
+
+연습 문제: 배치 정규화(batch normalization, 학습 모드)의 역전파.
+
+`backward`를 작성하세요: (N, D) 모양의 dout을 받아 (dx, dgamma, dbeta)를 반환합니다.
+mu와 var도 x로부터 계산된다는 것을 잊지 마세요.
+
+    scratchnet exercise check batch_norm --lang ko
 """
 import numpy as np
 

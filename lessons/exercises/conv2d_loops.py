@@ -9,6 +9,14 @@
 to see where each gradient comes from. Check it with:
 
     scratchnet exercise check conv2d_loops
+
+연습 문제: 반복문으로 쓰는 합성곱(convolution)의 역전파.
+
+`backward`를 작성하세요: (N, K, H', W') 모양의 dout을 받아 (dx, dw, db)를 반환합니다. 출력
+위치를 도는 반복문이면 충분합니다: 각 기울기가 어디서 오는지 보는 것이 목적입니다. 창(window)이
+겹치는 곳에서는 기울기를 누적(+=)합니다.
+
+    scratchnet exercise check conv2d_loops --lang ko
 """
 import numpy as np
 

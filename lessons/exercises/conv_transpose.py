@@ -8,6 +8,13 @@
 Write `backward`: given dout (N, Cout, H', W'), return (dx, dw). Check it with:
 
     scratchnet exercise check conv_transpose
+
+연습 문제: 전치 합성곱(transposed convolution)의 역전파.
+
+`backward`를 작성하세요: (N, Cout, H', W') 모양의 dout을 받아 (dx, dw)를 반환합니다.
+순전파에서 겹치는 창은 더해졌습니다.
+
+    scratchnet exercise check conv_transpose --lang ko
 """
 import numpy as np
 

@@ -7,6 +7,13 @@ Write `backward`: given dout (N, C, H', W'), return dx (N, C, H, W). The gradien
 goes to the element that won (the first one in row-major order on a tie). Check it with:
 
     scratchnet exercise check max_pool
+
+연습 문제: 창이 겹칠 수 있는 최대 풀링(max pooling)의 역전파.
+
+`backward`를 작성하세요: (N, C, H', W') 모양의 dout을 받아 (N, C, H, W) 모양의 dx를
+반환합니다. 최댓값의 기울기는 이긴 원소로 갑니다 (같은 값이 여럿이면 행 우선 순서로 첫 번째).
+
+    scratchnet exercise check max_pool --lang ko
 """
 import numpy as np
 

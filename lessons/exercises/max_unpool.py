@@ -7,6 +7,13 @@
 Write `backward`: given dout (N, C, H, W), return dy (N, C, h, w). Check it with:
 
     scratchnet exercise check max_unpool
+
+연습 문제: 최대 언풀링(max unpooling)의 역전파.
+
+`backward`를 작성하세요: (N, C, H, W) 모양의 dout을 받아 (N, C, h, w) 모양의 dy를
+반환합니다. 인덱스는 각 (n, c) 출력 평면(plane) 안의 오프셋입니다.
+
+    scratchnet exercise check max_unpool --lang ko
 """
 import numpy as np
 

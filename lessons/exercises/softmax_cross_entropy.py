@@ -7,6 +7,13 @@ Write `backward`: given dout (a scalar, the upstream gradient of the loss), retu
 of shape (N, C). Compute softmax stably (subtract each row's max). Check it with:
 
     scratchnet exercise check softmax_cross_entropy
+
+연습 문제: 소프트맥스(softmax) + 교차 엔트로피(cross-entropy)의 로짓(logits)에 대한 기울기.
+
+`backward`를 작성하세요: dout(손실의 상류 기울기, 스칼라)을 받아 (N, C) 모양의 dlogits를
+반환합니다. 손실은 배치 평균입니다. 소프트맥스는 안정적으로 계산하세요 (각 행의 최댓값을 뺍니다).
+
+    scratchnet exercise check softmax_cross_entropy --lang ko
 """
 import numpy as np
 
