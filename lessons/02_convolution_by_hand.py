@@ -40,7 +40,7 @@ from scratchnet.lesson import check, header, photo, plt, savefig
 
 header("딥러닝팀 1팀 (deck 003) and CNN 기초 (deck 004)",
        "1차원 합성곱 / 2차원 합성곱 / CNN에서의 합성곱; 합성곱이란? / 3x32x32 이미지",
-       "Convolution by hand")
+       "Convolution by hand", ko="손으로 하는 합성곱")
 pyplot = plt()
 
 # %% [markdown] lang="ko"
