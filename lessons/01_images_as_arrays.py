@@ -5,8 +5,8 @@
 #
 # - "컴퓨터에서의 이미지 데이터": 이미지는 **픽셀** (pixel)이라 불리는 사각형의 집합이고, 각
 #   픽셀은 숫자 하나이다. 7x7 흑백 비트맵, FHD와 QHD.
-# - "비트맵 이미지의 표현": 세로 x 가로 x 채널, 그리고 두 가지 순서인 PyTorch의 (C, H, W)와
-#   TensorFlow의 (H, W, C) (슬라이드의 "Tensor").
+# - "비트맵 이미지의 표현": 세로 x 가로 x **채널** (channel), 그리고 두 가지 순서인 PyTorch의
+#   (C, H, W)와 TensorFlow의 (H, W, C) (슬라이드의 "Tensor").
 # - "채널": 0~255 값을 가지는 R, G, B 평면과 8비트 그레이스케일(grayscale).
 #
 # 아래 코드는 NumPy와 scratchnet의 변환 두 개가 전부이다. 사진은 scikit-image의 `camera`와
@@ -136,11 +136,11 @@ savefig(fig, "camera_pixels")
 # ## 컬러: 세 개의 평면
 #
 # 컬러 사진은 픽셀마다 빨강, 초록, 파랑 값을 하나씩 가지며 각각 0~255이다. 이미지 데이터는 R, G, B
-# 3개의 **채널** (channel)로 구성된다. scikit-image는 (PIL, OpenCV, TensorFlow처럼) (H, W, C)로
-# 내주지만, PyTorch와 scratchnet은 (C, H, W)로 계산한다. 채널 하나가 연속된 평면 하나이고,
-# 합성곱이 미끄러지며 훑는 것이 바로 이 평면이다. `ToTensor`가 축을 옮기고 0..255를 float32의
-# 0..1로 바꾼다 (torchvision과 같다). 슬라이드의 예시 크기는 (3, 256, 256)과 (256, 256, 3)이므로
-# 고양이 사진을 256x256으로 줄인다.
+# 3개의 채널로 구성된다. scikit-image는 (PIL, OpenCV, TensorFlow처럼) (H, W, C)로 내주지만,
+# PyTorch와 scratchnet은 (C, H, W)로 계산한다. 채널 하나가 연속된 평면 하나이고, 합성곱이
+# 미끄러지며 훑는 것이 바로 이 평면이다. `ToTensor`가 축을 옮기고 0..255를 float32의 0..1로 바꾼다
+# (torchvision과 같다). 슬라이드의 예시 크기는 (3, 256, 256)과 (256, 256, 3)이므로 고양이 사진을
+# 256x256으로 줄인다.
 
 # %% [markdown] lang="en"
 # ## Colour: three planes
@@ -198,10 +198,11 @@ savefig(fig, "channels")
 # %% [markdown] lang="ko"
 # ## 컬러에서 흑백으로
 #
-# 흑백(grayscale)은 밝기만 남긴다 (슬라이드: "'**광도** (luminance)의 정보'만을 전달함"). 눈은
-# 초록에 가장 민감하므로 밝기는 G에 가장 큰 가중치를 둔 가중합이다. 두 가지 표준이 쓰인다: ITU-R
-# BT.601 (0.299, 0.587, 0.114; 옛 TV, torchvision의 `rgb_to_grayscale`)과 BT.709 (0.2125, 0.7154,
-# 0.0721; HDTV, scikit-image의 `rgb2gray`). 채널 축에 대한 가중합은 `tensordot` 한 번이다.
+# 흑백(grayscale)은 밝기만 남긴다 (슬라이드: "'광도의 정보'만을 전달함", 곧 **광도** (luminance)만
+# 전달한다). 눈은 초록에 가장 민감하므로 밝기는 G에 가장 큰 가중치를 둔 가중합이다. 두 가지 표준이
+# 쓰인다: ITU-R BT.601 (0.299, 0.587, 0.114; 옛 TV, torchvision의 `rgb_to_grayscale`)과 BT.709
+# (0.2125, 0.7154, 0.0721; HDTV, scikit-image의 `rgb2gray`). 채널 축에 대한 가중합은 `tensordot`
+# 한 번이다.
 
 # %% [markdown] lang="en"
 # ## From colour to grayscale

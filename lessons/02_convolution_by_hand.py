@@ -4,11 +4,12 @@
 # **합성곱** (convolution)을 손으로 계산하며 두 강의 자료를 따라간다.
 #
 # - 딥러닝팀 1팀 (deck 003)의 "Convolution Layer" 슬라이드: "1차원 합성곱" (1/5 **이동 평균**
-#   (moving average)), "2차원 합성곱" (1/9 박스 블러, Sobel 필터, 뒤집힌 **커널** (kernel)로 쓴
-#   정의), "CNN에서의 합성곱" (라이브러리는 **교차 상관** (cross-correlation)을 계산한다).
-# - CNN 기초 (deck 004)의 "합성곱층의 이해": "합성곱이란?" (5x5 입력과 3x3 **필터** (filter)
-#   예시), "3x32x32 이미지"와 "3x5x5 필터", "6개의 필터로 6개의 **활성화 맵** (activation map)",
-#   그리고 이미지 2개의 배치.
+#   (moving average)), "2차원 합성곱" (1/9 박스 블러, Sobel **필터** (filter), 뒤집힌 **커널**
+#   (kernel)로 쓴 정의), "CNN에서의 합성곱" (라이브러리는 **교차 상관** (cross-correlation)을
+#   계산한다).
+# - CNN 기초 (deck 004)의 "합성곱층의 이해": "합성곱이란?" (5x5 입력과 3x3 필터 예시), "3x32x32
+#   이미지"와 "3x5x5 필터", "6개의 필터로 6개의 **활성화 맵** (activation map)", 그리고 이미지
+#   2개의 배치.
 #
 # 각 연산을 공식이 말하는 그대로 반복문으로 쓴 다음, scratchnet의 `conv1d` / `conv2d`가 그
 # 반복문과 같은 값을 내는지 확인한다.
@@ -18,17 +19,17 @@
 #
 # Follows two decks:
 #
-# - 딥러닝팀 1팀 (deck 003), "Convolution Layer" slides:
-#   "1차원 합성곱" (1-D convolution, the 1/5 moving average), "2차원 합성곱" (2-D convolution:
-#   the 1/9 box blur, the Sobel filter, the definition with the flipped kernel) and
-#   "CNN에서의 합성곱" (convolution in a CNN: libraries compute cross-correlation).
-# - CNN 기초 (deck 004), "합성곱층의 이해" (understanding the
-#   convolution layer): "합성곱이란?" (what is a convolution: the 5x5 input, 3x3 filter
-#   example), "3x32x32 이미지" with a "3x5x5 filter", "6개의 필터로 6개의 활성화 맵"
-#   (six filters, six activation maps) and the batch of two images.
+# - 딥러닝팀 1팀 (deck 003), "Convolution Layer" slides: "1차원 합성곱" (1-D convolution, the
+#   1/5 moving average), "2차원 합성곱" (2-D convolution: the 1/9 box blur, the Sobel filter,
+#   the definition with the flipped kernel) and "CNN에서의 합성곱" (convolution in a CNN:
+#   libraries compute cross-correlation).
+# - CNN 기초 (deck 004), "합성곱층의 이해" (understanding the convolution layer): "합성곱이란?"
+#   (what is a convolution: the 5x5 input, 3x3 filter example), "3x32x32 이미지" with a "3x5x5
+#   filter", "6개의 필터로 6개의 활성화 맵" (six filters, six activation maps) and the batch of
+#   two images.
 #
-# We write each operation as the loop its formula describes, then check scratchnet's
-# `conv1d` / `conv2d` against the loop.
+# We write each operation as the loop its formula describes, then check scratchnet's `conv1d` /
+# `conv2d` against the loop.
 
 # %%
 import numpy as np
@@ -145,9 +146,9 @@ def sn_conv(image, kernel):
 # %% [markdown] lang="ko"
 # ## 1/9 박스 블러: 딥러닝팀 1팀 (deck 003)의 5x5 예시
 #
-# "CNN에서의 합성곱" 슬라이드는 3x3 커널을 5x5 이미지 위로 미끄러뜨리고 **특징 맵** (feature
-# map)을 소수 첫째 자리까지 보여 준다. 그 숫자들은 각 3x3 창의 단순 평균, 곧 1/9 박스 블러이다. 이
-# 커널은 대칭이므로 뒤집어도 달라지는 것이 없다.
+# "CNN에서의 합성곱" 슬라이드는 3x3 커널을 5x5 이미지 위로 미끄러뜨리고 **특징 맵**
+# (feature map)을 소수 첫째 자리까지 보여 준다. 그 숫자들은 각 3x3 창의 단순 평균, 곧 1/9 박스
+# 블러이다. 이 커널은 대칭이므로 뒤집어도 달라지는 것이 없다.
 
 # %% [markdown] lang="en"
 # ## The 1/9 box blur, on deck 003's 5x5 example

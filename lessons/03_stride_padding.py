@@ -3,28 +3,28 @@
 #
 # 세 강의 자료를 따라간다.
 #
-# - CNN 기초 (deck 004)의 "합성곱 신경망의 이해": "공간적 이해" (7x7 입력과 3x3 필터, 출력 W - K +
-#   1), "패딩(padding)" (P = (K - 1)/2이면 크기가 유지됨), "스트라이드(Stride)" ((W - K + 2P)/S +
-#   1), "1x1 합성곱", "2D 대 1D 합성곱"과 "2D 대 3D 합성곱".
+# - CNN 기초 (deck 004)의 "합성곱 신경망의 이해": "공간적 이해" (7x7 입력과 3x3 필터, 출력
+#   W - K + 1), "패딩(padding)" (P = (K - 1)/2이면 크기가 유지됨), "스트라이드(Stride)"
+#   ((W - K + 2P)/S + 1), "1x1 합성곱", "2D 대 1D 합성곱"과 "2D 대 3D 합성곱".
 # - 딥러닝팀 1팀 (deck 003)의 "Convolution Layer": "희소 상호작용", "매개변수 공유", "Hyper
 #   parameter", "Zero padding" (valid / same / full), "Feature map 크기" (O = (I + 2P - F)/S + 1).
-# - Day13. CNN and Vision (deck 001, 블로그 글)의 "Stride, Padding": 커널 크기 k가 홀수이면 패딩 p
-#   = floor(k/2)로 크기가 유지된다.
+# - Day13. CNN and Vision (deck 001, 블로그 글)의 "Stride, Padding": 커널 크기 k가 홀수이면 패딩
+#   p = floor(k/2)로 크기가 유지된다.
 
 # %% [markdown] lang="en"
 # # Stride and padding: how big is the output?
 #
 # Follows three decks:
 #
-# - CNN 기초 (deck 004), "합성곱 신경망의 이해" (understanding
-#   CNNs): "공간적 이해" (the 7x7 input and 3x3 filter, output W - K + 1), "패딩(padding)"
-#   (P = (K - 1)/2 keeps the size), "스트라이드(Stride)" ((W - K + 2P)/S + 1), "1x1 합성곱"
-#   (1x1 convolution), "2D 대 1D 합성곱" and "2D 대 3D 합성곱" (1-D, 2-D, 3-D convolution).
-# - 딥러닝팀 1팀 (deck 003), "Convolution Layer": "희소 상호작용" (sparse
-#   interaction), "매개변수 공유" (parameter sharing), "Hyper parameter", "Zero padding"
-#   (valid / same / full) and "Feature map 크기" (O = (I + 2P - F)/S + 1).
-# - Day13. CNN and Vision (deck 001, a blog post), "Stride, Padding": for an odd
-#   kernel size k, padding p = floor(k/2) keeps the size.
+# - CNN 기초 (deck 004), "합성곱 신경망의 이해" (understanding CNNs): "공간적 이해" (the 7x7
+#   input and 3x3 filter, output W - K + 1), "패딩(padding)" (P = (K - 1)/2 keeps the size),
+#   "스트라이드(Stride)" ((W - K + 2P)/S + 1), "1x1 합성곱" (1x1 convolution), "2D 대 1D 합성곱"
+#   and "2D 대 3D 합성곱" (1-D, 2-D, 3-D convolution).
+# - 딥러닝팀 1팀 (deck 003), "Convolution Layer": "희소 상호작용" (sparse interaction),
+#   "매개변수 공유" (parameter sharing), "Hyper parameter", "Zero padding" (valid / same / full)
+#   and "Feature map 크기" (O = (I + 2P - F)/S + 1).
+# - Day13. CNN and Vision (deck 001, a blog post), "Stride, Padding": for an odd kernel size k,
+#   padding p = floor(k/2) keeps the size.
 
 # %%
 import numpy as np
@@ -148,8 +148,8 @@ savefig(fig, "stride")
 # ## 패딩: valid, same, full
 #
 # 패딩이 없는 층은 매번 K - 1 픽셀을 잃는다. 3x3 층 열 개를 지나면 32x32 이미지가 12x12로
-# 줄어든다. 제로 **패딩** (padding)은 입력 둘레에 0으로 된 행과 열을 P개씩 덧붙인다: W - K + 1 +
-# 2P.
+# 줄어든다. 제로 **패딩** (padding)은 입력 둘레에 0으로 된 행과 열을 P개씩 덧붙인다:
+# W - K + 1 + 2P.
 #
 # - valid (P = 0): 패딩이 없고, 출력이 줄어든다.
 # - same (P = (K - 1)/2): 출력이 입력과 같은 크기이다.
@@ -211,9 +211,9 @@ savefig(fig, "padding_coverage")
 # ## 어떤 패딩이 크기를 유지하나? p = floor(k/2)
 #
 # Day13. CNN and Vision (deck 001): 출력 n + 2p - k + 1은 p = (k - 1)/2일 때 n과 같고, k가
-# 홀수이면 이는 floor(k/2)이다. k가 짝수이면 양쪽에 같은 패딩으로는 안 된다: p = k/2는 n + 1을, p
-# = k/2 - 1은 n - 1을 낸다. 커널 크기가 홀수인 이유 중 하나이다. PyTorch의 `padding='same'`은 짝수
-# 커널을 비대칭으로(앞쪽을 뒤쪽보다 한 픽셀 적게) 패딩하고, scratchnet도 같다.
+# 홀수이면 이는 floor(k/2)이다. k가 짝수이면 양쪽에 같은 패딩으로는 안 된다: p = k/2는 n + 1을,
+# p = k/2 - 1은 n - 1을 낸다. 커널 크기가 홀수인 이유 중 하나이다. PyTorch의 `padding='same'`은
+# 짝수 커널을 비대칭으로(앞쪽을 뒤쪽보다 한 픽셀 적게) 패딩하고, scratchnet도 같다.
 
 # %% [markdown] lang="en"
 # ## Which padding keeps the size? p = floor(k/2)
@@ -356,8 +356,8 @@ assert np.allclose(direct, out3.numpy(), atol=1e-4)
 # %% [markdown] lang="ko"
 # ## 희소 상호작용과 매개변수 공유
 #
-# 합성곱은 두 가지 제약이 걸린 완전결합층이고, `sn.conv_matrix`가 둘 다 보여 준다: 이 함수는
-# 이미지 한 장에 대한 conv2d를 conv(x) = C @ x인 행렬 C로 쓴다.
+# 합성곱은 두 가지 제약이 걸린 **완전결합층** (fully connected layer)이고, `sn.conv_matrix`가 둘
+# 다 보여 준다: 이 함수는 이미지 한 장에 대한 conv2d를 conv(x) = C @ x인 행렬 C로 쓴다.
 #
 # - **희소 상호작용** (sparse interaction): 출력 하나는 자기 창 아래의 K x K 픽셀에만 의존한다.
 #   C의 그 행에서 나머지 원소는 모두 0이다.
@@ -398,9 +398,8 @@ savefig(fig, "conv_matrix")
 
 # %% [markdown] lang="ko"
 # 그 제약을 없앨 때의 대가를 레슨 02의 맵으로 세어 보자: 3x32x32 이미지에서 28x28 맵 여섯 개.
-# 합성곱은 6 x 3 x 5 x 5개의 가중치와 6개의 편향을 가진다. 같은 3 x 32 x 32개의 숫자에서 같은 6 x
-# 28 x 28개의 숫자를 만드는 **완전결합층** (fully connected layer)은 (입력, 출력) 쌍마다 가중치가
-# 하나씩 필요하다.
+# 합성곱은 6 x 3 x 5 x 5개의 가중치와 6개의 편향을 가진다. 같은 3 x 32 x 32개의 숫자에서 같은
+# 6 x 28 x 28개의 숫자를 만드는 완전결합층은 (입력, 출력) 쌍마다 가중치가 하나씩 필요하다.
 
 # %% [markdown] lang="en"
 # The price of dropping those restrictions, counted on the maps of lesson 02: a 3x32x32 image

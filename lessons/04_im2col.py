@@ -15,17 +15,17 @@
 # %% [markdown] lang="en"
 # # im2col: a convolution is one matrix product
 #
-# Follows CNN 기초 (deck 004), "합성곱층의 이해" (understanding
-# the convolution layer): "합성곱이란?" (each output is the dot product of a filter with the
-# patch under it: the 5x5 * 3x3 example), "3x32x32 이미지" / "3x5x5 filter" (a dot product of
-# 3*5*5 numbers), "6개의 필터로 6개의 활성화 맵" (six filters) and "2개의 이미지" (a batch of
-# two), and "왜 전치인가?" (why "transposed": the convolution as a matrix).
+# Follows CNN 기초 (deck 004), "합성곱층의 이해" (understanding the convolution layer):
+# "합성곱이란?" (each output is the dot product of a filter with the patch under it: the
+# 5x5 * 3x3 example), "3x32x32 이미지" / "3x5x5 filter" (a dot product of 3*5*5 numbers), "6개의
+# 필터로 6개의 활성화 맵" (six filters) and "2개의 이미지" (a batch of two), and "왜 전치인가?"
+# (why "transposed": the convolution as a matrix).
 #
-# The slides compute one dot product per output position. Written that way in Python it is
-# slow; the trick every framework uses (CS231n calls it im2col, "image to columns") copies
-# every patch into a column of a matrix, after which all the dot products, for all filters,
-# all positions and all images of the batch, are a single matrix product that the BLAS
-# library runs at full speed. Its adjoint, col2im, is the backward pass.
+# The slides compute one dot product per output position. Written that way in Python it is slow;
+# the trick every framework uses (CS231n calls it im2col, "image to columns") copies every patch
+# into a column of a matrix, after which all the dot products, for all filters, all positions
+# and all images of the batch, are a single matrix product that the BLAS library runs at full
+# speed. Its adjoint, col2im, is the backward pass.
 
 # %%
 import time
@@ -130,8 +130,8 @@ print("... and on a random (2, 3, 9, 11) batch with strides 1 and 2")
 # ## 컬러 이미지, 필터 여섯 개, 이미지 두 장의 배치
 #
 # CNN 기초 (deck 004)의 3x32x32 이미지와 3x5x5 필터 여섯 개에서는 열마다 숫자가 3*5*5 = 75개이고
-# 위치가 28*28 = 784개이다: cols는 75 x 784이다. 펼친 필터 여섯 개가 6 x 75 행렬의 행이 되고, 곱 6
-# x 784가 28x28 활성화 맵 여섯 개이다. 이미지 두 장의 배치는 cols를 넓힐 뿐이다: 75 x 1568.
+# 위치가 28*28 = 784개이다: cols는 75 x 784이다. 펼친 필터 여섯 개가 6 x 75 행렬의 행이 되고, 곱
+# 6 x 784가 28x28 활성화 맵 여섯 개이다. 이미지 두 장의 배치는 cols를 넓힐 뿐이다: 75 x 1568.
 
 # %% [markdown] lang="en"
 # ## A colour image, six filters, a batch of two

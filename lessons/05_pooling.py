@@ -3,8 +3,8 @@
 #
 # 딥러닝팀 1팀 (deck 003)의 "Pooling Layer" (4x4 예시와 그 최대, 평균 결과), "Max/Min pooling",
 # "위치불변 (Location invariance)", 그리고 1부의 "이미지 데이터의 가정: 이동에 대한 **불변성**
-# (invariance)" (입력이 조금 이동해도 답이 바뀌지 않아야 한다는 가정)을 따라가고, CNN 기초 (deck
-# 004)의 "풀링층의 이해 — 풀링: **다운샘플링** (downsampling)"을 따라간다.
+# (invariance)" (입력이 조금 이동해도 답이 바뀌지 않아야 한다는 가정)을 따라가고, CNN 기초
+# (deck 004)의 "풀링층의 이해 — 풀링: **다운샘플링** (downsampling)"을 따라간다.
 #
 # **풀링** (pooling) 층은 합성곱처럼 창을 미끄러뜨리지만, 학습된 가중치와의 내적 대신 창을 고정된
 # 방식으로 요약한다: 가장 큰 값, 평균, 또는 가장 작은 값. 매개변수가 없고, 맵을 작게 만들 뿐이다.
@@ -12,15 +12,15 @@
 # %% [markdown] lang="en"
 # # Pooling: max, average and min; location invariance; the backward pass
 #
-# Follows 딥러닝팀 1팀 (deck 003): "Pooling Layer" (the 4x4
-# example with its max and average results), "Max/Min pooling" and "위치불변 (Location
-# invariance)", and from part 1 "이미지 데이터의 가정: 이동에 대한 불변성" (the assumption
-# that a small shift should not change the answer); and CNN 기초 (deck 004),
-# "풀링층의 이해 — 풀링: 다운샘플링" (pooling is downsampling).
+# Follows 딥러닝팀 1팀 (deck 003): "Pooling Layer" (the 4x4 example with its max and average
+# results), "Max/Min pooling" and "위치불변 (Location invariance)", and from part 1 "이미지
+# 데이터의 가정: 이동에 대한 불변성" (the assumption that a small shift should not change the
+# answer); and CNN 기초 (deck 004), "풀링층의 이해 — 풀링: 다운샘플링"
+# (pooling is downsampling).
 #
-# A pooling layer slides a window like a convolution, but instead of a dot product with
-# learned weights it takes a fixed summary of the window: the largest value, the mean, or the
-# smallest. It has no parameters; it only makes the map smaller.
+# A pooling layer slides a window like a convolution, but instead of a dot product with learned
+# weights it takes a fixed summary of the window: the largest value, the mean, or the smallest.
+# It has no parameters; it only makes the map smaller.
 
 # %%
 import numpy as np
@@ -39,9 +39,9 @@ pyplot = plt()
 # ## 딥러닝팀 1팀 (deck 003)의 4x4 예시
 #
 # 스트라이드 2인 2x2 창은 4x4 맵을 네 블록으로 나누고, 블록마다 숫자 하나가 된다. **맥스 풀링**
-# (max pooling)은 가장 큰 값을, **평균 풀링** (average pooling)은 평균을, **최소 풀링** (min
-# pooling)은 가장 작은 값을 남긴다. 라이브러리 없이 하려면 (4, 4)를 (2, 2, 2, 2) = (블록 행, 블록
-# 안의 행, 블록 열, 블록 안의 열)로 reshape하고 블록 안의 두 축에 대해 줄이면 된다.
+# (max pooling)은 가장 큰 값을, **평균 풀링** (average pooling)은 평균을, **최소 풀링**
+# (min pooling)은 가장 작은 값을 남긴다. 라이브러리 없이 하려면 (4, 4)를 (2, 2, 2, 2) = (블록 행,
+# 블록 안의 행, 블록 열, 블록 안의 열)로 reshape하고 블록 안의 두 축에 대해 줄이면 된다.
 
 # %% [markdown] lang="en"
 # ## Deck 003's 4x4 example

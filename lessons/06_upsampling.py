@@ -6,32 +6,32 @@
 # - CNN 기초 (deck 004)의 "업샘플링 (전치 합성곱의 이해)": "언폴링 (풀링을 푸는 것)" (Nearest
 #   Neighbor와 "Bed of Nails"), "Max Unpooling", "업샘플링: 전치 합성곱" (스트라이드 1과 2인 3x3
 #   합성곱, 그리고 스트라이드 2인 3x3 전치 합성곱이 5x5를 만든 뒤 4x4로 잘라내는 과정), "Transpose
-#   업샘플링: 1d 예시", "왜 전치인가?" (16x4 희소 행렬 C^T).
+#   업샘플링: 1d 예시", "왜 전치인가?" (16x4 **희소 행렬** (sparse matrix) C^T).
 # - CNN 응용 사례 (deck 000): "Unpooling" (4x4 맥스 풀링과 max unpooling 예시), "Transpose
 #   Convolution" (3x3, 스트라이드 2, 패딩 1: 2x2 입력에서 4x4 출력, 겹치는 부분은 더한다).
 #
 # **이미지 분할** (image segmentation) 신경망은 이미지를 줄여 그 안에 *무엇이* 있는지 찾은 다음,
 # 모든 픽셀에 이름을 붙이려면 결과를 다시 키워야 한다. 아래는 특징 맵을 키우는 **업샘플링**
-# (upsampling)의 여러 방법이다. 앞의 세 가지는 매개변수가 없고, **전치 합성곱** (transposed
-# convolution)은 커널을 학습한다.
+# (upsampling)의 여러 방법이다. 앞의 세 가지는 매개변수가 없고, **전치 합성곱**
+# (transposed convolution)은 커널을 학습한다.
 
 # %% [markdown] lang="en"
 # # Upsampling: nearest neighbour, bed of nails, max unpooling, transposed convolution
 #
 # Follows two decks:
 #
-# - CNN 기초 (deck 004), part "업샘플링 (전치 합성곱의 이해)"
-#   (upsampling, understanding the transposed convolution): "언폴링 (풀링을 푸는 것)"
-#   (unpooling: nearest neighbour and bed of nails), "Max Unpooling", "업샘플링: 전치 합성곱"
-#   (the 3x3 convolutions with stride 1 and 2, and the 3x3 transposed convolution with stride
-#   2 that gives 5x5 before trimming to 4x4), "Transpose 업샘플링: 1d 예시" (a 1-D example)
-#   and "왜 전치인가?" (why "transposed": the 16x4 sparse matrix C^T).
-# - CNN 응용 사례 (deck 000): "Unpooling" (the 4x4 max pooling
-#   and max unpooling example) and "Transpose Convolution" (3x3, stride 2, pad 1: a 2x2 input
-#   to a 4x4 output, overlapping copies are summed).
+# - CNN 기초 (deck 004), part "업샘플링 (전치 합성곱의 이해)" (upsampling, understanding the
+#   transposed convolution): "언폴링 (풀링을 푸는 것)" (unpooling: nearest neighbour and bed of
+#   nails), "Max Unpooling", "업샘플링: 전치 합성곱" (the 3x3 convolutions with stride 1 and 2,
+#   and the 3x3 transposed convolution with stride 2 that gives 5x5 before trimming to 4x4),
+#   "Transpose 업샘플링: 1d 예시" (a 1-D example) and "왜 전치인가?" (why "transposed": the 16x4
+#   sparse matrix C^T).
+# - CNN 응용 사례 (deck 000): "Unpooling" (the 4x4 max pooling and max unpooling example) and
+#   "Transpose Convolution" (3x3, stride 2, pad 1: a 2x2 input to a 4x4 output, overlapping
+#   copies are summed).
 #
-# Segmentation networks shrink an image to find *what* is in it and must grow the result back
-# to label every pixel. These are the ways to grow a feature map; the first three have no
+# Segmentation networks shrink an image to find *what* is in it and must grow the result back to
+# label every pixel. These are the ways to grow a feature map; the first three have no
 # parameters, the transposed convolution learns its kernel.
 
 # %%
@@ -353,9 +353,9 @@ savefig(fig, "checkerboard")
 # ## 1차원 예시
 #
 # 입력 [a, b], 필터 [x, y, z], 스트라이드 2: a의 복사본 [ax, ay, az]와 b의 복사본 [bx, by, bz]는
-# 두 칸 떨어져 시작해 한 곳에서 겹친다: [ax, ay, az + bx, by, bz], 길이 5. 입력의 정확히 두 배(2 x
-# 2 = 4)를 얻으려면 출력 픽셀 하나를 버려야 한다. a = 2, b = 3, x, y, z = 1, 10, 100이면 모든 곱이
-# 자릿수에 드러난다.
+# 두 칸 떨어져 시작해 한 곳에서 겹친다: [ax, ay, az + bx, by, bz], 길이 5. 입력의 정확히 두
+# 배(2 x 2 = 4)를 얻으려면 출력 픽셀 하나를 버려야 한다. a = 2, b = 3, x, y, z = 1, 10, 100이면
+# 모든 곱이 자릿수에 드러난다.
 
 # %% [markdown] lang="en"
 # ## The 1-D example
@@ -385,7 +385,7 @@ print(f"5 -> 4: {out5.tolist()} -> {out4.tolist()}")
 # 레슨 03은 합성곱을 행렬로 썼다: 4x4 입력과 3x3 커널(스트라이드 1, 패딩 없음)의 출력은 2x2이므로
 # conv(x) = C @ x이고 C의 모양은 4 x 16(출력 4개, 입력 16개)이다. 전치 행렬 C^T는 16 x 4로, 출력
 # 4개를 픽셀 16개로 되돌린다. 이것이 바로 전치 합성곱이다: `conv_transpose2d(y, w)` = C^T @ y.
-# C^T는 대부분의 원소가 0인 **희소 행렬** (sparse matrix)이다.
+# C^T는 대부분의 원소가 0인 희소 행렬이다.
 
 # %% [markdown] lang="en"
 # ## Why "transposed"?
@@ -417,10 +417,10 @@ print("conv_transpose2d(y, w) == d/dx <conv2d(x, w), y>: the backward pass of a 
 # %% [markdown] lang="ko"
 # 슬라이드는 C^T를 기호 w_{i,j}로 보여 준다. 처음 두 열은 맞지만 셋째와 넷째 열은 이미지가 16픽셀
 # 한 줄인 것처럼 한 행씩 밀려 있다: 셋째 열(출력 픽셀 (1, 0))은 2행에서 시작하지만 그 출력의 창은
-# 입력 픽셀 (1, 0), 곧 펼친 이미지의 4행에서 시작하고, 넷째 열(출력 (1, 1))은 픽셀 (1, 1) =
-# 5행에서 시작한다. 슬라이드에서는 마지막 두 행이 모두 0이지만, 실제로는 출력 (1, 1)의 w_{2,2}가
-# 마지막 픽셀인 15행에 놓인다. 아래는 w_{i,j}를 숫자 10*i + j + 1로 나타낸 슬라이드의 행렬을
-# 그대로 옮긴 것과, 같은 방식으로 나타낸 `conv_matrix`의 비교이다.
+# 입력 픽셀 (1, 0), 곧 펼친 이미지의 4행에서 시작하고, 넷째 열(출력 (1, 1))은 픽셀
+# (1, 1) = 5행에서 시작한다. 슬라이드에서는 마지막 두 행이 모두 0이지만, 실제로는 출력 (1, 1)의
+# w_{2,2}가 마지막 픽셀인 15행에 놓인다. 아래는 w_{i,j}를 숫자 10*i + j + 1로 나타낸 슬라이드의
+# 행렬을 그대로 옮긴 것과, 같은 방식으로 나타낸 `conv_matrix`의 비교이다.
 
 # %% [markdown] lang="en"
 # The slide prints C^T with symbols w_{i,j}. Its first two columns are right, but the third

@@ -31,7 +31,7 @@ def test_lesson_runs_in_fast_mode(path, language, tmp_path):
                                 f"{out.stderr[-3000:]}"
     # every slide figure a lesson checks printed ✓ (a wrong slide is shown with its
     # correction, which itself must be ✓), in the lesson's language
-    checks = [line for line in out.stdout.splitlines() if "scratchnet:" in line]
+    checks = [line for line in out.stdout.splitlines() if " — scratchnet: " in line]
     assert checks and all(SLIDE[language] in line for line in checks), checks[:3]
     for line in checks:
         if "✗ —" not in line:

@@ -263,3 +263,33 @@ def test_the_notebook_holds_one_language(tmp_path, language):
     assert got_code == [c.source for c in lesson if c.kind == "code"]
     assert all(hangul(s) for s in got_md) if language == "ko" else \
         not any(hangul(s.splitlines()[0]) for s in got_md)
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("en", ["Pooling — follows CNN 기초 (deck 004): 풀링층의 이해",
+            "fc6 weights: slide: 177,209,344 ✗ — 13x13 instead of 6x6",
+            "fc6 weights (corrected): slide: 37,748,736 — scratchnet: 37,748,736 ✓"]),
+    ("ko", ["풀링 — CNN 기초 (deck 004)의 슬라이드: 풀링층의 이해",
+            "fc6 가중치: 슬라이드: 177,209,344 ✗ — 6x6 대신 13x13",
+            "fc6 가중치 (정정): 슬라이드: 37,748,736 — scratchnet: 37,748,736 ✓"]),
+])
+def test_header_and_slide_is_wrong_speak_the_lesson_language(monkeypatch, capsys, language,
+                                                              expected):
+    from scratchnet.lesson import SlideMismatch, header, slide_is_wrong
+
+    monkeypatch.setenv("SCRATCHNET_LANG", language)
+    header("CNN 기초 (deck 004)", "풀링층의 이해", "Pooling", ko="풀링")
+    # AlexNet's fc6 as the blog post computes it (13x13x128x2 inputs, 2x2048 outputs) and
+    # as it is (6x6x256 inputs, 4096 outputs)
+    slide_is_wrong("fc6 weights", 177_209_344, 13 * 13 * 128 * 2 * 2048 * 2, 37_748_736,
+                   6 * 6 * 256 * 4096, "13x13 instead of 6x6", ko="fc6 가중치",
+                   why_ko="6x6 대신 13x13")
+    lines = capsys.readouterr().out.splitlines()
+    assert [lines[0], lines[2], lines[3]] == expected
+    assert set(lines[1]) == {"-"}
+    # without the Korean words, Korean output falls back to the English ones
+    slide_is_wrong("fc6 weights", 1, 1, 2, 2, "why")
+    out = capsys.readouterr().out
+    assert ("fc6 weights: 슬라이드: 1 ✗ — why" in out) == (language == "ko")
+    with pytest.raises(SlideMismatch):
+        slide_is_wrong("fc6 weights", 1, 1, 2, 3, "why", ko="fc6 가중치")
