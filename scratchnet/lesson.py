@@ -20,7 +20,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass
 
 
 class SlideMismatch(AssertionError):
@@ -191,7 +192,6 @@ class Cell:
     lang: str | None
     source: str
     line: int
-    lines: list = field(default_factory=list, repr=False)
 
 
 def cells(path: str) -> list:
@@ -209,7 +209,7 @@ def cells(path: str) -> list:
         else:
             src = "\n".join(body)
         if src.strip() or kind == "markdown":
-            found.append(Cell(kind, language, src, start, list(body)))
+            found.append(Cell(kind, language, src, start))
 
     for n, line in enumerate(text, 1):
         m = _CELL.match(line)
@@ -244,14 +244,14 @@ def narration(markdown: str) -> str:
 
 def _width(text: str) -> int:
     """Columns `text` takes in a terminal: Hangul and other wide characters take two."""
-    import unicodedata
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def run(path: str, language: str | None = None) -> None:
     """Execute the lesson at `path` cell by cell as `__main__`, printing the markdown cells of
     `language` ('ko' or 'en'; default `lang()`) as plain text before the code that follows
-    them. Tracebacks name the lesson's own lines."""
+    them (a markdown cell without `lang` is printed in either language). Tracebacks name the
+    lesson's own lines; an exception stops the lesson and propagates."""
     import types
 
     language = language or lang()
