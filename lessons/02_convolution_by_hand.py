@@ -1,19 +1,35 @@
-# %% [markdown]
+# %% [markdown] lang="ko"
+# # 손으로 하는 합성곱: 이동 평균, 블러, Sobel 윤곽, 그리고 커널 뒤집기
+#
+# **합성곱** (convolution)을 손으로 계산하며 두 강의 자료를 따라간다.
+#
+# - 딥러닝팀 1팀 (deck 003)의 "Convolution Layer" 슬라이드: "1차원 합성곱" (1/5 **이동 평균**
+#   (moving average)), "2차원 합성곱" (1/9 박스 블러, Sobel **필터** (filter), 뒤집힌 **커널**
+#   (kernel)로 쓴 정의), "CNN에서의 합성곱" (라이브러리는 **교차 상관** (cross-correlation)을
+#   계산한다).
+# - CNN 기초 (deck 004)의 "합성곱층의 이해": "합성곱이란?" (5x5 입력과 3x3 필터 예시), "3x32x32
+#   이미지"와 "3x5x5 필터", "6개의 필터로 6개의 **활성화 맵** (activation map)", 그리고 이미지
+#   2개의 배치.
+#
+# 각 연산을 공식이 말하는 그대로 반복문으로 쓴 다음, scratchnet의 `conv1d` / `conv2d`가 그
+# 반복문과 같은 값을 내는지 확인한다.
+
+# %% [markdown] lang="en"
 # # Convolution by hand: moving averages, blur, Sobel edges, and the kernel flip
 #
 # Follows two decks:
 #
-# - deck 003 (`003_f33a7e07d451897d.txt`, "딥러닝팀 1팀"), "Convolution Layer" slides:
-#   "1차원 합성곱" (1-D convolution, the 1/5 moving average), "2차원 합성곱" (2-D convolution:
-#   the 1/9 box blur, the Sobel filter, the definition with the flipped kernel) and
-#   "CNN에서의 합성곱" (convolution in a CNN: libraries compute cross-correlation).
-# - deck 004 (`004_6b7976dd12174aaa.txt`, "CNN 기초"), "합성곱층의 이해" (understanding the
-#   convolution layer): "합성곱이란?" (what is a convolution: the 5x5 input, 3x3 filter
-#   example), "3x32x32 이미지" with a "3x5x5 filter", "6개의 필터로 6개의 활성화 맵"
-#   (six filters, six activation maps) and the batch of two images.
+# - 딥러닝팀 1팀 (deck 003), "Convolution Layer" slides: "1차원 합성곱" (1-D convolution, the
+#   1/5 moving average), "2차원 합성곱" (2-D convolution: the 1/9 box blur, the Sobel filter,
+#   the definition with the flipped kernel) and "CNN에서의 합성곱" (convolution in a CNN:
+#   libraries compute cross-correlation).
+# - CNN 기초 (deck 004), "합성곱층의 이해" (understanding the convolution layer): "합성곱이란?"
+#   (what is a convolution: the 5x5 input, 3x3 filter example), "3x32x32 이미지" with a "3x5x5
+#   filter", "6개의 필터로 6개의 활성화 맵" (six filters, six activation maps) and the batch of
+#   two images.
 #
-# We write each operation as the loop its formula describes, then check scratchnet's
-# `conv1d` / `conv2d` against the loop.
+# We write each operation as the loop its formula describes, then check scratchnet's `conv1d` /
+# `conv2d` against the loop.
 
 # %%
 import numpy as np
@@ -23,12 +39,20 @@ import scratchnet.nn.functional as F
 from scratchnet.data.transforms import ToTensor, resize
 from scratchnet.lesson import check, header, photo, plt, savefig
 
-header("deck 003 (003_f33a7e07d451897d.txt) and deck 004 (004_6b7976dd12174aaa.txt)",
+header("딥러닝팀 1팀 (deck 003) and CNN 기초 (deck 004)",
        "1차원 합성곱 / 2차원 합성곱 / CNN에서의 합성곱; 합성곱이란? / 3x32x32 이미지",
-       "Convolution by hand")
+       "Convolution by hand", ko="손으로 하는 합성곱")
 pyplot = plt()
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 1차원 합성곱: 이동 평균
+#
+# 슬라이드의 정의는 y[n] = sum_k h[n - k] x[k]이다. 합성곱의 계수 다섯 개가 모두 h = 1/5이면 출력
+# 하나하나가 이웃한 입력 다섯 개의 평균, 곧 이동 평균이 되어 잡음이 평균으로 상쇄되고 곡선이
+# 매끄러워진다. 공식 그대로 쓰면 다음과 같다 (계수 다섯 개가 모두 신호 위에 놓이는 곳에서만
+# 계산한다).
+
+# %% [markdown] lang="en"
 # ## 1-D convolution: a moving average
 #
 # The slide's definition: y[n] = sum_k h[n - k] x[k]. With five equal taps h = 1/5 every
@@ -51,7 +75,7 @@ def convolve1d(x, h):
 
 
 h = np.full(5, 1 / 5)
-check("moving-average kernel taps", [1 / 5] * 5, h)
+check("moving-average kernel taps", [1 / 5] * 5, h, ko="이동 평균 커널의 계수")
 rng = np.random.default_rng(0)
 t = np.linspace(0, 4 * np.pi, 120)
 signal = np.sin(t) + 0.3 * rng.standard_normal(t.size)
@@ -71,7 +95,15 @@ ax.set(title="deck 003: a 1/5 kernel is a moving average", xlabel="t")
 ax.legend()
 savefig(fig, "moving_average")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 합성곱인가, 교차 상관인가?
+#
+# 교과서의 2차원 합성곱 S(i, j) = sum_m sum_n I(m, n) K(i - m, j - n)은 커널을 거꾸로 훑는다:
+# 커널이 위아래, 좌우로 뒤집힌다. 딥러닝 라이브러리(PyTorch, 그리고 scratchnet)는 그 대신 교차
+# 상관 S(i, j) = sum_m sum_n I(i + m, j + n) K(m, n)을 계산한다: 뒤집지 않고 커널을 쓰인 그대로
+# 이미지 위에 놓는다. 두 반복문을 그대로 쓰면 다음과 같다.
+
+# %% [markdown] lang="en"
 # ## Convolution or cross-correlation?
 #
 # The textbook 2-D convolution S(i, j) = sum_m sum_n I(m, n) K(i - m, j - n) runs through
@@ -111,7 +143,14 @@ def sn_conv(image, kernel):
     return F.conv2d(image[None, None], kernel[None, None])[0, 0].numpy()
 
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 1/9 박스 블러: 딥러닝팀 1팀 (deck 003)의 5x5 예시
+#
+# "CNN에서의 합성곱" 슬라이드는 3x3 커널을 5x5 이미지 위로 미끄러뜨리고 **특징 맵**
+# (feature map)을 소수 첫째 자리까지 보여 준다. 그 숫자들은 각 3x3 창의 단순 평균, 곧 1/9 박스
+# 블러이다. 이 커널은 대칭이므로 뒤집어도 달라지는 것이 없다.
+
+# %% [markdown] lang="en"
 # ## The 1/9 box blur, on deck 003's 5x5 example
 #
 # Deck 003's "CNN에서의 합성곱" slide slides a 3x3 kernel over a 5x5 image and shows the
@@ -127,12 +166,18 @@ deck003_image = np.array([[3, 3, 2, 1, 0],
 box = np.full((3, 3), 1 / 9)
 blurred = sn_conv(deck003_image, box)
 check("deck 003 feature map (one decimal)",
-      [[1.7, 1.7, 1.7], [1.0, 1.2, 1.8], [1.1, 0.8, 1.3]], blurred.round(1).tolist())
+      [[1.7, 1.7, 1.7], [1.0, 1.2, 1.8], [1.1, 0.8, 1.3]], blurred.round(1).tolist(),
+      ko="deck 003의 특징 맵 (소수 첫째 자리)")
 assert np.allclose(blurred, correlate2d(deck003_image, box))
 assert np.allclose(blurred, convolve2d(deck003_image, box))
 print(np.array2string(blurred, precision=3))
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 사진에 박스 블러를 적용하면 세밀한 부분이 평균으로 지워진다 ("사진이 흐려지는"). 3x3 박스는
+# 약하고, 같은 생각을 1/81 계수 81개로 키운 9x9 박스에서는 뚜렷하게 보인다. 아래 잘라낸 부분은
+# 사진사의 얼굴과 카메라이다.
+
+# %% [markdown] lang="en"
 # On a photo, the box blur averages away fine detail ("사진이 흐려지는", the picture gets
 # blurry). A 3x3 box is gentle; a 9x9 box, the same idea with 81 taps of 1/81, shows it
 # clearly. The crops below show the photographer's face and his camera.
@@ -155,7 +200,16 @@ for ax, img, off, title in zip(axes, [camera, blur3, blur9], [0, 1, 4],
     ax.set(title=title, xticks=[], yticks=[])
 savefig(fig, "box_blur")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## Sobel: 윤곽을 찾는 미분 필터
+#
+# 슬라이드의 Sobel 커널 [[+1, +2, +1], [0, 0, 0], [-1, -2, -1]]은 세로 방향 차분(위 +1, 아래 -1)과
+# 가로 방향 [1, 2, 1] 평활화의 외적이다. 이런 **미분 필터** (derivative filter)는 평평한 곳에서는
+# 0을, 한 행에서 다음 행으로 밝기가 바뀌는 곳에서는 큰 값을 내므로 가로 방향 윤곽을 그린다
+# ("급격하게 값이 변하는 부분을 테두리로"). 전치한 커널은 세로 윤곽을 찾고, 둘을 합치면 윤곽의
+# 세기가 된다.
+
+# %% [markdown] lang="en"
 # ## Sobel: a derivative filter that finds edges
 #
 # The slide's Sobel kernel [[+1, +2, +1], [0, 0, 0], [-1, -2, -1]] is a vertical difference
@@ -169,7 +223,7 @@ sobel = np.array([[+1, +2, +1],
                   [0, 0, 0],
                   [-1, -2, -1]], dtype=np.float32)
 check("Sobel = [1, 0, -1]^T x [1, 2, 1]", sobel.astype(int).tolist(),
-      np.outer([1, 0, -1], [1, 2, 1]).tolist())
+      np.outer([1, 0, -1], [1, 2, 1]).tolist(), ko="Sobel = [1, 0, -1]^T와 [1, 2, 1]의 외적")
 flat = np.full((5, 5), 0.7, dtype=np.float32)
 print(f"Sobel on a flat patch: {np.abs(sn_conv(flat, sobel)).max():.1g} (zero up to float32 "
       f"rounding)")
@@ -191,7 +245,21 @@ for ax in axes:
     ax.set(xticks=[], yticks=[])
 savefig(fig, "sobel")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## Sobel에서는 뒤집기가 중요하다
+#
+# 박스 커널은 대칭이지만 Sobel은 아니다: 위아래로 뒤집으면 -Sobel이 된다. 그래서 교과서의 합성곱과
+# 라이브러리의 교차 상관은 부호가 반대인 결과를 낸다. (Python 반복문은 느리므로) 작게 잘라낸
+# 이미지에서 셋을 서로 확인한다.
+#
+# - `conv2d(image, K)` == 교차 상관 반복문,
+# - 교과서 합성곱 반복문 == `conv2d(image, flip(K))`.
+#
+# 라이브러리가 굳이 뒤집지 않는 이유 ("커널을 뒤집는 것은 큰 의미가 없음"): 신경망은 무작위
+# 초기값에서 출발해 커널을 학습한다. 합성곱에 필요한 커널이 무엇이든 교차 상관은 그것을 뒤집은
+# 커널을 학습하면 되고, 결과는 똑같이 좋다.
+
+# %% [markdown] lang="en"
 # ## The flip matters for Sobel
 #
 # The box kernel is symmetric, Sobel is not: flipped top-bottom it becomes -Sobel. So the
@@ -228,7 +296,14 @@ else:
     assert np.allclose(conv_loop, sps.convolve2d(patch, k64, mode="valid"))
     print("scipy.signal.correlate2d / convolve2d agree with both loops")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## CNN 기초 (deck 004)의 예시: 5x5 입력과 3x3 필터
+#
+# "합성곱이란?": 필터 [[1, 0, 1], [0, 1, 0], [1, 0, 1]]를 5x5 이진 이미지의 왼쪽 위 모서리에
+# 놓으면, 곱 아홉 개(슬라이드의 작은 x1 / x0 표시)의 합이 특징 맵의 첫 값 4가 된다. 아홉 위치
+# 모두로 미끄러뜨리면 3x3 맵이 채워진다.
+
+# %% [markdown] lang="en"
 # ## Deck 004's example: a 5x5 input and a 3x3 filter
 #
 # "합성곱이란?": the filter [[1, 0, 1], [0, 1, 0], [1, 0, 1]] lies on the top-left corner of
@@ -247,8 +322,8 @@ deck004_filter = np.array([[1, 0, 1],
 products = deck004_image[:3, :3] * deck004_filter
 print("the nine products at the first position:\n", products.astype(int))
 feature_map = sn_conv(deck004_image, deck004_filter)
-check("deck 004: first feature-map value", 4, feature_map[0, 0])
-check("deck 004: sum of the nine products", 4, products.sum())
+check("deck 004: first feature-map value", 4, feature_map[0, 0], ko="deck 004: 특징 맵의 첫 값")
+check("deck 004: sum of the nine products", 4, products.sum(), ko="deck 004: 곱 아홉 개의 합")
 print("the whole feature map:\n", feature_map.astype(int))
 assert np.array_equal(feature_map, correlate2d(deck004_image, deck004_filter))
 
@@ -264,7 +339,18 @@ axes[0].add_patch(pyplot.Rectangle((-0.5, -0.5), 3, 3, fill=False, color="C3", l
 axes[2].add_patch(pyplot.Rectangle((-0.5, -0.5), 1, 1, fill=False, color="C3", lw=2))
 savefig(fig, "deck004_example")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 필터 여섯 개를 통과하는 컬러 이미지
+#
+# CNN 기초 (deck 004): 3x32x32 이미지(CIFAR-10 사진의 크기)와 3x5x5 필터. 필터는 언제나 입력 채널
+# 전체에 걸쳐 있으므로 한 위치에서 숫자 하나를 낸다: 픽셀 값 75개와 **가중치** (weight) 75개의
+# 내적에 **편향** (bias)을 더한 값이다. 방향마다 32 - 5 + 1 = 28개의 위치가 있어 필터 하나가 28x28
+# 활성화 맵 하나를 만든다. 필터 여섯 개면 맵 여섯 개, 6x28x28이다. 배치의 이미지 두 장은 여섯 장씩
+# 두 묶음 (N, K, H', W') = (2, 6, 28, 28)을 낸다.
+#
+# 여기의 필터는 학습 전 `nn.Conv2d(3, 6, 5)`의 무작위 초기 가중치이다.
+
+# %% [markdown] lang="en"
 # ## A colour image through six filters
 #
 # Deck 004: a 3x32x32 image (the size of a CIFAR-10 picture) and a 3x5x5 filter. A filter
@@ -277,14 +363,14 @@ savefig(fig, "deck004_example")
 
 # %%
 cat = resize(ToTensor()(photo("chelsea")), (32, 32))          # (3, 32, 32)
-check("image (C, H, W)", (3, 32, 32), cat.shape)
+check("image (C, H, W)", (3, 32, 32), cat.shape, ko="이미지 (C, H, W)")
 sn.manual_seed(0)
 conv = sn.nn.Conv2d(3, 6, kernel_size=5)
-check("one filter (C, kh, kw)", (3, 5, 5), conv.weight.shape[1:])
+check("one filter (C, kh, kw)", (3, 5, 5), conv.weight.shape[1:], ko="필터 하나 (C, kh, kw)")
 print(f"numbers in one dot product: {int(np.prod(conv.weight.shape[1:]))} (3*5*5), plus a bias")
 with sn.no_grad():
     maps = conv(cat[None])
-check("activation maps of one image", (1, 6, 28, 28), maps.shape)
+check("activation maps of one image", (1, 6, 28, 28), maps.shape, ko="이미지 한 장의 활성화 맵")
 
 # one activation value by hand: the dot product of a 3x5x5 window with filter 0
 y, x = 10, 7
@@ -295,7 +381,7 @@ assert np.isclose(by_hand, maps.numpy()[0, 0, y, x], rtol=1e-5, atol=1e-6)
 
 batch = sn.stack([cat, cat.flip(-1)])
 with sn.no_grad():
-    check("two images, six filters", (2, 6, 28, 28), conv(batch).shape)
+    check("two images, six filters", (2, 6, 28, 28), conv(batch).shape, ko="이미지 두 장, 필터 여섯 개")
 
 # a filter must be as deep as the image: a grayscale image does not fit 3x5x5 filters
 gray = cat.mean(0, keepdim=True)[None]          # (1, 1, 32, 32)

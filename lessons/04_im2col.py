@@ -1,17 +1,31 @@
-# %% [markdown]
+# %% [markdown] lang="ko"
+# # im2col: 합성곱은 행렬 곱 한 번이다
+#
+# CNN 기초 (deck 004)의 "합성곱층의 이해"를 따라간다: "합성곱이란?" (출력 하나하나는 필터와 그
+# 아래 조각의 **내적** (dot product)이다: 5x5 * 3x3 예시), "3x32x32 이미지" / "3x5x5 filter"
+# (3*5*5개 숫자의 내적), "6개의 필터로 6개의 활성화 맵", "2개의 이미지" (이미지 두 장의 배치),
+# 그리고 "왜 전치인가?" (합성곱을 행렬로 쓰면 왜 **전치** (transpose)가 나오는가).
+#
+# 슬라이드는 출력 위치마다 내적을 하나씩 계산한다. Python으로 그대로 쓰면 느리다. 모든
+# 프레임워크가 쓰는 요령(CS231n은 im2col, "image to columns"라 부른다)은 모든 조각을 행렬의 한
+# 열로 복사하는 것이다. 그러고 나면 모든 필터, 모든 위치, 배치의 모든 이미지에 대한 내적이 행렬 곱
+# 한 번이 되고, BLAS 라이브러리가 이를 최고 속도로 계산한다. 그 수반(adjoint)인 col2im이
+# **역전파** (backpropagation)이다.
+
+# %% [markdown] lang="en"
 # # im2col: a convolution is one matrix product
 #
-# Follows deck 004 (`004_6b7976dd12174aaa.txt`, "CNN 기초"), "합성곱층의 이해" (understanding
-# the convolution layer): "합성곱이란?" (each output is the dot product of a filter with the
-# patch under it: the 5x5 * 3x3 example), "3x32x32 이미지" / "3x5x5 filter" (a dot product of
-# 3*5*5 numbers), "6개의 필터로 6개의 활성화 맵" (six filters) and "2개의 이미지" (a batch of
-# two), and "왜 전치인가?" (why "transposed": the convolution as a matrix).
+# Follows CNN 기초 (deck 004), "합성곱층의 이해" (understanding the convolution layer):
+# "합성곱이란?" (each output is the dot product of a filter with the patch under it: the
+# 5x5 * 3x3 example), "3x32x32 이미지" / "3x5x5 filter" (a dot product of 3*5*5 numbers), "6개의
+# 필터로 6개의 활성화 맵" (six filters) and "2개의 이미지" (a batch of two), and "왜 전치인가?"
+# (why "transposed": the convolution as a matrix).
 #
-# The slides compute one dot product per output position. Written that way in Python it is
-# slow; the trick every framework uses (CS231n calls it im2col, "image to columns") copies
-# every patch into a column of a matrix, after which all the dot products, for all filters,
-# all positions and all images of the batch, are a single matrix product that the BLAS
-# library runs at full speed. Its adjoint, col2im, is the backward pass.
+# The slides compute one dot product per output position. Written that way in Python it is slow;
+# the trick every framework uses (CS231n calls it im2col, "image to columns") copies every patch
+# into a column of a matrix, after which all the dot products, for all filters, all positions
+# and all images of the batch, are a single matrix product that the BLAS library runs at full
+# speed. Its adjoint, col2im, is the backward pass.
 
 # %%
 import time
@@ -23,12 +37,19 @@ import scratchnet.nn.functional as F
 from scratchnet.kernels.im2col import col2im, im2col
 from scratchnet.lesson import check, fast, header, plt, savefig
 
-header("deck 004 (004_6b7976dd12174aaa.txt)",
+header("CNN 기초 (deck 004)",
        "합성곱이란? / 3x32x32 이미지 / 6개의 필터로 6개의 활성화 맵 / 2개의 이미지 / 왜 전치인가?",
-       "im2col: convolution as a matrix product")
+       "im2col: convolution as a matrix product", ko="im2col: 합성곱을 행렬 곱으로")
 pyplot = plt()
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 손으로 하는 im2col
+#
+# 입력 (N, C, H, W)와 kh x kw 창에 대해, 출력 위치 (n, y, x)마다 입력 값 C*kh*kw개를 필터 가중치와
+# 같은 순서(채널, 행, 열 순)로 담은 열이 하나씩 생긴다. 모든 위치의 열을 나란히 놓으면 cols
+# (C*kh*kw, N*H'*W')가 된다.
+
+# %% [markdown] lang="en"
 # ## im2col by hand
 #
 # For an input (N, C, H, W) and a kh x kw window, each output position (n, y, x) gets one
@@ -50,7 +71,11 @@ def im2col_loops(x, kh, kw, stride=1):
     return cols
 
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# CNN 기초 (deck 004)의 예시에서 5x5 이미지에는 3x3 = 9개의 창이 있으므로 cols는 9 x 9이다. 필터를
+# 펼치면 1 x 9 행이 되고, 곱은 1 x 9 특징 맵이며 그 첫 값이 슬라이드의 4이다.
+
+# %% [markdown] lang="en"
 # On deck 004's example the 5x5 image has 3x3 = 9 windows, so cols is 9 x 9. The filter,
 # flattened, is a 1 x 9 row; the product is the 1 x 9 feature map, whose first entry is the
 # slide's 4.
@@ -68,12 +93,20 @@ cols = im2col_loops(image, 3, 3)
 print("cols (9 x 9), column j = the j-th 3x3 window, flattened:\n", cols.astype(int))
 row = filt.reshape(1, -1)
 fmap = (row @ cols).reshape(3, 3)
-check("deck 004: first feature-map value, as row @ cols", 4, fmap[0, 0])
+check("deck 004: first feature-map value, as row @ cols", 4, fmap[0, 0],
+      ko="deck 004: 특징 맵의 첫 값, 행 @ cols로")
 print("feature map:\n", fmap.astype(int))
 with sn.no_grad():
     assert np.array_equal(fmap, F.conv2d(image, filt).numpy()[0, 0])
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## scratchnet 커널이 만든 같은 열
+#
+# `scratchnet/kernels/im2col.py`는 numba로 컴파일한 반복문으로 열을 만든다 (스트라이드, 패딩,
+# 팽창(dilation)도 처리하고, 창의 한 행을 통째로 복사한다). 계산 없이 복사만 하므로 반복문과
+# 정확히 같아야 한다.
+
+# %% [markdown] lang="en"
 # ## The same columns from scratchnet's kernel
 #
 # `scratchnet/kernels/im2col.py` builds the columns in numba-compiled loops (it also handles
@@ -93,7 +126,14 @@ for s in (1, 2):
                           im2col_loops(xb, 3, 3, stride=s))
 print("... and on a random (2, 3, 9, 11) batch with strides 1 and 2")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 컬러 이미지, 필터 여섯 개, 이미지 두 장의 배치
+#
+# CNN 기초 (deck 004)의 3x32x32 이미지와 3x5x5 필터 여섯 개에서는 열마다 숫자가 3*5*5 = 75개이고
+# 위치가 28*28 = 784개이다: cols는 75 x 784이다. 펼친 필터 여섯 개가 6 x 75 행렬의 행이 되고, 곱
+# 6 x 784가 28x28 활성화 맵 여섯 개이다. 이미지 두 장의 배치는 cols를 넓힐 뿐이다: 75 x 1568.
+
+# %% [markdown] lang="en"
 # ## A colour image, six filters, a batch of two
 #
 # For deck 004's 3x32x32 image with six 3x5x5 filters, every column has 3*5*5 = 75 numbers
@@ -108,7 +148,7 @@ cols = im2col(x, (5, 5), (1, 1), (0, 0), (1, 1), (28, 28))
 print(f"cols of a batch of two 3x32x32 images, 5x5 windows: {cols.shape}")
 assert cols.shape == (75, 2 * 784)
 out = (weight.reshape(6, 75) @ cols).reshape(6, 2, 28, 28).transpose(1, 0, 2, 3)
-check("the product, as (N, K, H', W')", (2, 6, 28, 28), out.shape)
+check("the product, as (N, K, H', W')", (2, 6, 28, 28), out.shape, ko="곱을 (N, K, H', W')로")
 with sn.no_grad():
     ref = F.conv2d(x, weight).numpy()
 print(f"W @ cols vs conv2d: max difference {np.abs(out - ref).max():.1e}")
@@ -116,7 +156,11 @@ assert np.allclose(out, ref, atol=1e-5)
 print(f"memory: x {x.nbytes:,} bytes, cols {cols.nbytes:,} bytes "
       f"({cols.nbytes / x.nbytes:.1f}x: most pixels sit in up to 25 windows)")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 숫자 이미지의 열을 그려 보면: 각 열은 8x8 스캔의 3x3 창 하나이므로, 이웃한 열은 같은 획을 한
+# 픽셀씩 옮긴 것이다.
+
+# %% [markdown] lang="en"
 # The columns of a digit, drawn: each column is one 3x3 window of the 8x8 scan, so
 # neighbouring columns are the same strokes shifted by one pixel.
 
@@ -139,7 +183,15 @@ a2.set(title="im2col: 9 x 36, one column per window", xlabel="window (y*6 + x)",
        ylabel="tap (i*3 + j)")
 savefig(fig, "digit_columns")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## col2im: 수반 연산과 역전파
+#
+# col2im은 반대 방향으로 간다: 모든 열의 모든 원소를 그것이 복사되어 온 픽셀에 다시 더한다.
+# im2col의 역연산은 아니지만(9개의 창에 복사된 픽셀은 값 9개를 더해 받는다) 전치이다: 모든 이미지
+# x와 모든 열 행렬 c에 대해 <im2col(x), c> = <x, col2im(c)>. 이것이 바로 입력 기울기의 규칙이다:
+# out = W @ cols이면 d cols = W.T @ d out이고, d x = col2im(d cols)이다.
+
+# %% [markdown] lang="en"
 # ## col2im: the adjoint, and the backward pass
 #
 # col2im goes the other way: it adds every entry of every column back onto the pixel it was
@@ -171,7 +223,20 @@ print(f"col2im(W.T @ d_out) vs autograd's x.grad: max difference "
       f"{np.abs(by_hand - xt.grad.numpy()).max():.1e}")
 assert np.allclose(by_hand, xt.grad.numpy(), rtol=1e-10, atol=1e-10)
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 같은 합성곱을 계산하는 세 가지 방법과 시간
+#
+# 1. 단순 반복문: (이미지, 필터, 위치)마다 Python 반복 한 번, 각각 NumPy로 75항 내적.
+#    슬라이드의 그림을 그대로 계산한 것이다.
+# 2. 교과서식 NumPy: 대신 커널 위치 kh*kw개를 돈다. 위치마다 배치 전체를 옮긴 뷰에 가중치의 한
+#    열을 곱해(`tensordot`) 더한다. Python 반복은 N*K*H'*W'번이 아니라 kh*kw번이다.
+# 3. scratchnet의 `conv2d`: numba im2col 커널 다음에 행렬 곱 한 번 (BLAS).
+#
+# 네 번째 줄은 미리 만든 열에 대한 행렬 곱만 잰다: im2col 기반 합성곱은 그 안에서 도는 GEMM보다
+# 빠를 수 없다. 수치는 기계와 그 기계가 동시에 하는 일에 따라 달라지며, 중요한 것은 비율이다.
+# GFLOP/s는 출력 하나의 가중치 하나마다 2 flop(곱셈 한 번, 덧셈 한 번)으로 센다.
+
+# %% [markdown] lang="en"
 # ## Three ways to compute the same convolution, timed
 #
 # 1. naive loops: one Python iteration per (image, filter, position), each a 75-term dot

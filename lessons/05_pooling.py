@@ -1,15 +1,26 @@
-# %% [markdown]
+# %% [markdown] lang="ko"
+# # 풀링: 최대, 평균, 최소; 위치불변; 역전파
+#
+# 딥러닝팀 1팀 (deck 003)의 "Pooling Layer" (4x4 예시와 그 최대, 평균 결과), "Max/Min pooling",
+# "위치불변 (Location invariance)", 그리고 1부의 "이미지 데이터의 가정: 이동에 대한 **불변성**
+# (invariance)" (입력이 조금 이동해도 답이 바뀌지 않아야 한다는 가정)을 따라가고, CNN 기초
+# (deck 004)의 "풀링층의 이해 — 풀링: **다운샘플링** (downsampling)"을 따라간다.
+#
+# **풀링** (pooling) 층은 합성곱처럼 창을 미끄러뜨리지만, 학습된 가중치와의 내적 대신 창을 고정된
+# 방식으로 요약한다: 가장 큰 값, 평균, 또는 가장 작은 값. 매개변수가 없고, 맵을 작게 만들 뿐이다.
+
+# %% [markdown] lang="en"
 # # Pooling: max, average and min; location invariance; the backward pass
 #
-# Follows deck 003 (`003_f33a7e07d451897d.txt`, "딥러닝팀 1팀"): "Pooling Layer" (the 4x4
-# example with its max and average results), "Max/Min pooling" and "위치불변 (Location
-# invariance)", and from part 1 "이미지 데이터의 가정: 이동에 대한 불변성" (the assumption
-# that a small shift should not change the answer); and deck 004 (`004_6b7976dd12174aaa.txt`)
-# "풀링층의 이해 — 풀링: 다운샘플링" (pooling is downsampling).
+# Follows 딥러닝팀 1팀 (deck 003): "Pooling Layer" (the 4x4 example with its max and average
+# results), "Max/Min pooling" and "위치불변 (Location invariance)", and from part 1 "이미지
+# 데이터의 가정: 이동에 대한 불변성" (the assumption that a small shift should not change the
+# answer); and CNN 기초 (deck 004), "풀링층의 이해 — 풀링: 다운샘플링"
+# (pooling is downsampling).
 #
-# A pooling layer slides a window like a convolution, but instead of a dot product with
-# learned weights it takes a fixed summary of the window: the largest value, the mean, or the
-# smallest. It has no parameters; it only makes the map smaller.
+# A pooling layer slides a window like a convolution, but instead of a dot product with learned
+# weights it takes a fixed summary of the window: the largest value, the mean, or the smallest.
+# It has no parameters; it only makes the map smaller.
 
 # %%
 import numpy as np
@@ -19,12 +30,20 @@ import scratchnet.nn.functional as F
 from scratchnet.data.transforms import ToTensor
 from scratchnet.lesson import check, header, photo, plt, savefig
 
-header("deck 003 (003_f33a7e07d451897d.txt) and deck 004 (004_6b7976dd12174aaa.txt)",
+header("딥러닝팀 1팀 (deck 003) and CNN 기초 (deck 004)",
        "Pooling Layer / Max/Min pooling / 위치불변; 풀링: 다운샘플링",
-       "Pooling")
+       "Pooling", ko="풀링")
 pyplot = plt()
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 딥러닝팀 1팀 (deck 003)의 4x4 예시
+#
+# 스트라이드 2인 2x2 창은 4x4 맵을 네 블록으로 나누고, 블록마다 숫자 하나가 된다. **맥스 풀링**
+# (max pooling)은 가장 큰 값을, **평균 풀링** (average pooling)은 평균을, **최소 풀링**
+# (min pooling)은 가장 작은 값을 남긴다. 라이브러리 없이 하려면 (4, 4)를 (2, 2, 2, 2) = (블록 행,
+# 블록 안의 행, 블록 열, 블록 안의 열)로 reshape하고 블록 안의 두 축에 대해 줄이면 된다.
+
+# %% [markdown] lang="en"
 # ## Deck 003's 4x4 example
 #
 # A 2x2 window with stride 2 cuts the 4x4 map into four blocks; each block becomes one
@@ -42,8 +61,8 @@ with sn.no_grad():
     mx = F.max_pool2d(x, 2).numpy()[0, 0]
     avg = F.avg_pool2d(x, 2).numpy()[0, 0]
     mn = F.min_pool2d(x, 2).numpy()[0, 0]
-check("max pooling", [[100, 184], [12, 45]], mx.tolist())
-check("average pooling", [[36, 80], [12, 15]], avg.tolist())
+check("max pooling", [[100, 184], [12, 45]], mx.tolist(), ko="맥스 풀링")
+check("average pooling", [[36, 80], [12, 15]], avg.tolist(), ko="평균 풀링")
 print("min pooling (no figure on the slide):", mn.astype(int).tolist())
 
 blocks = deck.reshape(2, 2, 2, 2)
@@ -51,7 +70,7 @@ assert np.array_equal(mx, blocks.max(axis=(1, 3)))
 assert np.array_equal(avg, blocks.mean(axis=(1, 3)))
 assert np.array_equal(mn, blocks.min(axis=(1, 3)))
 check("parameters of a pooling layer (가중치를 사용하지 않고)", 0,
-      sum(p.numel() for p in sn.nn.MaxPool2d(2).parameters()))
+      sum(p.numel() for p in sn.nn.MaxPool2d(2).parameters()), ko="풀링 층의 매개변수 (가중치를 사용하지 않고)")
 
 fig, axes = pyplot.subplots(1, 4, figsize=(12, 3.2))
 block_colour = np.kron(np.array([[0, 1], [2, 3]]), np.ones((2, 2)))
@@ -63,7 +82,14 @@ for ax, m, title in zip(axes, [deck, mx, avg, mn], ["input 4x4", "max", "average
     ax.set(title=title, xticks=[], yticks=[])
 savefig(fig, "deck003_pooling")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 사진을 풀링하기
+#
+# 풀링은 다운샘플링이다 (CNN 기초, deck 004): 스트라이드 2인 2x2 창은 숫자의 4분의 1을 남긴다.
+# 맥스 풀링은 밝은 세부를 남기고(가는 밝은 선도 살아남는다), 평균 풀링은 흐리게 하며, 최소 풀링은
+# 어두운 부분을 남긴다.
+
+# %% [markdown] lang="en"
 # ## Pooling a photo
 #
 # Pooling is downsampling (deck 004): 2x2 windows with stride 2 keep a quarter of the
@@ -88,7 +114,15 @@ for ax, (name, img) in zip(axes.T.ravel(), pooled.items()):
     ax.set(title=f"{name} -> {img.shape[-2]}x{img.shape[-1]}", xticks=[], yticks=[])
 savefig(fig, "pooled_photo")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 최소 풀링을 잘 쓰지 않는 이유
+#
+# 풀링은 보통 ReLU 뒤에 오며, ReLU의 출력은 필터가 반응하지 않은 곳에서 0이다. 맵의 절반쯤이
+# 그렇다. 0이 하나라도 있는 창의 최솟값은 0이므로 최소 풀링은 대부분 0을 돌려주고 ("0을 반환할
+# 가능성이 높아"), 맥스 풀링은 창 안의 반응을 하나라도 남긴다. 사진의 Sobel 윤곽 맵에 ReLU를
+# 적용해 재어 보면 다음과 같다.
+
+# %% [markdown] lang="en"
 # ## Why min pooling is rare
 #
 # Pooling usually follows a ReLU, whose output is 0 wherever the filter did not respond,
@@ -107,7 +141,15 @@ with sn.no_grad():
         print(f"  {k}x{k} pooling: max pooling {z_max:.0%} zeros, min pooling {z_min:.0%}")
         assert z_min > z_max
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 위치불변
+#
+# 맥스 풀링은 특징이 창 안 *어디에* 있는지가 아니라 *있다는 것*을 알린다: 밝은 픽셀을 2x2 창
+# 안에서 어디로 옮겨도 풀링한 맵은 바뀌지 않는다. 옆 창으로 옮기면 바뀐다. 풀링은 창보다 작은
+# 이동에 대한 불변성을 주고, 풀링 층을 쌓으면 더 큰 이동에 대한 불변성을 얻는다. 이것이
+# **위치불변** (location invariance)이다.
+
+# %% [markdown] lang="en"
 # ## Location invariance
 #
 # Max pooling reports *that* a feature is in a window, not *where*: move a bright pixel
@@ -140,7 +182,14 @@ for ax in axes.ravel():
     ax.set(xticks=[], yticks=[])
 savefig(fig, "invariance_toy")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 사진의 윤곽 맵에서: 한 픽셀 떨어진 두 조각(장면이 한 픽셀 이동한 것)을 잘라, 풀링 전과 후에 두
+# 맵이 크기에 비해 얼마나 다른지 잰다. 창이 클수록 한 픽셀 이동의 영향이 작다. camera 사진에서는
+# 모든 크기에서 맥스 풀링이 평균보다 덜 바뀐다: 작은 이동이 창의 최댓값을 바꾸는 일은 드물지만,
+# 옮겨진 픽셀 하나하나가 평균은 조금씩 움직이기 때문이다. (차이가 얼마나 큰지는 그림에 따라
+# 다르다.)
+
+# %% [markdown] lang="en"
 # On the photo's edge map: take two crops one pixel apart (the scene moved by one pixel) and
 # measure how different the maps are, relative to their size, before and after pooling.
 # The bigger the window, the less a one-pixel move matters. On the camera photo max pooling
@@ -176,7 +225,16 @@ ax.set(xscale="log", xticks=[1] + ks, xticklabels=["none"] + [f"{k}x{k}" for k i
 ax.legend()
 savefig(fig, "invariance_photo")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 맥스 풀링의 역전파
+#
+# 창의 가장 큰 값만 출력에 닿으므로 손실에 영향을 주는 것도 그 값뿐이다: 출력마다 기울기는 그 창의
+# 최댓값 위치(`return_indices=True`가 알려 주는 "스위치")로 돌아가고, 나머지 픽셀은 0을 받는다.
+# 딥러닝팀 1팀 (deck 003)의 예시에서 위에서 내려온 기울기가 1, 2, 3, 4이면 100, 184, 45가 1, 2,
+# 4를 받는다. 왼쪽 아래 창에는 12가 네 개 있는데, 값이 같으면 행 우선 순서로 첫 번째가 받는다
+# (PyTorch의 규칙). 평균 풀링은 창의 기울기를 각 픽셀에 4분의 1씩 나눠 준다.
+
+# %% [markdown] lang="en"
 # ## The backward pass of max pooling
 #
 # Only the largest value of a window reaches the output, so only it affects the loss: the
@@ -203,7 +261,12 @@ F.avg_pool2d(xa, 2).backward(sn.tensor(upstream))
 print("x.grad after average pooling:\n", xa.grad.numpy()[0, 0])
 assert np.array_equal(xa.grad.numpy()[0, 0], np.kron(upstream[0, 0], np.full((2, 2), 0.25)))
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 창이 겹치면(3x3 창, 스트라이드 1) 한 픽셀이 여러 창의 최댓값이 될 수 있고, 그 기울기는 그 모든
+# 창의 기울기의 합이다. 기울기 검사(float64 중앙 차분)로 동점이 없어 미분이 정의되는 무작위
+# 입력에서 역전파를 확인한다.
+
+# %% [markdown] lang="en"
 # When windows overlap (3x3 windows, stride 1), one pixel can be the maximum of several
 # windows, and its gradient is the sum over all of them. A gradient check (central
 # differences in float64) confirms the backward pass on a random input, where there are no

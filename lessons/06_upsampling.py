@@ -1,20 +1,37 @@
-# %% [markdown]
+# %% [markdown] lang="ko"
+# # 업샘플링: Nearest Neighbor, Bed of Nails, Max Unpooling, 전치 합성곱
+#
+# 두 강의 자료를 따라간다.
+#
+# - CNN 기초 (deck 004)의 "업샘플링 (전치 합성곱의 이해)": "언폴링 (풀링을 푸는 것)" (Nearest
+#   Neighbor와 "Bed of Nails"), "Max Unpooling", "업샘플링: 전치 합성곱" (스트라이드 1과 2인 3x3
+#   합성곱, 그리고 스트라이드 2인 3x3 전치 합성곱이 5x5를 만든 뒤 4x4로 잘라내는 과정), "Transpose
+#   업샘플링: 1d 예시", "왜 전치인가?" (16x4 **희소 행렬** (sparse matrix) C^T).
+# - CNN 응용 사례 (deck 000): "Unpooling" (4x4 맥스 풀링과 max unpooling 예시), "Transpose
+#   Convolution" (3x3, 스트라이드 2, 패딩 1: 2x2 입력에서 4x4 출력, 겹치는 부분은 더한다).
+#
+# **이미지 분할** (image segmentation) 신경망은 이미지를 줄여 그 안에 *무엇이* 있는지 찾은 다음,
+# 모든 픽셀에 이름을 붙이려면 결과를 다시 키워야 한다. 아래는 특징 맵을 키우는 **업샘플링**
+# (upsampling)의 여러 방법이다. 앞의 세 가지는 매개변수가 없고, **전치 합성곱**
+# (transposed convolution)은 커널을 학습한다.
+
+# %% [markdown] lang="en"
 # # Upsampling: nearest neighbour, bed of nails, max unpooling, transposed convolution
 #
 # Follows two decks:
 #
-# - deck 004 (`004_6b7976dd12174aaa.txt`, "CNN 기초"), part "업샘플링 (전치 합성곱의 이해)"
-#   (upsampling, understanding the transposed convolution): "언폴링 (풀링을 푸는 것)"
-#   (unpooling: nearest neighbour and bed of nails), "Max Unpooling", "업샘플링: 전치 합성곱"
-#   (the 3x3 convolutions with stride 1 and 2, and the 3x3 transposed convolution with stride
-#   2 that gives 5x5 before trimming to 4x4), "Transpose 업샘플링: 1d 예시" (a 1-D example)
-#   and "왜 전치인가?" (why "transposed": the 16x4 sparse matrix C^T).
-# - deck 000 (`000_caba833c15764d1c.txt`, "CNN 응용 사례"): "Unpooling" (the 4x4 max pooling
-#   and max unpooling example) and "Transpose Convolution" (3x3, stride 2, pad 1: a 2x2 input
-#   to a 4x4 output, overlapping copies are summed).
+# - CNN 기초 (deck 004), part "업샘플링 (전치 합성곱의 이해)" (upsampling, understanding the
+#   transposed convolution): "언폴링 (풀링을 푸는 것)" (unpooling: nearest neighbour and bed of
+#   nails), "Max Unpooling", "업샘플링: 전치 합성곱" (the 3x3 convolutions with stride 1 and 2,
+#   and the 3x3 transposed convolution with stride 2 that gives 5x5 before trimming to 4x4),
+#   "Transpose 업샘플링: 1d 예시" (a 1-D example) and "왜 전치인가?" (why "transposed": the 16x4
+#   sparse matrix C^T).
+# - CNN 응용 사례 (deck 000): "Unpooling" (the 4x4 max pooling and max unpooling example) and
+#   "Transpose Convolution" (3x3, stride 2, pad 1: a 2x2 input to a 4x4 output, overlapping
+#   copies are summed).
 #
-# Segmentation networks shrink an image to find *what* is in it and must grow the result back
-# to label every pixel. These are the ways to grow a feature map; the first three have no
+# Segmentation networks shrink an image to find *what* is in it and must grow the result back to
+# label every pixel. These are the ways to grow a feature map; the first three have no
 # parameters, the transposed convolution learns its kernel.
 
 # %%
@@ -25,10 +42,10 @@ import scratchnet.nn.functional as F
 from scratchnet.data.transforms import ToTensor, resize
 from scratchnet.lesson import check, header, photo, plt, savefig, slide_is_wrong
 
-header("deck 004 (004_6b7976dd12174aaa.txt) and deck 000 (000_caba833c15764d1c.txt)",
+header("CNN 기초 (deck 004) and CNN 응용 사례 (deck 000)",
        "언폴링 / Max Unpooling / 전치 합성곱 / 1d 예시 / 왜 전치인가?; Unpooling / "
        "Transpose Convolution",
-       "Upsampling")
+       "Upsampling", ko="업샘플링")
 pyplot = plt()
 
 def plane(rows):
@@ -49,7 +66,14 @@ def show_grids(grids, titles, name, suptitle=None):
     savefig(fig, name)
 
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## Nearest Neighbor와 Bed of Nails
+#
+# CNN 기초 (deck 004)의 **언폴링** (unpooling) 그림 두 장은 모두 2x2 입력을 4x4 출력으로 바꾼다.
+# **최근접 이웃** (nearest neighbour)은 값을 2x2 블록 전체에 복사하고, bed of nails는 값을 블록의
+# 왼쪽 위 모서리에 놓고 나머지를 0으로 채운다.
+
+# %% [markdown] lang="en"
 # ## Nearest neighbour and bed of nails
 #
 # Both of deck 004's "unpooling" pictures turn a 2x2 input into a 4x4 output. Nearest
@@ -62,15 +86,25 @@ with sn.no_grad():
     nearest = F.interpolate(small, scale_factor=2, mode="nearest").numpy()[0, 0]
     nails = F.bed_of_nails(small, 2).numpy()[0, 0]
 check("nearest neighbour 2x2 -> 4x4",
-      [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]], nearest.tolist())
+      [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]], nearest.tolist(),
+      ko="최근접 이웃 2x2 -> 4x4")
 check("bed of nails 2x2 -> 4x4",
-      [[1, 0, 2, 0], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]], nails.tolist())
+      [[1, 0, 2, 0], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]], nails.tolist(),
+      ko="bed of nails 2x2 -> 4x4 (0으로 채우기)")
 # nearest neighbour is a Kronecker product with a block of ones
 assert np.array_equal(nearest, np.kron(small[0, 0], np.ones((2, 2))))
 show_grids([small[0, 0], nearest, nails], ["input 2x2", "nearest neighbour", "bed of nails"],
            "nearest_and_nails")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## Max Unpooling: 최댓값의 위치를 기억하기
+#
+# CNN 응용 사례 (deck 000)의 예시이다. 4x4 맵을 맥스 풀링하면 [[6, 8], [9, 7]]이 남고,
+# `return_indices=True`이면 각 최댓값이 있던 위치도 기록한다. 나중에 max unpooling은 새
+# 값(슬라이드의 [[3, 4], [5, 6]])을 정확히 그 위치에 되돌려 놓고 나머지는 0으로 둔다. 그래서 풀링
+# 층과 언풀링 층은 짝을 이루어야 한다 ("짝이 맞아야함").
+
+# %% [markdown] lang="en"
 # ## Max unpooling: remember where the maximum was
 #
 # Deck 000's example. Max pooling of the 4x4 map keeps [[6, 8], [9, 7]]; with
@@ -85,16 +119,27 @@ x4 = plane([[1, 2, 3, 4],
             [5, 4, 3, 2]])
 with sn.no_grad():
     pooled, indices = F.max_pool2d(x4, 2, return_indices=True)
-    check("deck 000: max pooling", [[6, 8], [9, 7]], pooled.numpy()[0, 0].tolist())
+    check("deck 000: max pooling", [[6, 8], [9, 7]], pooled.numpy()[0, 0].tolist(),
+          ko="deck 000: 맥스 풀링")
     print("indices (flat positions in the 4x4 plane):", indices.numpy()[0, 0].tolist())
     unpooled = F.max_unpool2d(plane([[3, 4], [5, 6]]), indices, 2).numpy()[0, 0]
 check("deck 000: max unpooling of [[3, 4], [5, 6]]",
-      [[0, 0, 0, 0], [0, 3, 0, 4], [5, 0, 6, 0], [0, 0, 0, 0]], unpooled.tolist())
+      [[0, 0, 0, 0], [0, 3, 0, 4], [5, 0, 6, 0], [0, 0, 0, 0]], unpooled.tolist(),
+      ko="deck 000: [[3, 4], [5, 6]]의 max unpooling")
 show_grids([x4[0, 0], pooled.numpy()[0, 0], np.array([[3, 4], [5, 6]], float), unpooled],
            ["input 4x4", "max pool (remember where)", "new values", "max unpool"],
            "max_unpooling")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 사진에서
+#
+# 고양이 사진을 맥스 풀링으로 4배 줄이고(위치를 기억해 두고) 네 가지 방법으로 다시 키운다. 최근접
+# 이웃은 블록을 만들고, 쌍선형 보간(`interpolate`의 매끄러운 선택지)은 이웃을 섞으며, bed of
+# nails와 max unpooling은 대부분의 픽셀을 0으로 남긴다: 이 둘은 빈 곳을 채우는 합성곱이 뒤따르도록
+# 만든 것이다. Max unpooling은 모든 값을 그 창에서 가장 밝았던 픽셀 자리로 돌려 놓으므로(색
+# 채널마다 자기 위치를 기억해서 색깔 점이 생긴다) 수염 같은 밝은 세부가 원래 자리에 놓인다.
+
+# %% [markdown] lang="en"
 # ## On a photo
 #
 # Shrink the cat 4x with max pooling (keeping the indices), then grow it back four ways.
@@ -137,7 +182,17 @@ for ax in axes.ravel():
     ax.set(xticks=[], yticks=[])
 savefig(fig, "photo_upsampling")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 전치 합성곱, CNN 기초 (deck 004)의 순서대로
+#
+# 스트라이드 1, 패딩 1인 3x3 합성곱은 4x4 입력을 4x4로 유지하고, 스트라이드 2이면 2x2로 줄인다:
+# *학습 가능한 다운샘플링*이다. 반대 방향으로 가면(슬라이드: "학습 가능한 업샘플링에 1보다 작은
+# 스트라이드를 쓸 수 있을까?"), 입력 픽셀 하나하나가 자기 값으로 필터의 복사본에 가중치를 주어
+# 출력에 붙이고, 입력 한 픽셀마다 출력에서 2픽셀씩 옮겨 간다. 복사본이 겹치는 곳은 더한다. 그러면
+# 2x2 입력은 방향마다 (2 - 1)*2 + 3 = 5픽셀을 덮어 5x5가 되고, 위와 왼쪽에서 한 픽셀씩 잘라내면
+# 4x4 출력이 된다.
+
+# %% [markdown] lang="en"
 # ## Transposed convolution, in deck 004's steps
 #
 # A 3x3 convolution with stride 1 and padding 1 keeps a 4x4 input 4x4; with stride 2 it
@@ -151,17 +206,26 @@ savefig(fig, "photo_upsampling")
 w3 = sn.randn(1, 1, 3, 3)
 with sn.no_grad():
     check("4x4 through a 3x3 conv, stride 1, pad 1", (4, 4),
-          tuple(F.conv2d(sn.randn(1, 1, 4, 4), w3, stride=1, padding=1).shape[-2:]))
+          tuple(F.conv2d(sn.randn(1, 1, 4, 4), w3, stride=1, padding=1).shape[-2:]),
+          ko="4x4 입력, 3x3 합성곱, 스트라이드 1, 패딩 1")
     check("4x4 through a 3x3 conv, stride 2, pad 1", (2, 2),
-          tuple(F.conv2d(sn.randn(1, 1, 4, 4), w3, stride=2, padding=1).shape[-2:]))
+          tuple(F.conv2d(sn.randn(1, 1, 4, 4), w3, stride=2, padding=1).shape[-2:]),
+          ko="4x4 입력, 3x3 합성곱, 스트라이드 2, 패딩 1")
     y2 = sn.randn(1, 1, 2, 2)
     full = F.conv_transpose2d(y2, w3, stride=2).numpy()[0, 0]
-    check("2x2 through a 3x3 transposed conv, stride 2", (5, 5), full.shape)
+    check("2x2 through a 3x3 transposed conv, stride 2", (5, 5), full.shape,
+          ko="2x2 입력, 3x3 전치 합성곱, 스트라이드 2")
     out4 = F.conv_transpose2d(y2, w3, stride=2, padding=1, output_padding=1).numpy()[0, 0]
-check("after trimming the top row and left column", (4, 4), full[1:, 1:].shape)
+check("after trimming the top row and left column", (4, 4), full[1:, 1:].shape,
+      ko="맨 위 행과 왼쪽 열을 잘라낸 뒤")
 assert np.allclose(out4, full[1:, 1:])
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# PyTorch (그리고 scratchnet)의 인자로 "위와 왼쪽에서 하나씩 잘라내기"는 `padding=1`(모든 변에서
+# 한 픽셀씩 잘라 3x3)에 `output_padding=1`(아래와 오른쪽에 하나를 돌려주어 4x4)을 더한 것이다.
+# 크기 규칙을 계산해 보면 다음과 같다.
+
+# %% [markdown] lang="en"
 # In PyTorch's (and scratchnet's) arguments, "trim one from the top and the left" is
 # `padding=1` (trim one pixel from every side: 3x3) plus `output_padding=1` (give one back at
 # the bottom and right: 4x4). The size rule, worked out:
@@ -171,7 +235,13 @@ print(sn.explain_conv_transpose_output_size(2, 3, s=2, p=1, output_padding=1))
 print()
 print(sn.explain_conv_transpose_output_size(2, 3, s=2, p=1))
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 슬라이드는 왜 잘라내는가? 여러 입력 크기가 같은 출력으로 줄어들기 때문이다: 스트라이드 2, 패딩
+# 1인 3x3 합성곱은 3x3 입력*과* 4x4 입력을 모두 2x2로 만들고, 전치 합성곱은 어느 쪽으로 돌아가야
+# 할지 알 수 없다. `output_padding`이 그것을 고른다. 슬라이드의 다른 짝인 패딩 없는 5x5 입력도
+# 2x2로 합성곱되며, 그 전치는 잘라내지 않고 5x5로 돌아간다.
+
+# %% [markdown] lang="en"
 # Why does the slide trim at all? Several input sizes shrink to the same output: a 3x3
 # convolution with stride 2 and padding 1 turns a 3x3 *and* a 4x4 input into 2x2, and the
 # transposed convolution cannot know which one to go back to. `output_padding` picks. The
@@ -184,11 +254,22 @@ with sn.no_grad():
         print(f"3x3 conv, stride 2, pad 1: {n}x{n} -> "
               f"{tuple(F.conv2d(sn.randn(1, 1, n, n), w3, stride=2, padding=1).shape[-2:])}")
     check("5x5 through a 3x3 conv, stride 2, no padding", (2, 2),
-          tuple(F.conv2d(sn.randn(1, 1, 5, 5), w3, stride=2).shape[-2:]))
+          tuple(F.conv2d(sn.randn(1, 1, 5, 5), w3, stride=2).shape[-2:]),
+          ko="5x5 입력, 3x3 합성곱, 스트라이드 2, 패딩 없음")
     check("2x2 back through its transpose", (5, 5),
-          tuple(F.conv_transpose2d(sn.randn(1, 1, 2, 2), w3, stride=2).shape[-2:]))
+          tuple(F.conv_transpose2d(sn.randn(1, 1, 2, 2), w3, stride=2).shape[-2:]),
+          ko="2x2를 그 전치로 되돌리기")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## CNN 응용 사례 (deck 000)의 숫자들
+#
+# 입력 [[1, -1], [0, 1]], 필터 [[-1, 1, -1], [1, 0, 1], [-1, 1, -1]], 스트라이드 2, 패딩 1.
+# 슬라이드는 첫 단계를 보여 준다: 입력의 왼쪽 위 픽셀(1)에 필터를 곱해 그 중심을 출력 (0, 0)에
+# 붙인다. 4x4 출력 안에서 이 복사본은 왼쪽 위 2x2에 [[0, 1], [1, -1]]을 더한다. 이어서 나머지 세
+# 픽셀이 두 픽셀씩 떨어진 곳에 복사본을 붙이고, 겹치는 복사본은 더하며 ("출력값이 겹치는 부분은
+# 모든 출력값을 더해줌"), 패딩이 테두리를 잘라낸다. 그 흩뿌리기를 손으로 쓰면 다음과 같다.
+
+# %% [markdown] lang="en"
 # ## Deck 000's numbers
 #
 # Input [[1, -1], [0, 1]], filter [[-1, 1, -1], [1, 0, 1], [-1, 1, -1]], stride 2, pad 1.
@@ -225,9 +306,9 @@ by_hand, steps = transposed_by_scatter(x_in, kernel, stride=2, pad=1, output_pad
 with sn.no_grad():
     ours = F.conv_transpose2d(x_in[None, None], kernel[None, None], stride=2, padding=1,
                               output_padding=1).numpy()[0, 0]
-check("deck 000: output size", (4, 4), ours.shape)
+check("deck 000: output size", (4, 4), ours.shape, ko="deck 000: 출력 크기")
 check("deck 000: first pixel's copy, top-left 2x2", [[0, 1], [1, -1]],
-      steps[0][:2, :2].tolist())
+      steps[0][:2, :2].tolist(), ko="deck 000: 첫 픽셀의 복사본, 왼쪽 위 2x2")
 print("the full output:\n", ours.astype(int))
 assert np.array_equal(ours, by_hand)
 print(f"output (0, 1) is {steps[0][0, 1]:g} after the first copy and {ours[0, 1]:g} at the "
@@ -245,7 +326,13 @@ fig.suptitle("deck 000: 3x3 transposed conv, stride 2, pad 1 — copies pasted a
              "(already trimmed to 4x4)")
 savefig(fig, "deck000_transposed_steps")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 겹침에는 눈에 보이는 부작용이 있다. 3x3 커널과 스트라이드 2에서는 어떤 출력 픽셀은 복사본을
+# 하나, 어떤 픽셀은 둘, 어떤 픽셀은 넷 받는다. 모든 값이 1인 커널로 상수 이미지를 업샘플링하면 그
+# 무늬가 보인다: 전치 합성곱의 바둑판 무늬 인공물(checkerboard artefact)로, 학습이 이를 상쇄하도록
+# 배워야 한다 (또는 크기 조절 뒤에 합성곱을 두면 피할 수 있다).
+
+# %% [markdown] lang="en"
 # Overlaps have a visible side effect. With a 3x3 kernel and stride 2, some output pixels
 # receive one copy, some two, some four. Upsampling a constant image with an all-ones kernel
 # shows the pattern: the checkerboard artefact of transposed convolutions, which training
@@ -262,7 +349,15 @@ ax.imshow(counts, cmap="viridis")
 ax.set(title="ones 6x6 -> 12x12, all-ones 3x3 kernel, s=2", xticks=[], yticks=[])
 savefig(fig, "checkerboard")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 1차원 예시
+#
+# 입력 [a, b], 필터 [x, y, z], 스트라이드 2: a의 복사본 [ax, ay, az]와 b의 복사본 [bx, by, bz]는
+# 두 칸 떨어져 시작해 한 곳에서 겹친다: [ax, ay, az + bx, by, bz], 길이 5. 입력의 정확히 두
+# 배(2 x 2 = 4)를 얻으려면 출력 픽셀 하나를 버려야 한다. a = 2, b = 3, x, y, z = 1, 10, 100이면
+# 모든 곱이 자릿수에 드러난다.
+
+# %% [markdown] lang="en"
 # ## The 1-D example
 #
 # Input [a, b], filter [x, y, z], stride 2: a's copy [ax, ay, az] and b's copy [bx, by, bz]
@@ -280,11 +375,19 @@ with sn.no_grad():
     out4 = F.conv_transpose2d(sig, filt1, stride=(1, 2), padding=(0, 1),
                               output_padding=(0, 1)).numpy()[0, 0, 0]
 check("[ax, ay, az + bx, by, bz]", [a * fx, a * fy, a * fz + b * fx, b * fy, b * fz],
-      out5.tolist())
-check("after removing one pixel: 2 x 2", 2 * 2, len(out4))
+      out5.tolist(), ko="[ax, ay, az + bx, by, bz] (겹친 곳은 더함)")
+check("after removing one pixel: 2 x 2", 2 * 2, len(out4), ko="픽셀 하나를 버린 뒤: 2 x 2")
 print(f"5 -> 4: {out5.tolist()} -> {out4.tolist()}")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 왜 "전치"인가?
+#
+# 레슨 03은 합성곱을 행렬로 썼다: 4x4 입력과 3x3 커널(스트라이드 1, 패딩 없음)의 출력은 2x2이므로
+# conv(x) = C @ x이고 C의 모양은 4 x 16(출력 4개, 입력 16개)이다. 전치 행렬 C^T는 16 x 4로, 출력
+# 4개를 픽셀 16개로 되돌린다. 이것이 바로 전치 합성곱이다: `conv_transpose2d(y, w)` = C^T @ y.
+# C^T는 대부분의 원소가 0인 희소 행렬이다.
+
+# %% [markdown] lang="en"
 # ## Why "transposed"?
 #
 # Lesson 03 wrote a convolution as a matrix: for a 4x4 input and a 3x3 kernel (stride 1, no
@@ -295,11 +398,11 @@ print(f"5 -> 4: {out5.tolist()} -> {out4.tolist()}")
 # %%
 w = sn.tensor(np.arange(1, 10, dtype=np.float64).reshape(1, 1, 3, 3))
 C = sn.conv_matrix(w, (1, 4, 4)).numpy()
-check("C^T (sparse matrix)", (16, 4), C.T.shape)
+check("C^T (sparse matrix)", (16, 4), C.T.shape, ko="C^T (희소 행렬)")
 y = np.array([[0.5], [-1.0], [2.0], [3.0]])
-check("Y", (4, 1), y.shape)
+check("Y", (4, 1), y.shape, ko="Y (출력)")
 xt = C.T @ y
-check("C^T @ Y", (16, 1), xt.shape)
+check("C^T @ Y", (16, 1), xt.shape, ko="C^T @ Y (16픽셀로 되돌림)")
 with sn.no_grad():
     direct = F.conv_transpose2d(y.reshape(1, 1, 2, 2), w).numpy()
 print(f"C^T @ y vs conv_transpose2d: max difference {np.abs(xt.ravel() - direct.ravel()).max()}")
@@ -311,7 +414,15 @@ xg = sn.zeros(1, 1, 4, 4, dtype=sn.float64, requires_grad=True)
 assert np.allclose(xg.grad.numpy().ravel(), xt.ravel())
 print("conv_transpose2d(y, w) == d/dx <conv2d(x, w), y>: the backward pass of a convolution")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 슬라이드는 C^T를 기호 w_{i,j}로 보여 준다. 처음 두 열은 맞지만 셋째와 넷째 열은 이미지가 16픽셀
+# 한 줄인 것처럼 한 행씩 밀려 있다: 셋째 열(출력 픽셀 (1, 0))은 2행에서 시작하지만 그 출력의 창은
+# 입력 픽셀 (1, 0), 곧 펼친 이미지의 4행에서 시작하고, 넷째 열(출력 (1, 1))은 픽셀
+# (1, 1) = 5행에서 시작한다. 슬라이드에서는 마지막 두 행이 모두 0이지만, 실제로는 출력 (1, 1)의
+# w_{2,2}가 마지막 픽셀인 15행에 놓인다. 아래는 w_{i,j}를 숫자 10*i + j + 1로 나타낸 슬라이드의
+# 행렬을 그대로 옮긴 것과, 같은 방식으로 나타낸 `conv_matrix`의 비교이다.
+
+# %% [markdown] lang="en"
 # The slide prints C^T with symbols w_{i,j}. Its first two columns are right, but the third
 # and fourth are shifted by one row each, as if the image were a single row of 16 pixels:
 # column 3 (output pixel (1, 0)) starts at row 2, but that output's window starts at input
@@ -352,9 +463,12 @@ corner_rows = [4 * oy + ox for oy in range(2) for ox in range(2)]     # pixel (o
 slide_is_wrong("row of w_{0,0} in each column of C^T", [0, 1, 2, 3], slide_starts,
                corner_rows, our_starts,
                "columns 3 and 4 are shifted by one row each, as if the 4x4 image were one "
-               "row of 16; output (1, 0)'s window starts at pixel (1, 0) = row 4")
+               "row of 16; output (1, 0)'s window starts at pixel (1, 0) = row 4",
+               ko="C^T의 각 열에서 w_{0,0}이 놓인 행",
+               why_ko="셋째와 넷째 열이 4x4 이미지를 16픽셀 한 줄로 본 것처럼 한 행씩 밀려 "
+                      "있다; 출력 (1, 0)의 창은 픽셀 (1, 0) = 4행에서 시작한다")
 check("entries of C^T columns 1-2 that match the slide", 32,
-      int(np.sum(slide_CT[:, :2] == our_CT[:, :2])))
+      int(np.sum(slide_CT[:, :2] == our_CT[:, :2])), ko="C^T 1-2열에서 슬라이드와 맞는 원소 수")
 assert not np.array_equal(slide_CT, our_CT)
 
 fig, axes = pyplot.subplots(1, 2, figsize=(6, 7))

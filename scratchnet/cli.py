@@ -4,7 +4,8 @@
     scratchnet evaluate CHECKPOINT
     scratchnet info                 versions, numba threading and kernel cache directory
     scratchnet demo                 tensors, backward and a gradient check in ten lines
-    scratchnet lessons list|run NAME|all [--fast]
+    scratchnet lessons list|run NAME|all [--lang ko|en] [--fast]
+    scratchnet lessons notebook NAME [--lang ko|en] [--out FILE.ipynb]
     scratchnet exercise list|check NAME [--file PATH] [--lang ko|en] [--timeout S]
 """
 from __future__ import annotations
@@ -99,13 +100,16 @@ def _lesson_files():
     return sorted(glob.glob(os.path.join(lessons_dir(), "[0-9][0-9]_*.py")))
 
 
-def _first_doc_line(path):
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip().lstrip("# ").strip()
-            if line and not line.startswith("%%") and not line.startswith("---"):
-                return line
-    return ""
+def _first_doc_line(path, language=None):
+    """A lesson's title: the first line of its first markdown cell in `language` (or of its
+    first markdown cell, when the lesson has none in that language)."""
+    from .lesson import cells
+
+    markdown = [c for c in cells(path) if c.kind == "markdown" and c.source.strip()]
+    chosen = [c for c in markdown if c.lang == language] or markdown
+    if not chosen:
+        return ""
+    return next(ln for ln in chosen[0].source.splitlines() if ln.strip()).lstrip("# ").strip()
 
 
 def cmd_lessons(args) -> int:
@@ -113,6 +117,9 @@ def cmd_lessons(args) -> int:
     import subprocess
     import time
 
+    from .lesson import lang
+
+    language = args.lang or lang()
     files = _lesson_files()
     if not files:
         from .exercises.specs import lessons_dir
@@ -121,12 +128,12 @@ def cmd_lessons(args) -> int:
     names = {os.path.splitext(os.path.basename(f))[0]: f for f in files}
     if args.action == "list":
         for name, path in names.items():
-            print(f"{name:32} {_first_doc_line(path)}")
+            print(f"{name:32} {_first_doc_line(path, language)}")
         return 0
     if not args.name:
         print("which lesson? give a name from `scratchnet lessons list`, or all")
         return 2
-    if args.name == "all":
+    if args.name == "all" and args.action == "run":
         chosen = list(names)
     else:
         matches = [n for n in names if n == args.name or n.startswith(args.name)
@@ -136,15 +143,26 @@ def cmd_lessons(args) -> int:
                   + "\n  ".join(names))
             return 2
         chosen = matches
-    env = dict(os.environ, MPLBACKEND="Agg")
+    if args.action == "notebook":
+        from .lesson import notebook
+
+        out = args.out or f"{chosen[0]}.{language}.ipynb"
+        try:
+            notebook(names[chosen[0]], language, out)
+        except ImportError as e:
+            print(f"error: {e}")
+            return 2
+        print(f"wrote {out} ({'Korean' if language == 'ko' else 'English'} narration)")
+        return 0
+    env = dict(os.environ, MPLBACKEND="Agg", SCRATCHNET_LANG=language)
     if args.fast:
         env["SCRATCHNET_FAST"] = "1"
     failed = []
     for name in chosen:
         t0 = time.perf_counter()
         print(f"=== {name}", flush=True)
-        rc = subprocess.call([sys.executable, names[name]], env=env,
-                             cwd=os.path.dirname(names[name]))
+        rc = subprocess.call([sys.executable, "-m", "scratchnet.lesson", names[name],
+                              "--lang", language], env=env, cwd=os.path.dirname(names[name]))
         dt = time.perf_counter() - t0
         print(f"=== {name}: {'ok' if rc == 0 else 'FAILED'} in {dt:.1f} s\n", flush=True)
         if rc:
@@ -216,12 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_info)
     s = sub.add_parser("demo", help="tensors, backward and gradcheck in a few lines")
     s.set_defaults(fn=cmd_demo)
-    s = sub.add_parser("lessons", help="list or run the follow-along lessons")
-    s.add_argument("action", choices=["list", "run"])
+    s = sub.add_parser("lessons", help="list, run or export the follow-along lessons")
+    s.add_argument("action", choices=["list", "run", "notebook"])
     s.add_argument("name", nargs="?", help="a lesson name (or its number), or all")
     s.add_argument("--fast", action="store_true",
                    help="shrink training so that each lesson runs in under 30 s "
                         "(also SCRATCHNET_FAST=1)")
+    s.add_argument("--lang", choices=["ko", "en"],
+                   help="language of the narration: ko (한국어) or en (default: "
+                        "SCRATCHNET_LANG, else the locale, else en)")
+    s.add_argument("--out", help="notebook: the .ipynb to write (default: NAME.LANG.ipynb)")
     s.set_defaults(fn=cmd_lessons)
     s = sub.add_parser("exercise", help="list the gradient-check exercises or check yours")
     s.add_argument("action", choices=["list", "check"])

@@ -31,16 +31,16 @@ def test_the_six_architecture_lessons_exist():
 def test_lesson_is_a_percent_format_notebook(path):
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
-    assert lines[0] == "# %% [markdown]" and lines[1].startswith("# # ")
+    assert lines[0].startswith("# %% [markdown]") and lines[1].startswith("# # ")
     in_markdown = False
     for n, line in enumerate(lines, 1):
         if line.startswith("# %%"):
-            in_markdown = line.strip() == "# %% [markdown]"
+            in_markdown = line.startswith("# %% [markdown]")
         elif in_markdown and line.strip():
             assert line.startswith("#"), f"line {n} in a markdown cell is not a comment"
     assert sum(1 for line in lines if line.strip() == "# %%") >= 3
     src = "\n".join(lines)
-    assert re.search(r"00[0-4]_[0-9a-f]{16}\.txt", src), "the header names its deck file"
+    assert re.search(r"deck 00[0-4]", src), "the header names its deck by number"
     assert "header(" in src and "check(" in src
     # figures go through savefig (saved, and shown when interactive), never plt.show()
     assert "savefig(" in src and ".show()" not in src

@@ -68,21 +68,22 @@ def test_lesson_is_a_percent_format_notebook(path):
     assert re.fullmatch(r"0[1-6]_[a-z0-9_]+\.py", os.path.basename(path))
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
-    assert lines[0] == "# %% [markdown]", "a lesson opens with a markdown cell"
+    assert lines[0] == '# %% [markdown] lang="ko"', "a lesson opens with a Korean markdown cell"
     assert lines[1].startswith("# # "), "whose first line is the title"
     # in a markdown cell every non-blank line is a comment, or the script would not run and
     # the notebook would show code as text
     in_markdown = False
     for n, line in enumerate(lines, 1):
         if line.startswith("# %%"):
-            in_markdown = line.strip() == "# %% [markdown]"
+            in_markdown = line.startswith("# %% [markdown]")
         elif in_markdown and line.strip():
             assert line.startswith("#"), f"line {n} in a markdown cell is not a comment"
     code_cells = sum(1 for line in lines if line.strip() == "# %%")
     assert code_cells >= 3
     src = "\n".join(lines)
-    # the header names the deck file(s) it follows, and slide numbers are checked
-    assert re.search(r"00[0-4]_[0-9a-f]{16}\.txt", src)
+    # the header names the deck(s) it follows by title and number, e.g. "CNN 기초 (deck 004)",
+    # and slide numbers are checked
+    assert re.search(r"header\(\"[^\"]+ \(deck 00[0-4]\)", src)
     assert "header(" in src and "check(" in src
 
 
