@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Depthwise, pointwise and depthwise-separable convolution: what they cost
 #
-# Follows deck 004 (`004_6b7976dd12174aaa.txt`, "CNN 기초"), its last part
+# Follows CNN 기초 (deck 004), its last part
 # "채널별 개별 포인트 합성곱" (channel-wise and point-wise convolution), slides:
 #
 # - "채널별 합성곱 (Depthwise Convolution)": one filter per channel, "채널방향이 아니라 공간
@@ -29,7 +29,7 @@ from scratchnet import nn
 from scratchnet.data.transforms import ToTensor, resize
 from scratchnet.lesson import check, fast, header, photo, plt, savefig
 
-header("deck 004 (004_6b7976dd12174aaa.txt)",
+header("CNN 기초 (deck 004)",
        "채널별 합성곱 / 개별 포인트 합성곱 / 채널별 합성곱 + 채널방향 합성곱",
        "Depthwise, pointwise and depthwise-separable convolution")
 pyplot = plt()

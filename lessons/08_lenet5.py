@@ -3,11 +3,11 @@
 #
 # Follows two decks:
 #
-# - deck 004 (`004_6b7976dd12174aaa.txt`, "CNN 기초"): "완전결합층 (Fully Connected Layer)"
+# - CNN 기초 (deck 004): "완전결합층 (Fully Connected Layer)"
 #   ("Flatten -> FC"), "고전적 구조: [Conv, ReLU, Pool]xN, flatten, [FC, ReLU]xN, FC" (the
 #   classic layout) and "Softmax와 Cross-Entropy 비용함수를 통한 분류" (classification with
 #   softmax and the cross-entropy cost).
-# - deck 003 (`003_f33a7e07d451897d.txt`, "딥러닝팀 1팀"), part 3 "CNN의 발전과정" (how CNNs
+# - 딥러닝팀 1팀 (deck 003), part 3 "CNN의 발전과정" (how CNNs
 #   developed): the two "LeNet-5" slides with the layer table of LeCun's 1998 handwriting
 #   network.
 #
@@ -25,7 +25,7 @@ from scratchnet.lesson import check, fast, header, plt, savefig
 from scratchnet.models import lenet5
 from scratchnet.train import evaluate
 
-header("deck 004 (004_6b7976dd12174aaa.txt) and deck 003 (003_f33a7e07d451897d.txt)",
+header("CNN 기초 (deck 004) and 딥러닝팀 1팀 (deck 003)",
        "고전적 구조 / Softmax와 Cross-Entropy; LeNet-5", "The classic CNN and LeNet-5")
 pyplot = plt()
 

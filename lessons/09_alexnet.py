@@ -3,13 +3,13 @@
 #
 # Follows three decks:
 #
-# - deck 001 (`001_4943f345b6f0fdd0.txt`, blog post "Day13. CNN and Vision"): "CNN과
+# - Day13. CNN and Vision (deck 001): "CNN과
 #   parameter" (CNNs and their parameters), which counts AlexNet's layers one by one, and
 #   "AlexNet" (ReLU, two GPUs, LRN, data augmentation, dropout).
-# - deck 003 (`003_f33a7e07d451897d.txt`, "딥러닝팀 1팀"): the "AlexNet" slides (ReLU and
+# - 딥러닝팀 1팀 (deck 003): the "AlexNet" slides (ReLU and
 #   max pooling, batch normalisation and dropout) and "Data Augmentation" (rotation, flip,
 #   scaling, brightness).
-# - deck 004 (`004_6b7976dd12174aaa.txt`, "CNN 기초"): "필터의 시각화 및 의미" (AlexNet: 64
+# - CNN 기초 (deck 004): "필터의 시각화 및 의미" (AlexNet: 64
 #   filters, each 3x11x11) and "ImageNet 대회" (2012: AlexNet, 8 layers, 61 million
 #   parameters).
 #
@@ -28,8 +28,8 @@ from scratchnet.lesson import check, fast, header, photo, plt, savefig, slide_is
 from scratchnet.models import alexnet, alexnet_paper
 from scratchnet.nn import init
 
-header("deck 001 (001_4943f345b6f0fdd0.txt), deck 003 (003_f33a7e07d451897d.txt) and "
-       "deck 004 (004_6b7976dd12174aaa.txt)",
+header("Day13. CNN and Vision (deck 001), 딥러닝팀 1팀 (deck 003) and "
+       "CNN 기초 (deck 004)",
        "CNN과 parameter / AlexNet; Data Augmentation; ImageNet 대회", "AlexNet")
 pyplot = plt()
 

@@ -3,11 +3,11 @@
 #
 # Follows two decks:
 #
-# - deck 003 (`003_f33a7e07d451897d.txt`, "딥러닝팀 1팀"), the "ResNet" slides: "이전 layer의
+# - 딥러닝팀 1팀 (deck 003), the "ResNet" slides: "이전 layer의
 #   출력값을 더해줌" (it adds the earlier layer's output), residual learning
 #   f(x) = H(x) - x, and ∂H(x)/∂x = d/dx (F(x) + x) = F'(x) + 1, "기울기 소실 문제 예방하여
 #   레이어 깊게 쌓을 수 있음" (it prevents vanishing gradients, so layers can be stacked deep).
-# - deck 001 (`001_4943f345b6f0fdd0.txt`, "Day13. CNN and Vision"), "ResNet": the skip
+# - Day13. CNN and Vision (deck 001), "ResNet": the skip
 #   connection, ∂L/∂x = ∂L/∂H (∂F/∂x + 1), the projected shortcut (a 1x1 convolution when the
 #   channels differ), batch normalisation after each convolution, and the bottleneck.
 #
@@ -25,7 +25,7 @@ from scratchnet.lesson import check, fast, header, plt, savefig
 from scratchnet.models.resnet import BasicBlock, Bottleneck, resnet18
 from scratchnet.train import evaluate
 
-header("deck 003 (003_f33a7e07d451897d.txt) and deck 001 (001_4943f345b6f0fdd0.txt)",
+header("딥러닝팀 1팀 (deck 003) and Day13. CNN and Vision (deck 001)",
        "ResNet: H(x) = F(x) + x, dH/dx = F'(x) + 1; projected shortcut, bottleneck", "ResNet")
 pyplot = plt()
 

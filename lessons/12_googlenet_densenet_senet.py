@@ -3,15 +3,15 @@
 #
 # Follows three decks:
 #
-# - deck 001 (`001_4943f345b6f0fdd0.txt`, "Day13. CNN and Vision"): "GoogLeNet" (the
+# - Day13. CNN and Vision (deck 001): "GoogLeNet" (the
 #   Inception block: one input spread over several kernel sizes and joined again, with 1x1
 #   convolutions to keep the channel count down, even after the pooling) and "DenseNet"
 #   (concatenate instead of add; dense blocks; transition blocks with a 1x1 convolution).
-# - deck 003 (`003_f33a7e07d451897d.txt`, "딥러닝팀 1팀"): "SENet" and "SE Block" (squeeze =
+# - 딥러닝팀 1팀 (deck 003): "SENet" and "SE Block" (squeeze =
 #   global average pooling to 1x1xC; excitation = FC C -> C/r, ReLU, FC C/r -> C, sigmoid;
 #   the result "각 채널의 중요도를 의미", the importance of each channel, multiplies the
 #   feature map), and "ILSVRC".
-# - deck 004 (`004_6b7976dd12174aaa.txt`, "CNN 기초"), "ImageNet 대회": AlexNet 8 layers and
+# - CNN 기초 (deck 004), "ImageNet 대회": AlexNet 8 layers and
 #   61 million parameters, ZFNet 8 layers, VGG 19 layers, GoogLeNet 22 layers and 5 million
 #   parameters, ResNet 152 layers.
 
@@ -27,8 +27,8 @@ from scratchnet.models import SEBlock
 from scratchnet.models.googlenet import InceptionBlock
 from scratchnet.train import evaluate
 
-header("deck 001 (001_4943f345b6f0fdd0.txt), deck 003 (003_f33a7e07d451897d.txt) and "
-       "deck 004 (004_6b7976dd12174aaa.txt)",
+header("Day13. CNN and Vision (deck 001), 딥러닝팀 1팀 (deck 003) and "
+       "CNN 기초 (deck 004)",
        "GoogLeNet / DenseNet; SENet, SE Block, ILSVRC; ImageNet 대회",
        "GoogLeNet, DenseNet, SENet")
 pyplot = plt()

@@ -2,8 +2,8 @@
 (tests/test_lessons.py runs them):
 
 - percent format (`# %%` cells) that jupytext and VS Code open as notebooks, a title line for
-  `scratchnet lessons list`, a header naming the deck files, slide figures going through
-  `check`;
+  `scratchnet lessons list`, a header naming its decks by title and number (users do not have
+  the deck files), slide figures going through `check`;
 - lesson 07 still runs without scikit-image, on its generated stand-in photo, and writes every
   figure it announces. (Lessons 08-12 train on scikit-learn's digits, the `datasets` extra.)
 """
@@ -31,16 +31,19 @@ def test_the_six_architecture_lessons_exist():
 def test_lesson_is_a_percent_format_notebook(path):
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
-    assert lines[0] == "# %% [markdown]" and lines[1].startswith("# # ")
+    assert lines[0].startswith("# %% [markdown]") and lines[1].startswith("# # ")
     in_markdown = False
     for n, line in enumerate(lines, 1):
         if line.startswith("# %%"):
-            in_markdown = line.strip() == "# %% [markdown]"
+            in_markdown = line.startswith("# %% [markdown]")
         elif in_markdown and line.strip():
             assert line.startswith("#"), f"line {n} in a markdown cell is not a comment"
     assert sum(1 for line in lines if line.strip() == "# %%") >= 3
     src = "\n".join(lines)
-    assert re.search(r"00[0-4]_[0-9a-f]{16}\.txt", src), "the header names its deck file"
+    assert re.search(r'header\(\s*"[^"]+ \(deck 00[0-4]\)', src), \
+        "the header names its deck by title and number, e.g. CNN 기초 (deck 004)"
+    assert not re.search(r"00[0-4]_[0-9a-f]{16}\.txt|seeds/", src), \
+        "a deck is named by title and number, never by a file name or path users do not have"
     assert "header(" in src and "check(" in src
     # figures go through savefig (saved, and shown when interactive), never plt.show()
     assert "savefig(" in src and ".show()" not in src
