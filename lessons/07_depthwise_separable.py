@@ -61,8 +61,8 @@ print(f"input {tuple(x.shape)}, {x.dtype}")
 # ## 일반 합성곱은 모든 것을 섞는다
 #
 # `Conv2d(C, M, K)`에는 (C, K, K) 모양의 필터가 M개 있다: 출력 채널 하나하나가 모든 입력 채널을
-# 읽는다. 가중치는 K * K * C * M개. 출력값 하나는 K * K * C개 수의 내적이므로, H' x W' 크기의 출력
-# 맵 하나를 만드는 데 K * K * C * M * H' * W'번의 곱셈-누산이 든다.
+# 읽는다. **가중치** (weight)는 K * K * C * M개. 출력값 하나는 K * K * C개 수의 내적이므로, H' x W'
+# 크기의 출력 맵 하나를 만드는 데 K * K * C * M * H' * W'번의 곱셈-누산이 든다.
 
 # %% [markdown] lang="en"
 # ## A standard convolution mixes everything
@@ -232,8 +232,9 @@ assert rank_separable == 1 and rank_standard == min(M, K * K)
 #
 #     (K*K*C + C*M) / (K*K*C*M) = 1/M + 1/K^2
 #
-# 이므로 3x3 커널에 출력 채널이 많으면 분리 합성곱이 9배 가까이 싸다. `scratchnet.summary`가 층
-# 자체에서 둘을 세고, 이를 MobileNet 중간 크기인 14x14에서 512 -> 512 층으로 공식과 비교한다.
+# 이므로 3x3 **커널** (kernel)에 출력 채널이 많으면 분리 합성곱이 9배 가까이 싸다.
+# `scratchnet.summary`가 층 자체에서 둘을 세고, 이를 MobileNet 중간 크기인 14x14에서 512 -> 512
+# 층으로 공식과 비교한다.
 
 # %% [markdown] lang="en"
 # ## Counting parameters and MACs

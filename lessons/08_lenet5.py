@@ -161,7 +161,8 @@ check("pooling layers", 2, sum(isinstance(m, nn.AvgPool2d) for m in model.module
 # 각 크기는 레슨 03의 출력 크기 공식 O = (I + 2P - F)/S + 1에서 나온다: (32 - 5)/1 + 1 = 28, 28/2 =
 # 14, (14 - 5)/1 + 1 = 10, 10/2 = 5, (5 - 5)/1 + 1 = 1. Conv 3의 5x5 필터는 5x5 맵을 꼭 맞게
 # 덮으므로, "120"은 1x1 맵 120개다: 완전결합층처럼 동작하는 합성곱이다. 표에는 파라미터 수가 없다;
-# 손으로 세면 (가중치 + 필터나 뉴런마다 편향 하나) LeNet-5의 61,706개가 나온다:
+# 손으로 세면 (**가중치** (weight) + 필터나 뉴런마다 **편향** (bias) 하나) LeNet-5의 61,706개가
+# 나온다:
 
 # %% [markdown] lang="en"
 # Each size follows from the output-size formula O = (I + 2P - F)/S + 1 of lesson 03:
@@ -186,8 +187,8 @@ assert sum(by_hand.values()) == table.total_params == 61_706
 #
 # scikit-learn에는 8x8 픽셀로 스캔한 숫자 1,797개가 들어 있다; `scratchnet.data.digits`는 이를
 # LeNet의 32x32로 키우고 학습용 1,437개와 테스트용 360개로 나눈다. 학습 반복은 모든 프레임워크가
-# 돌리는 그것이다: 순전파, 손실, **역전파** (backpropagation), 갱신. 곡선을 그리려고 매 단계의
-# 손실을 모아 둔다.
+# 돌리는 그것이다: 순전파, **손실** (loss), **역전파** (backpropagation), 갱신. 곡선을 그리려고 매
+# 단계의 손실을 모아 둔다.
 
 # %% [markdown] lang="en"
 # ## Training LeNet-5 on handwritten digits

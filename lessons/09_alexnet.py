@@ -54,8 +54,8 @@ pyplot = plt()
 # 2012년의 AlexNet은 GPU 하나에 들어가지 않아서, Krizhevsky는 이를 둘로 나누었다: GPU마다 모든 층의
 # 필터 절반씩을 맡았다. conv2, conv4, conv5는 자기 GPU에 있는 채널만 읽고 (scratchnet에서는
 # `groups=2`), conv3과 **완전결합층** (fully connected layer)들은 두 절반을 모두 읽는다.
-# `alexnet_paper()`가 그렇게 만들고, `summary(..., weights_only=True)`는 deck 001처럼 편향을 빼고
-# 가중치만 센다.
+# `alexnet_paper()`가 그렇게 만들고, `summary(..., weights_only=True)`는 deck 001처럼
+# **편향** (bias)을 빼고 **가중치** (weight)만 센다.
 
 # %% [markdown] lang="en"
 # ## The paper's AlexNet, layer by layer
@@ -74,8 +74,8 @@ s = sn.summary(paper, (3, 227, 227), weights_only=True)
 # %% [markdown] lang="ko"
 # deck 001의 수치를 다시 계산하면:
 #
-# - conv1: 3채널에 걸친 11 x 11 커널, GPU 2개에 필터 48개씩: 11 x 11 x 3 x 48 x 2 = 34,848. 이
-#   개수는 입력의 224 (또는 227) 픽셀과 상관없다: 필터는 어디로 움직이든 크기가 같다.
+# - conv1: 3채널에 걸친 11 x 11 **커널** (kernel), GPU 2개에 필터 48개씩: 11 x 11 x 3 x 48 x 2 =
+#   34,848. 이 개수는 입력의 224 (또는 227) 픽셀과 상관없다: 필터는 어디로 움직이든 크기가 같다.
 # - conv3은 두 GPU의 128채널을 모두 읽으므로 ("interchange"), 2 x 192개의 필터가 각각 256채널에
 #   걸친다: 3 x 3 x 128 x 192 x 4 = 884,736.
 # - fc8: 2 x 2048개의 입력에서 1,000개 클래스로: 2048 x 2 x 1000 = 4,096,000.
@@ -102,7 +102,7 @@ check("fc8 = 2048*2*1000", 4_096_000, 2048 * 2 * 1000, ko="fc8 = 2048*2*1000")
 # ## fc6: 슬라이드는 엉뚱한 맵을 펼친다
 #
 # deck 001은 fc6의 가중치를 13 x 13 x 128 x 2 x 2048 x 2 = 177,209,344개로 적는다: conv5 출력의
-# 13 x 13 x 128 두 절반을 펼친 것이다. 그러나 conv5 다음에는 3x3, 스트라이드 2의
+# 13 x 13 x 128 두 절반을 펼친 것이다. 그러나 conv5 다음에는 3x3, **스트라이드** (stride) 2의
 # **최대 풀링** (max pooling)이 오고, (13 - 3)/2 + 1 = 6이다: fc6은 6 x 6 x 256 = 9,216개의 값을
 # 읽는다. summary가 두 맵을 모두 보여 준다:
 
@@ -175,10 +175,10 @@ savefig(fig, "alexnet_weights")
 # ## tanh 대신 ReLU
 #
 # AlexNet의 첫 번째 새로움 (deck 001: "ReLU 함수를 사용"): tanh 대신 ReLU (rectified linear unit)
-# max(0, z)를 쓴다. tanh는 **포화** (saturation)한다: |z|가 2나 3을 넘으면 기울기 1 - tanh(z)^2가
-# 거의 0이 되고, 거기 갇힌 유닛은 거의 배우지 못한다. ReLU의 기울기는 양수 입력이면 언제나 1이다.
-# 논문의 Figure 1: ReLU를 쓴 4층 CNN은 CIFAR-10에서 훈련 오차 25%에 tanh를 쓴 같은 신경망보다 여섯
-# 배 빨리 도달했다 (각자 가장 좋은 **학습률** (learning rate)로).
+# max(0, z)를 쓴다. tanh는 **포화** (saturation)한다: |z|가 2나 3을 넘으면 **기울기** (gradient) 1 -
+# tanh(z)^2가 거의 0이 되고, 거기 갇힌 유닛은 거의 배우지 못한다. ReLU의 기울기는 양수 입력이면
+# 언제나 1이다. 논문의 Figure 1: ReLU를 쓴 4층 CNN은 CIFAR-10에서 훈련 오차 25%에 tanh를 쓴 같은
+# 신경망보다 여섯 배 빨리 도달했다 (각자 가장 좋은 **학습률** (learning rate)로).
 
 # %% [markdown] lang="en"
 # ## ReLU instead of tanh
