@@ -227,8 +227,8 @@ savefig(fig, "plain_vs_residual")
 # %% [markdown] lang="ko"
 # ## scratchnet의 ResNet에 있는 블록
 #
-# `scratchnet.models.resnet.BasicBlock` (ResNet-18/34)은 합성곱마다 뒤에 배치 정규화를 두고 (deck
-# 001: "convolution 이후 Batch normalization"), ReLU는 더한 뒤에 둔다:
+# `scratchnet.models.resnet.BasicBlock` (ResNet-18/34)은 합성곱마다 뒤에 배치 정규화를 두고
+# (deck 001: "convolution 이후 Batch normalization"), ReLU는 더한 뒤에 둔다:
 # relu(BN(conv(relu(BN(conv(x))))) + x). 손으로 풀어 써도 같은 수가 나온다:
 
 # %% [markdown] lang="en"
