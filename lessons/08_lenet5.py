@@ -17,13 +17,11 @@
 #
 # Follows two decks:
 #
-# - CNN 기초 (deck 004): "완전결합층 (Fully Connected Layer)"
-#   ("Flatten -> FC"), "고전적 구조: [Conv, ReLU, Pool]xN, flatten, [FC, ReLU]xN, FC" (the
-#   classic layout) and "Softmax와 Cross-Entropy 비용함수를 통한 분류" (classification with
-#   softmax and the cross-entropy cost).
-# - 딥러닝팀 1팀 (deck 003), part 3 "CNN의 발전과정" (how CNNs
-#   developed): the two "LeNet-5" slides with the layer table of LeCun's 1998 handwriting
-#   network.
+# - CNN 기초 (deck 004): "완전결합층 (Fully Connected Layer)" ("Flatten -> FC"), "고전적 구조:
+#   [Conv, ReLU, Pool]xN, flatten, [FC, ReLU]xN, FC" (the classic layout) and "Softmax와
+#   Cross-Entropy 비용함수를 통한 분류" (classification with softmax and the cross-entropy cost).
+# - 딥러닝팀 1팀 (deck 003), part 3 "CNN의 발전과정" (how CNNs developed): the two "LeNet-5" slides
+#   with the layer table of LeCun's 1998 handwriting network.
 #
 # We build the classic layout from its recipe, reproduce deck 003's LeNet-5 table with
 # `scratchnet.summary`, train LeNet-5 on real handwritten digits, and look inside it.

@@ -18,15 +18,12 @@
 #
 # Follows three decks:
 #
-# - Day13. CNN and Vision (deck 001): "CNN과
-#   parameter" (CNNs and their parameters), which counts AlexNet's layers one by one, and
-#   "AlexNet" (ReLU, two GPUs, LRN, data augmentation, dropout).
-# - 딥러닝팀 1팀 (deck 003): the "AlexNet" slides (ReLU and
-#   max pooling, batch normalisation and dropout) and "Data Augmentation" (rotation, flip,
-#   scaling, brightness).
-# - CNN 기초 (deck 004): "필터의 시각화 및 의미" (AlexNet: 64
-#   filters, each 3x11x11) and "ImageNet 대회" (2012: AlexNet, 8 layers, 61 million
-#   parameters).
+# - Day13. CNN and Vision (deck 001): "CNN과 parameter" (CNNs and their parameters), which counts
+#   AlexNet's layers one by one, and "AlexNet" (ReLU, two GPUs, LRN, data augmentation, dropout).
+# - 딥러닝팀 1팀 (deck 003): the "AlexNet" slides (ReLU and max pooling, batch normalisation and
+#   dropout) and "Data Augmentation" (rotation, flip, scaling, brightness).
+# - CNN 기초 (deck 004): "필터의 시각화 및 의미" (AlexNet: 64 filters, each 3x11x11) and "ImageNet
+#   대회" (2012: AlexNet, 8 layers, 61 million parameters).
 #
 # Deck 001's count has one wrong figure; we reproduce it, find where it comes from and fix it.
 

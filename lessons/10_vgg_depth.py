@@ -17,16 +17,15 @@
 #
 # Follows three decks:
 #
-# - Day13. CNN and Vision (deck 001), "VGGNet": 3x3 kernels
-#   with stride 1; two stacked 3x3 convolutions see as much as one 5x5 (the receptive field)
-#   with fewer parameters, 294,912 against 409,600.
-# - 딥러닝팀 1팀 (deck 003), the "VGGNet" slides: "두번의 (3, 3)
-#   Convolution layer, 비선형성 2번 추가" (two 3x3 layers add two non-linearities) vs "한번의
-#   (5, 5)" (one), "양쪽 모두 입력 데이터를 1X1으로 반환함" (both turn their input into 1x1),
-#   the parameter formulas, and "층이 깊을수록 무조건 좋을까?" (is deeper always better?):
-#   with too many layers "train/test error가 모두 증가" (both training and test error go up),
-#   "과적합보다는 최적화(기울기소실)의 문제" (a problem of optimisation, vanishing gradients,
-#   rather than overfitting).
+# - Day13. CNN and Vision (deck 001), "VGGNet": 3x3 kernels with stride 1; two stacked 3x3
+#   convolutions see as much as one 5x5 (the receptive field) with fewer parameters, 294,912 against
+#   409,600.
+# - 딥러닝팀 1팀 (deck 003), the "VGGNet" slides: "두번의 (3, 3) Convolution layer, 비선형성 2번
+#   추가" (two 3x3 layers add two non-linearities) vs "한번의 (5, 5)" (one), "양쪽 모두 입력
+#   데이터를 1X1으로 반환함" (both turn their input into 1x1), the parameter formulas, and "층이
+#   깊을수록 무조건 좋을까?" (is deeper always better?): with too many layers "train/test error가
+#   모두 증가" (both training and test error go up), "과적합보다는 최적화(기울기소실)의 문제" (a
+#   problem of optimisation, vanishing gradients, rather than overfitting).
 # - CNN 기초 (deck 004), "ImageNet 대회": 2014, VGG, 19 layers.
 
 # %%

@@ -19,16 +19,16 @@
 #
 # Follows two decks:
 #
-# - 딥러닝팀 1팀 (deck 003), the "ResNet" slides: "이전 layer의
-#   출력값을 더해줌" (it adds the earlier layer's output), residual learning
-#   f(x) = H(x) - x, and ∂H(x)/∂x = d/dx (F(x) + x) = F'(x) + 1, "기울기 소실 문제 예방하여
-#   레이어 깊게 쌓을 수 있음" (it prevents vanishing gradients, so layers can be stacked deep).
-# - Day13. CNN and Vision (deck 001), "ResNet": the skip
-#   connection, ∂L/∂x = ∂L/∂H (∂F/∂x + 1), the projected shortcut (a 1x1 convolution when the
-#   channels differ), batch normalisation after each convolution, and the bottleneck.
+# - 딥러닝팀 1팀 (deck 003), the "ResNet" slides: "이전 layer의 출력값을 더해줌" (it adds the
+#   earlier layer's output), residual learning f(x) = H(x) - x, and ∂H(x)/∂x = d/dx (F(x) + x) =
+#   F'(x) + 1, "기울기 소실 문제 예방하여 레이어 깊게 쌓을 수 있음" (it prevents vanishing
+#   gradients, so layers can be stacked deep).
+# - Day13. CNN and Vision (deck 001), "ResNet": the skip connection, ∂L/∂x = ∂L/∂H (∂F/∂x + 1), the
+#   projected shortcut (a 1x1 convolution when the channels differ), batch normalisation after each
+#   convolution, and the bottleneck.
 #
-# Lesson 10 ended with deep plain networks that train badly. Here we measure why, and what the
-# skip connection changes.
+# Lesson 10 ended with deep plain networks that train badly. Here we measure why, and what the skip
+# connection changes.
 
 # %%
 import numpy as np

@@ -20,17 +20,15 @@
 #
 # Follows three decks:
 #
-# - Day13. CNN and Vision (deck 001): "GoogLeNet" (the
-#   Inception block: one input spread over several kernel sizes and joined again, with 1x1
-#   convolutions to keep the channel count down, even after the pooling) and "DenseNet"
-#   (concatenate instead of add; dense blocks; transition blocks with a 1x1 convolution).
-# - 딥러닝팀 1팀 (deck 003): "SENet" and "SE Block" (squeeze =
-#   global average pooling to 1x1xC; excitation = FC C -> C/r, ReLU, FC C/r -> C, sigmoid;
-#   the result "각 채널의 중요도를 의미", the importance of each channel, multiplies the
-#   feature map), and "ILSVRC".
-# - CNN 기초 (deck 004), "ImageNet 대회": AlexNet 8 layers and
-#   61 million parameters, ZFNet 8 layers, VGG 19 layers, GoogLeNet 22 layers and 5 million
-#   parameters, ResNet 152 layers.
+# - Day13. CNN and Vision (deck 001): "GoogLeNet" (the Inception block: one input spread over
+#   several kernel sizes and joined again, with 1x1 convolutions to keep the channel count down,
+#   even after the pooling) and "DenseNet" (concatenate instead of add; dense blocks; transition
+#   blocks with a 1x1 convolution).
+# - 딥러닝팀 1팀 (deck 003): "SENet" and "SE Block" (squeeze = global average pooling to 1x1xC;
+#   excitation = FC C -> C/r, ReLU, FC C/r -> C, sigmoid; the result "각 채널의 중요도를 의미", the
+#   importance of each channel, multiplies the feature map), and "ILSVRC".
+# - CNN 기초 (deck 004), "ImageNet 대회": AlexNet 8 layers and 61 million parameters, ZFNet 8
+#   layers, VGG 19 layers, GoogLeNet 22 layers and 5 million parameters, ResNet 152 layers.
 
 # %%
 import numpy as np
