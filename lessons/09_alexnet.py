@@ -89,11 +89,11 @@ s = sn.summary(paper, (3, 227, 227), weights_only=True)
 
 # %%
 check("conv1 weights", 34_848, s["features.conv1"].weights, ko="conv1 가중치")
-check("conv1 = 11*11*3*48*2", 34_848, 11 * 11 * 3 * 48 * 2, ko="conv1 = 11*11*3*48*2")
+check("conv1 = 11*11*3*48*2", 34_848, 11 * 11 * 3 * 48 * 2, ko="conv1 가중치 = 11*11*3*48*2")
 check("conv3 weights", 884_736, s["features.conv3"].weights, ko="conv3 가중치")
-check("conv3 = 3*3*128*192*4", 884_736, 3 * 3 * 128 * 192 * 4, ko="conv3 = 3*3*128*192*4")
+check("conv3 = 3*3*128*192*4", 884_736, 3 * 3 * 128 * 192 * 4, ko="conv3 가중치 = 3*3*128*192*4")
 check("fc8 weights", 4_096_000, s["classifier.fc8"].weights, ko="fc8 가중치")
-check("fc8 = 2048*2*1000", 4_096_000, 2048 * 2 * 1000, ko="fc8 = 2048*2*1000")
+check("fc8 = 2048*2*1000", 4_096_000, 2048 * 2 * 1000, ko="fc8 가중치 = 2048*2*1000")
 
 # %% [markdown] lang="ko"
 # ## fc6: 슬라이드는 엉뚱한 맵을 펼친다

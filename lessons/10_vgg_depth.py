@@ -67,9 +67,9 @@ one_5x5 = nn.Sequential(nn.Conv2d(C, C, 5, bias=False), nn.ReLU())
 s3 = sn.summary(two_3x3, (C, 5, 5), verbose=False)
 s5 = sn.summary(one_5x5, (C, 5, 5), verbose=False)
 check("two 3x3 convolutions, weights", 294_912, s3.total_params, ko="3x3 합성곱 두 개, 가중치")
-check("3*3*128*128*2", 294_912, 3 * 3 * 128 * 128 * 2, ko="3*3*128*128*2")
+check("3*3*128*128*2", 294_912, 3 * 3 * 128 * 128 * 2, ko="3x3 두 개의 가중치 = 3*3*128*128*2")
 check("one 5x5 convolution, weights", 409_600, s5.total_params, ko="5x5 합성곱 하나, 가중치")
-check("5*5*128*128", 409_600, 5 * 5 * 128 * 128, ko="5*5*128*128")
+check("5*5*128*128", 409_600, 5 * 5 * 128 * 128, ko="5x5 하나의 가중치 = 5*5*128*128")
 # "양쪽 모두 입력 데이터를 1X1으로 반환함": a 5x5 input becomes 1x1 either way
 check("two 3x3 on a 5x5 input: output size", (1, 1), s3.rows[-1].output_shape[2:],
       ko="5x5 입력에 3x3 두 개: 출력 크기")
