@@ -182,12 +182,12 @@ print(f"pointwise: {tuple(x.shape)} -> {tuple(gray.shape)}: the map keeps its 12
 # ## 채널별 분리 합성곱: 공간 먼저, 그다음 채널
 #
 # MobileNet의 블록: KxK 채널별 합성곱(필터 C개) 뒤에 1x1 개별 포인트 합성곱(C -> M)을 잇는다.
-# **채널별 분리 합성곱** (depthwise separable convolution)의 가중치는 K * K * C * M개가 아니라 K * K
-# * C + C * M개다.
+# **채널별 분리 합성곱** (depthwise separable convolution)의 가중치는 K * K * C * M개가 아니라
+# K * K * C + C * M개다.
 #
-# 이것은 제약이 걸린 일반 합성곱이다. 두 단계를 합치면 출력 채널 m은 sum_c P[m, c] * (D_c *
-# x_c)이다: 필터 m의 채널 c가 P[m, c] * D_c인 일반 합성곱이다. 모든 출력 필터가 같은 C개의 공간
-# 패턴으로 만들어지고, 섞는 가중치만 다르다. 이 항등식을 수치로 확인한다:
+# 이것은 제약이 걸린 일반 합성곱이다. 두 단계를 합치면 출력 채널 m은 sum_c P[m,
+# c] * (D_c * x_c)이다: 필터 m의 채널 c가 P[m, c] * D_c인 일반 합성곱이다. 모든 출력 필터가 같은
+# C개의 공간 패턴으로 만들어지고, 섞는 가중치만 다르다. 이 항등식을 수치로 확인한다:
 
 # %% [markdown] lang="en"
 # ## Depthwise separable: space first, then channels

@@ -172,8 +172,8 @@ savefig(fig, "alexnet_weights")
 # ## tanh 대신 ReLU
 #
 # AlexNet의 첫 번째 새로움 (deck 001: "ReLU 함수를 사용"): tanh 대신 ReLU (rectified linear unit)
-# max(0, z)를 쓴다. tanh는 **포화** (saturation)한다: |z|가 2나 3을 넘으면 **기울기** (gradient) 1 -
-# tanh(z)^2가 거의 0이 되고, 거기 갇힌 유닛은 거의 배우지 못한다. ReLU의 기울기는 양수 입력이면
+# max(0, z)를 쓴다. tanh는 **포화** (saturation)한다: |z|가 2나 3을 넘으면 **기울기** (gradient)
+# 1 - tanh(z)^2가 거의 0이 되고, 거기 갇힌 유닛은 거의 배우지 못한다. ReLU의 기울기는 양수 입력이면
 # 언제나 1이다. 논문의 Figure 1: ReLU를 쓴 4층 CNN은 CIFAR-10에서 훈련 오차 25%에 tanh를 쓴 같은
 # 신경망보다 여섯 배 빨리 도달했다 (각자 가장 좋은 **학습률** (learning rate)로).
 

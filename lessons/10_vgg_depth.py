@@ -103,8 +103,8 @@ assert np.isclose((2 * 3 ** 2 * C) / (5 ** 2 * C), s3.total_params / s5.total_pa
 # ### 같은 수용 영역
 #
 # 3x3 두 개의 출력 하나하나는 5x5 층의 출력처럼 입력의 5x5 영역에 달려 있다:
-# `scratchnet.receptive_field`가 층에서 이를 계산한다 (스트라이드 1인 층마다 r이 k - 1만큼 커진다: 1
-# + 2 + 2 = 5). 직접 *재어* 보기도 한다: 출력 픽셀 하나에서 **역전파** (backpropagation)해서 어느
+# `scratchnet.receptive_field`가 층에서 이를 계산한다 (스트라이드 1인 층마다 r이 k - 1만큼 커진다:
+# 1 + 2 + 2 = 5). 직접 *재어* 보기도 한다: 출력 픽셀 하나에서 **역전파** (backpropagation)해서 어느
 # 입력 픽셀이 0이 아닌 **기울기** (gradient)를 받는지 본다.
 
 # %% [markdown] lang="en"

@@ -4,8 +4,8 @@
 # 두 덱을 따라간다:
 #
 # - 딥러닝팀 1팀 (deck 003)의 "ResNet" 슬라이드: "이전 layer의 출력값을 더해줌",
-#   **잔차 학습** (residual learning) f(x) = H(x) - x, 그리고 ∂H(x)/∂x = d/dx (F(x) + x) = F'(x) +
-#   1, "기울기 소실 문제 예방하여 레이어 깊게 쌓을 수 있음".
+#   **잔차 학습** (residual learning) f(x) = H(x) - x, 그리고 ∂H(x)/∂x = d/dx (F(x) + x) =
+#   F'(x) + 1, "기울기 소실 문제 예방하여 레이어 깊게 쌓을 수 있음".
 # - Day13. CNN and Vision (deck 001), "ResNet": **스킵 연결** (skip connection), ∂L/∂x = ∂L/∂H
 #   (∂F/∂x + 1), 채널 수가 다를 때 1x1 **합성곱** (convolution)을 쓰는
 #   **투영 숏컷** (projected shortcut), 합성곱마다 뒤에 오는 **배치 정규화** (batch normalisation),
@@ -73,8 +73,8 @@ check("dH/dx = F'(x) + 1 at x = 0.8 (autograd)", by_hand, x.grad.item(), rel=1e-
 # 핵심은 "+ 1"이다. **역전파** (backpropagation)는 돌아가는 길에 모든 층의 **기울기** (gradient)를
 # 곱한다. 평범한 더미에서는 그것이 F' 항 여러 개의 곱이다; 이 항들이 대개 1보다 작으면 곱은 깊이에
 # 따라 지수적으로 줄어들고, 첫 층들은 거의 배우지 못한다 (deck 003:
-# **기울기 소실** (vanishing gradient)). 잔차 블록을 지나는 기울기는 ∂L/∂x = ∂L/∂H · F'(x) +
-# ∂L/∂H이다 (deck 001): F'이 무엇을 하든 ∂L/∂H가 그대로 x에 닿는다.
+# **기울기 소실** (vanishing gradient)). 잔차 블록을 지나는 기울기는 ∂L/∂x =
+# ∂L/∂H · F'(x) + ∂L/∂H이다 (deck 001): F'이 무엇을 하든 ∂L/∂H가 그대로 x에 닿는다.
 #
 # ## 재어 보기: 같은 층으로 만든 평범한 신경망과 잔차 신경망
 #
