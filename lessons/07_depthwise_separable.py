@@ -1,7 +1,26 @@
-# %% [markdown]
+# %% [markdown] lang="ko"
+# # 채널별·개별 포인트·채널별 분리 합성곱: 비용이 얼마나 드는가
+#
+# CNN 기초 (deck 004)의 마지막 부분 "채널별 개별 포인트 합성곱"을 따라간다. 슬라이드:
+#
+# - "채널별 합성곱 (Depthwise Convolution)": 채널마다 **필터** (filter) 하나, "채널방향이 아니라
+#   공간 방향으로만" **합성곱** (convolution)을 한다.
+# - "개별 포인트 합성곱 (Pointwise Convolution)": 1x1 합성곱으로, "채널 방향으로 압축을 해 채널 수를
+#   줄인다".
+# - "채널별 합성곱 이후 채널방향 개별 포인트 합성곱 (Depthwise Separable Convolution)": 먼저 공간,
+#   그다음 채널 ("1단계에서는 공간방향으로 2단계에서는 채널방향으로").
+#
+# 일반 합성곱은 두 가지 일을 한꺼번에 한다: 공간 방향으로 거르고(filter), 채널을 섞는다. 이 둘을
+# 차례로 하면 훨씬 싸다. 얼마나 싼지 **파라미터** (parameter) 수와
+# **곱셈-누산** (multiply-accumulate, MAC) 횟수로 세어 보고, 각 부분을 평범한 반복문과 비교해
+# 확인한다. 이 슬라이드들은 그림이다: 각 합성곱이 채널에 무엇을 하는지는 말하지만 수치는 주지
+# 않는다. 아래의 수치는 공식에서, 그리고 마지막에는 분리 합성곱을 널리 퍼뜨린 MobileNet 논문에서
+# 온다.
+
+# %% [markdown] lang="en"
 # # Depthwise, pointwise and depthwise-separable convolution: what they cost
 #
-# Follows deck 004 (`004_6b7976dd12174aaa.txt`, "CNN 기초"), its last part
+# Follows CNN 기초 (deck 004), its last part
 # "채널별 개별 포인트 합성곱" (channel-wise and point-wise convolution), slides:
 #
 # - "채널별 합성곱 (Depthwise Convolution)": one filter per channel, "채널방향이 아니라 공간
@@ -29,7 +48,7 @@ from scratchnet import nn
 from scratchnet.data.transforms import ToTensor, resize
 from scratchnet.lesson import check, fast, header, photo, plt, savefig
 
-header("deck 004 (004_6b7976dd12174aaa.txt)",
+header("CNN 기초 (deck 004)",
        "채널별 합성곱 / 개별 포인트 합성곱 / 채널별 합성곱 + 채널방향 합성곱",
        "Depthwise, pointwise and depthwise-separable convolution")
 pyplot = plt()
@@ -38,7 +57,14 @@ astronaut = resize(ToTensor()(photo("astronaut")), (128, 128))     # (3, 128, 12
 x = astronaut[None]                                                 # (1, 3, 128, 128)
 print(f"input {tuple(x.shape)}, {x.dtype}")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 일반 합성곱은 모든 것을 섞는다
+#
+# `Conv2d(C, M, K)`에는 (C, K, K) 모양의 필터가 M개 있다: 출력 채널 하나하나가 모든 입력 채널을
+# 읽는다. **가중치** (weight)는 K * K * C * M개. 출력값 하나는 K * K * C개 수의 내적이므로, H' x W'
+# 크기의 출력 맵 하나를 만드는 데 K * K * C * M * H' * W'번의 곱셈-누산이 든다.
+
+# %% [markdown] lang="en"
 # ## A standard convolution mixes everything
 #
 # `Conv2d(C, M, K)` has M filters of shape (C, K, K): every output channel reads every input
@@ -53,7 +79,15 @@ print(f"standard conv weight {tuple(standard.weight.shape)} = (M, C, K, K): "
       f"{standard.weight.size} weights = {K}*{K}*{C}*{M}")
 assert standard.weight.size == K * K * C * M
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 채널별 합성곱: 채널마다 필터 하나, 공간 방향으로만
+#
+# `groups=C`로 두면 C개의 입력 채널이 한 채널짜리 그룹 C개로 나뉘고, 그룹마다 자기 필터를 받는다:
+# 가중치 (C, 1, K, K), 모두 K * K * C개. 출력 채널 c는 입력 채널 c를 필터 c로 거른 것이고, 그 밖의
+# 것은 섞이지 않는다. **채널별 합성곱** (depthwise convolution)은 정확히 한 채널짜리 합성곱을
+# 채널마다 반복한 것과 같다:
+
+# %% [markdown] lang="en"
 # ## Depthwise: one filter per channel, space only
 #
 # With `groups=C` the C input channels are split into C groups of one, and each group gets its
@@ -74,8 +108,10 @@ print(f"depthwise weight {tuple(dw_weight.shape)}, output {tuple(depthwise.shape
       f"vs one conv per channel: max difference {np.abs(depthwise.numpy() - by_channel).max():.1e}")
 assert np.allclose(depthwise.numpy(), by_channel, atol=1e-6)
 # "채널별로 합성곱 실행": one output channel per input channel, one filter per channel
-check("depthwise: output channels = input channels", C, depthwise.shape[1])
-check("depthwise: filters, each one channel deep", (C, 1), tuple(dw_weight.shape[:2]))
+check("depthwise: output channels = input channels", C, depthwise.shape[1],
+      ko="채널별 합성곱: 출력 채널 수 = 입력 채널 수")
+check("depthwise: filters, each one channel deep", (C, 1), tuple(dw_weight.shape[:2]),
+      ko="채널별 합성곱: 필터 수, 필터마다 채널 1개")
 
 # "only across space": change the green channel and only output channel 1 moves
 poked = x.numpy().copy()
@@ -102,7 +138,16 @@ for ax in axes.ravel():
 fig.suptitle("depthwise convolution: each channel gets its own 3x3 filter")
 savefig(fig, "depthwise")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 개별 포인트 합성곱: 1x1 합성곱, 채널 방향으로만
+#
+# 1x1 필터는 픽셀 하나만 보지만, 그 픽셀의 C개 채널을 모두 본다: 픽셀마다 출력은 행렬-벡터 곱이고,
+# 모든 픽셀에서 같은 (M, C) 행렬을 쓴다. 가중치는 C * M개.
+# **개별 포인트 합성곱** (pointwise convolution)은 채널을 압축할 수 있다 ("채널 수를 줄인다"): RGB를
+# 흑백으로 바꾸는 것이 3채널에서 1채널로 가는 1x1 합성곱이고, 가중치는 ITU-R BT.709의 휘도 계수로,
+# scikit-image의 `rgb2gray`가 계산하는 것과 같다.
+
+# %% [markdown] lang="en"
 # ## Pointwise: a 1x1 convolution, channels only
 #
 # A 1x1 filter sees one pixel, but all C channels of it: the output at every pixel is a
@@ -127,12 +172,24 @@ else:
           f"{np.abs(gray.numpy()[0, 0] - reference).max():.1e}")
     assert np.allclose(gray.numpy()[0, 0], reference, atol=1e-5)
 # "채널 방향으로 압축을 해 채널 수를 줄인다", and only the channels: the map keeps its size
-check("pointwise: channels 3 -> 1", (3, 1), (x.shape[1], gray.shape[1]))
-check("pointwise: map size kept", x.shape[2:], gray.shape[2:])
+check("pointwise: channels 3 -> 1", (3, 1), (x.shape[1], gray.shape[1]),
+      ko="개별 포인트 합성곱: 채널 3 -> 1")
+check("pointwise: map size kept", x.shape[2:], gray.shape[2:], ko="개별 포인트 합성곱: 맵 크기 유지")
 print(f"pointwise: {tuple(x.shape)} -> {tuple(gray.shape)}: the map keeps its 128x128, the "
       f"channels go from 3 to 1")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 채널별 분리 합성곱: 공간 먼저, 그다음 채널
+#
+# MobileNet의 블록: KxK 채널별 합성곱(필터 C개) 뒤에 1x1 개별 포인트 합성곱(C -> M)을 잇는다.
+# **채널별 분리 합성곱** (depthwise separable convolution)의 가중치는 K * K * C * M개가 아니라
+# K * K * C + C * M개다.
+#
+# 이것은 제약이 걸린 일반 합성곱이다. 두 단계를 합치면 출력 채널 m은 sum_c P[m,
+# c] * (D_c * x_c)이다: 필터 m의 채널 c가 P[m, c] * D_c인 일반 합성곱이다. 모든 출력 필터가 같은
+# C개의 공간 패턴으로 만들어지고, 섞는 가중치만 다르다. 이 항등식을 수치로 확인한다:
+
+# %% [markdown] lang="en"
 # ## Depthwise separable: space first, then channels
 #
 # MobileNet's block: a depthwise KxK convolution (C filters) followed by a pointwise 1x1
@@ -167,7 +224,19 @@ print(f"rank of the filters' slice for input channel 0, an (M, K*K) = ({M}, {K *
       f"separable {rank_separable}, standard {rank_standard}")
 assert rank_separable == 1 and rank_standard == min(M, K * K)
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 파라미터와 곱셈-누산 세기
+#
+# 출력 픽셀 하나에 일반 합성곱은 K*K*C*M번, 분리 합성곱은 K*K*C + C*M번의 곱셈-누산이 든다. 두
+# 비용의 비는
+#
+#     (K*K*C + C*M) / (K*K*C*M) = 1/M + 1/K^2
+#
+# 이므로 3x3 **커널** (kernel)에 출력 채널이 많으면 분리 합성곱이 9배 가까이 싸다.
+# `scratchnet.summary`가 층 자체에서 둘을 세고, 이를 MobileNet 중간 크기인 14x14에서 512 -> 512
+# 층으로 공식과 비교한다.
+
+# %% [markdown] lang="en"
 # ## Counting parameters and MACs
 #
 # Per output pixel, a standard convolution costs K*K*C*M MACs, the separable one
@@ -207,7 +276,16 @@ ax.set(xscale="log", xlabel="output channels M", ylabel="standard / separable co
 ax.legend()
 savefig(fig, "savings")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 곱셈-누산과 실행 시간
+#
+# 곱셈-누산 횟수가 속도의 전부는 아니다. 일반 합성곱은 큰 행렬 곱 하나(im2col + GEMM)이고, 이는
+# CPU와 BLAS 라이브러리가 가장 잘하는 연산이다. 채널별 합성곱 쪽은 읽는 값 하나당 K*K번의
+# 곱셈-누산만 하므로 메모리 전송이 속도를 제한하고, 데이터를 따로 한 번 더 훑는다. 그래서 시간의
+# 비가 곱셈-누산의 비와 같을 필요는 없고, 다른 작업으로 바쁜 기계에서는 두 시간 모두 흔들린다. 같은
+# 입력에서 둘의 시간을 잰다 (참고용일 뿐이다):
+
+# %% [markdown] lang="en"
 # ## MACs and time
 #
 # The MAC count is not the whole story of speed. A standard convolution is one large matrix
@@ -242,7 +320,16 @@ mac_ratio = (128 * 9 * 128) / (128 * 9 + 128 * 128)
 print(f"batch {tuple(xs.shape)}: standard {t_std:.1f} ms, separable {t_sep:.1f} ms: "
       f"{t_std / t_sep:.1f}x the speed, for {mac_ratio:.1f}x fewer MACs")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## MobileNet v1: 분리 블록 열세 개
+#
+# `scratchnet.models.mobilenet_v1`은 3x3 첫 층(stem) 위에 채널별 분리 블록 열세 개를 쌓는다. 그
+# 논문(Howard et al., 2017)은 224x224에서 파라미터 420만 개, 곱셈-덧셈(mult-adds) 5억 6900만 번을
+# 보고하고, Table 2에서 그것이 어디에 쓰이는지 보인다: 1x1 (개별 포인트) 합성곱이 곱셈-덧셈의
+# 94.86%를 하고 파라미터의 74.59%를 가진다. summary가 이 표를 재현한다. 논문처럼 합성곱과
+# **완전결합층** (fully connected layer)의 가중치만 센다 (BatchNorm의 배율과 이동은 뺀다).
+
+# %% [markdown] lang="en"
 # ## MobileNet v1: thirteen separable blocks
 #
 # `scratchnet.models.mobilenet_v1` stacks a 3x3 stem and thirteen depthwise-separable blocks.
@@ -278,7 +365,12 @@ for kind in kinds:
     if kind != "Conv 3x3":
         assert np.allclose(share[kind], paper[kind], atol=0.006), kind
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 한 행이 맞지 않는다: 논문은 3x3 첫 층의 곱셈-덧셈을 1.19%로 적었지만, 우리는 1.91%를 센다. 논문의
+# 네 행을 더하면 1.19로는 99.29%, 1.91로는 100.01%가 되므로, 표에서 두 숫자가 자리를 바꾼 것이다. 첫
+# 층의 곱셈-누산 10,838,016번(출력 112 x 112 x 32개, 각각 27번)은 568,740,352의 1.91%다.
+
+# %% [markdown] lang="en"
 # One row disagrees: the paper prints 1.19% of the mult-adds for the 3x3 stem, we count
 # 1.91%. The paper's own four rows add up to 99.29% with 1.19 and to 100.01% with 1.91, so
 # the table swapped two digits; the stem's 10,838,016 MACs (112 x 112 x 32 outputs, 27 MACs

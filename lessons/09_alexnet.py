@@ -1,17 +1,29 @@
-# %% [markdown]
+# %% [markdown] lang="ko"
+# # AlexNet: 파라미터 세기, ReLU, 데이터 증강, 드롭아웃, 정규화
+#
+# 세 덱을 따라간다:
+#
+# - Day13. CNN and Vision (deck 001): AlexNet의 층을 하나씩 세는 "CNN과 parameter", 그리고 "AlexNet"
+#   (ReLU, GPU 두 개, LRN, **데이터 증강** (data augmentation), **드롭아웃** (dropout)).
+# - 딥러닝팀 1팀 (deck 003): "AlexNet" 슬라이드 (ReLU와 max pooling,
+#   **배치 정규화** (batch normalisation)와 dropout)와 "Data Augmentation" (회전, 뒤집기, 크기 조절,
+#   밝기).
+# - CNN 기초 (deck 004): "필터의 시각화 및 의미" (AlexNet: **필터** (filter) 64개, 각각 3x11x11)와
+#   "ImageNet 대회" (2012: AlexNet, 8개 층, **파라미터** (parameter) 6100만 개).
+#
+# deck 001의 계산에는 틀린 수치가 하나 있다; 그것을 재현하고, 어디서 왔는지 찾아 바로잡는다.
+
+# %% [markdown] lang="en"
 # # AlexNet: counting its parameters, ReLU, augmentation, dropout and normalisation
 #
 # Follows three decks:
 #
-# - deck 001 (`001_4943f345b6f0fdd0.txt`, blog post "Day13. CNN and Vision"): "CNN과
-#   parameter" (CNNs and their parameters), which counts AlexNet's layers one by one, and
-#   "AlexNet" (ReLU, two GPUs, LRN, data augmentation, dropout).
-# - deck 003 (`003_f33a7e07d451897d.txt`, "딥러닝팀 1팀"): the "AlexNet" slides (ReLU and
-#   max pooling, batch normalisation and dropout) and "Data Augmentation" (rotation, flip,
-#   scaling, brightness).
-# - deck 004 (`004_6b7976dd12174aaa.txt`, "CNN 기초"): "필터의 시각화 및 의미" (AlexNet: 64
-#   filters, each 3x11x11) and "ImageNet 대회" (2012: AlexNet, 8 layers, 61 million
-#   parameters).
+# - Day13. CNN and Vision (deck 001): "CNN과 parameter" (CNNs and their parameters), which counts
+#   AlexNet's layers one by one, and "AlexNet" (ReLU, two GPUs, LRN, data augmentation, dropout).
+# - 딥러닝팀 1팀 (deck 003): the "AlexNet" slides (ReLU and max pooling, batch normalisation and
+#   dropout) and "Data Augmentation" (rotation, flip, scaling, brightness).
+# - CNN 기초 (deck 004): "필터의 시각화 및 의미" (AlexNet: 64 filters, each 3x11x11) and "ImageNet
+#   대회" (2012: AlexNet, 8 layers, 61 million parameters).
 #
 # Deck 001's count has one wrong figure; we reproduce it, find where it comes from and fix it.
 
@@ -28,12 +40,21 @@ from scratchnet.lesson import check, fast, header, photo, plt, savefig, slide_is
 from scratchnet.models import alexnet, alexnet_paper
 from scratchnet.nn import init
 
-header("deck 001 (001_4943f345b6f0fdd0.txt), deck 003 (003_f33a7e07d451897d.txt) and "
-       "deck 004 (004_6b7976dd12174aaa.txt)",
+header("Day13. CNN and Vision (deck 001), 딥러닝팀 1팀 (deck 003) and "
+       "CNN 기초 (deck 004)",
        "CNN과 parameter / AlexNet; Data Augmentation; ImageNet 대회", "AlexNet")
 pyplot = plt()
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 논문의 AlexNet, 층별로
+#
+# 2012년의 AlexNet은 GPU 하나에 들어가지 않아서, Krizhevsky는 이를 둘로 나누었다: GPU마다 모든 층의
+# 필터 절반씩을 맡았다. conv2, conv4, conv5는 자기 GPU에 있는 채널만 읽고 (scratchnet에서는
+# `groups=2`), conv3과 **완전결합층** (fully connected layer)들은 두 절반을 모두 읽는다.
+# `alexnet_paper()`가 그렇게 만들고, `summary(..., weights_only=True)`는 deck 001처럼
+# **편향** (bias)을 빼고 **가중치** (weight)만 센다.
+
+# %% [markdown] lang="en"
 # ## The paper's AlexNet, layer by layer
 #
 # In 2012 AlexNet did not fit on one GPU, so Krizhevsky split it over two: each GPU held half
@@ -47,7 +68,16 @@ sn.manual_seed(0)
 paper = alexnet_paper()
 s = sn.summary(paper, (3, 227, 227), weights_only=True)
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# deck 001의 수치를 다시 계산하면:
+#
+# - conv1: 3채널에 걸친 11 x 11 **커널** (kernel), GPU 2개에 필터 48개씩: 11 x 11 x 3 x 48 x 2 =
+#   34,848. 이 개수는 입력의 224 (또는 227) 픽셀과 상관없다: 필터는 어디로 움직이든 크기가 같다.
+# - conv3은 두 GPU의 128채널을 모두 읽으므로 ("interchange"), 2 x 192개의 필터가 각각 256채널에
+#   걸친다: 3 x 3 x 128 x 192 x 4 = 884,736.
+# - fc8: 2 x 2048개의 입력에서 1,000개 클래스로: 2048 x 2 x 1000 = 4,096,000.
+
+# %% [markdown] lang="en"
 # Deck 001's figures, redone:
 #
 # - conv1: 11 x 11 kernels over 3 channels, 48 filters on each of 2 GPUs:
@@ -58,14 +88,22 @@ s = sn.summary(paper, (3, 227, 227), weights_only=True)
 # - fc8: 2 x 2048 inputs to 1,000 classes: 2048 x 2 x 1000 = 4,096,000.
 
 # %%
-check("conv1 weights", 34_848, s["features.conv1"].weights)
-check("conv1 = 11*11*3*48*2", 34_848, 11 * 11 * 3 * 48 * 2)
-check("conv3 weights", 884_736, s["features.conv3"].weights)
-check("conv3 = 3*3*128*192*4", 884_736, 3 * 3 * 128 * 192 * 4)
-check("fc8 weights", 4_096_000, s["classifier.fc8"].weights)
-check("fc8 = 2048*2*1000", 4_096_000, 2048 * 2 * 1000)
+check("conv1 weights", 34_848, s["features.conv1"].weights, ko="conv1 가중치")
+check("conv1 = 11*11*3*48*2", 34_848, 11 * 11 * 3 * 48 * 2, ko="conv1 가중치 = 11*11*3*48*2")
+check("conv3 weights", 884_736, s["features.conv3"].weights, ko="conv3 가중치")
+check("conv3 = 3*3*128*192*4", 884_736, 3 * 3 * 128 * 192 * 4, ko="conv3 가중치 = 3*3*128*192*4")
+check("fc8 weights", 4_096_000, s["classifier.fc8"].weights, ko="fc8 가중치")
+check("fc8 = 2048*2*1000", 4_096_000, 2048 * 2 * 1000, ko="fc8 가중치 = 2048*2*1000")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## fc6: 슬라이드는 엉뚱한 맵을 펼친다
+#
+# deck 001은 fc6의 가중치를 13 x 13 x 128 x 2 x 2048 x 2 = 177,209,344개로 적는다: conv5 출력의
+# 13 x 13 x 128 두 절반을 펼친 것이다. 그러나 conv5 다음에는 3x3, **스트라이드** (stride) 2의
+# **최대 풀링** (max pooling)이 오고, (13 - 3)/2 + 1 = 6이다: fc6은 6 x 6 x 256 = 9,216개의 값을
+# 읽는다. summary가 두 맵을 모두 보여 준다:
+
+# %% [markdown] lang="en"
 # ## fc6: the slide flattens the wrong map
 #
 # Deck 001 gives fc6 13 x 13 x 128 x 2 x 2048 x 2 = 177,209,344 weights: it flattens the two
@@ -85,7 +123,14 @@ slide_is_wrong("fc6 weights", 177_209_344, 13 * 13 * 128 * 2 * 2048 * 2, fc6_by_
                "it uses conv5's 13x13 maps, but fc6 reads the 6x6 maps after the last max "
                "pool: 6*6*256*4096")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# fc6 하나에 가중치가 1억 7700만 개라면 AlexNet의 파라미터는 2억 개쯤 될 것이다; 실제 합계(편향
+# 포함)는 6100만 개로, deck 004의 수치이자 논문의 "6000만 개"다. 같은 덱은 층을 8개라고 한다:
+# **합성곱** (convolution) 다섯 개와 완전결합층 세 개, 곧 가중치가 있는 층이다. 오늘날 대부분의
+# 코드가 쓰는 torchvision의 GPU 하나짜리 AlexNet은 필터가 96, 256, 384, 384, 256개가 아니라 64, 192,
+# 384, 256, 256개이고, 이 역시 반올림하면 6100만 개다.
+
+# %% [markdown] lang="en"
 # With 177 million weights in fc6 alone, AlexNet would have some 200 million parameters; the
 # real total (biases included) is 61 million, deck 004's figure, and the paper's "60 million".
 # The same deck says 8 layers: five convolutions and three fully connected layers, the layers
@@ -96,18 +141,21 @@ slide_is_wrong("fc6 weights", 177_209_344, 13 * 13 * 128 * 2 * 2048 * 2, fc6_by_
 total = sum(p.size for p in paper.parameters())
 print(f"paper's AlexNet: {total:,} parameters; with the slide's fc6: "
       f"{total - fc6_by_hand + 177_209_344:,}")
-check("AlexNet parameters (millions, paper's layout)", 61, round(total / 1e6))
+check("AlexNet parameters (millions, paper's layout)", 61, round(total / 1e6),
+      ko="AlexNet 파라미터 (백만 개, 논문의 구성)")
 layers_with_weights = [m for m in paper.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-check("AlexNet layers", 8, len(layers_with_weights))
+check("AlexNet layers", 8, len(layers_with_weights), ko="AlexNet 층 수")
 
 sn.manual_seed(0)
 single = alexnet()
 total_tv = sum(p.size for p in single.parameters())
 print(f"torchvision's AlexNet: {total_tv:,} parameters")
-check("AlexNet parameters (millions, torchvision's layout)", 61, round(total_tv / 1e6))
+check("AlexNet parameters (millions, torchvision's layout)", 61, round(total_tv / 1e6),
+      ko="AlexNet 파라미터 (백만 개, torchvision의 구성)")
 # deck 004's first-layer visualisation shows this model's filters
-check("AlexNet first layer: filters", 64, single.features[0].out_channels)
-check("AlexNet first layer: filter shape", (3, 11, 11), single.features[0].weight.shape[1:])
+check("AlexNet first layer: filters", 64, single.features[0].out_channels, ko="AlexNet 첫 층: 필터 수")
+check("AlexNet first layer: filter shape", (3, 11, 11), single.features[0].weight.shape[1:],
+      ko="AlexNet 첫 층: 필터 모양")
 
 names = [r.name.split(".")[-1] for r in s.rows if r.type in ("Conv2d", "Linear")]
 weights = [r.weights for r in s.rows if r.type in ("Conv2d", "Linear")]
@@ -120,7 +168,16 @@ ax.set(ylabel="million weights", ylim=(0, 1.12 * max(weights) / 1e6),
        title=f"AlexNet: {fc_share:.0%} of the weights are in fc6-fc8")
 savefig(fig, "alexnet_weights")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## tanh 대신 ReLU
+#
+# AlexNet의 첫 번째 새로움 (deck 001: "ReLU 함수를 사용"): tanh 대신 ReLU (rectified linear unit)
+# max(0, z)를 쓴다. tanh는 **포화** (saturation)한다: |z|가 2나 3을 넘으면 **기울기** (gradient)
+# 1 - tanh(z)^2가 거의 0이 되고, 거기 갇힌 유닛은 거의 배우지 못한다. ReLU의 기울기는 양수 입력이면
+# 언제나 1이다. 논문의 Figure 1: ReLU를 쓴 4층 CNN은 CIFAR-10에서 훈련 오차 25%에 tanh를 쓴 같은
+# 신경망보다 여섯 배 빨리 도달했다 (각자 가장 좋은 **학습률** (learning rate)로).
+
+# %% [markdown] lang="en"
 # ## ReLU instead of tanh
 #
 # AlexNet's first novelty (deck 001: "ReLU 함수를 사용"): the rectified linear unit
@@ -144,7 +201,17 @@ for ax in (ax1, ax2):
     ax.axhline(0, color="0.8", lw=0.5)
 savefig(fig, "relu_vs_tanh")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ### 숫자 데이터에서의 경주
+#
+# 같은 작은 CNN (합성곱 + ReLU/tanh + 최대 풀링 두 단계, 은닉 완전결합층 하나)을 16x16 숫자로, 같은
+# 난수에서 출발시키고 (**활성화 함수** (activation function)마다 관례대로 배율을 맞춘다: ReLU에는
+# He의 초기화, tanh에는 tanh의 gain을 곱한 Glorot의 초기화), 같은 배치를 먹여 모멘텀이 있는 SGD로
+# 학습시킨다. 최근 10개 배치의 평균 훈련 오차가 처음으로 25% 아래로 내려갈 때까지의 단계 수를 센다.
+# 논문의 기준이다. 빠른 모드에서는 활성화 함수마다 한 학습률로 한 에폭만 돌고 목표에 닿으면 멈춘다;
+# 전체 실행은 논문의 탐색처럼 세 학습률 각각에서 세 에폭을 학습한다.
+
+# %% [markdown] lang="en"
 # ### The race on the digits
 #
 # The same small CNN (two conv + ReLU/tanh + max-pool stages, one hidden FC layer) on 16x16
@@ -229,7 +296,14 @@ ax.set(xlabel="step", ylabel="training error (mean of 10 batches)", ylim=(0, 1),
 ax.legend()
 savefig(fig, "relu_vs_tanh_race")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 이 작고 쉬운 문제에서는 여섯 배의 차이가 나지 않고, 오히려 tanh가 앞설 수도 있다: 입력은
+# 정규화되어 있고 가중치는 활성화 함수에 맞게 배율이 정해져 있어서, tanh가 거의 선형인 구간에서
+# 일하고 포화하지 않기 때문이다. ReLU의 장점은 이런 조건이 깨지는 곳에서 드러난다. AlexNet은 원래의
+# 픽셀 값(0..255에서 평균을 뺀 값)을 11x11x3 필터에 넣었다; 여기서도 정규화를 건너뛰면 같은 일이
+# 일어나, 첫 층의 tanh 유닛 대부분이 포화한 채로 시작한다:
+
+# %% [markdown] lang="en"
 # On this small, easy problem there is no six-fold gap, and tanh may even be ahead: the inputs
 # are normalised and the weights scaled for each activation, so tanh works in its near-linear
 # range and does not saturate. ReLU's advantages show where those conditions fail. AlexNet
@@ -249,7 +323,16 @@ with sn.no_grad():
         print(f"{label:18}: {stuck:.0%} of the first layer's tanh units have slope < 0.01")
 assert stuck > 0.3
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 데이터 증강
+#
+# deck 003: 이미지 하나를 회전하고, 뒤집고, 크기를 바꾸고, 밝기를 바꿔 비슷한 이미지 여럿을 만든다
+# ("좌우반전, 회전 등의 방법으로 여러 비슷한 이미지를 만드는 데이터 증강"). 그러면 신경망이 더
+# 다양한 것을 보고 **과적합** (overfitting)이 줄어든다. 이것이 데이터 증강이다. AlexNet은 잘라내기,
+# 뒤집기, 색 바꾸기를 썼다. `scratchnet.data.transforms`의 각 변환은 부를 때마다 새 파라미터를
+# 뽑는다: scikit-image의 고양이 사진에 각각 네 번씩.
+
+# %% [markdown] lang="en"
 # ## Data augmentation
 #
 # Deck 003: from one image, make many similar ones by rotating, flipping, scaling and
@@ -287,7 +370,14 @@ assert np.allclose(T.ColorJitter(brightness=(0.5, 0.5))(cat), cat * 0.5, atol=1e
 quarter = T.RandomRotation((90, 90))(cat[:, :300, :300])
 assert np.allclose(quarter, np.rot90(cat[:, :300, :300], k=1, axes=(1, 2)), atol=1e-5)
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 드롭아웃
+#
+# AlexNet의 fc6과 fc7은 p = 0.5의 드롭아웃을 쓴다: 학습하는 동안 각 유닛의 출력을 확률 0.5로 0으로
+# 만들어서, 어떤 유닛도 특정한 다른 유닛에 기댈 수 없게 한다. 살아남은 값에는 1/(1 - p) = 2를 곱해
+# 기댓값이 변하지 않게 하고, 테스트할 때 (`model.eval()`) 드롭아웃은 아무것도 하지 않는다.
+
+# %% [markdown] lang="en"
 # ## Dropout
 #
 # AlexNet's fc6 and fc7 use dropout with p = 0.5: during training each unit's output is set
@@ -307,7 +397,16 @@ drop.eval()
 assert np.array_equal(drop(ones).numpy(), ones.numpy())
 print("eval: the identity")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 국소 응답 정규화(LRN)와 배치 정규화
+#
+# ReLU의 출력에는 상한이 없어서, AlexNet은 각 유닛을 채널 방향 이웃들의 활동으로 눌러 주었다: b_c =
+# a_c / (k + α Σ_{c'=c-2}^{c+2} a_{c'}^2)^β, k = 2, α = 1e-4, β = 0.75 (논문의 값). 이것이
+# **국소 응답 정규화** (local response normalisation)다. deck 001은 LRN이 지금은 거의 쓰이지
+# 않는다고 적는다; deck 003의 배치 정규화가 그 자리를 대신했다. `alexnet_paper`의 LRN 층을
+# 반복문으로 쓴 공식과 비교한다:
+
+# %% [markdown] lang="en"
 # ## Local response normalisation (LRN) and batch normalisation
 #
 # ReLU outputs are unbounded, so AlexNet damped each unit by the activity of its neighbours in
@@ -330,7 +429,12 @@ print(f"LRN vs the paper's formula: max relative difference "
       f"{a.max():.1f} to {ours.flat[a.argmax()]:.1f}")
 assert np.allclose(ours, b, rtol=1e-5)
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 배치 정규화는 각 채널을 배치와 위치 전체에 걸쳐 표준화하고, (x - mean) / sqrt(var + eps), 학습되는
+# γ와 β로 배율을 곱하고 이동한다 (처음에는 1과 0). 학습 모드에서는 배치 자신의 통계를 쓰고, 평가
+# 모드를 위해 이동 평균을 기록해 둔다.
+
+# %% [markdown] lang="en"
 # Batch normalisation standardises each channel over the batch and the positions,
 # (x - mean) / sqrt(var + eps), then scales and shifts it with learned γ and β (1 and 0 at
 # the start). In training mode it uses the batch's own statistics, and keeps running averages

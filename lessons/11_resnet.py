@@ -1,18 +1,34 @@
-# %% [markdown]
+# %% [markdown] lang="ko"
+# # ResNet: 잔차 블록, 그리고 언제나 통과하는 기울기
+#
+# 두 덱을 따라간다:
+#
+# - 딥러닝팀 1팀 (deck 003)의 "ResNet" 슬라이드: "이전 layer의 출력값을 더해줌",
+#   **잔차 학습** (residual learning) f(x) = H(x) - x, 그리고 ∂H(x)/∂x = d/dx (F(x) + x) =
+#   F'(x) + 1, "기울기 소실 문제 예방하여 레이어 깊게 쌓을 수 있음".
+# - Day13. CNN and Vision (deck 001), "ResNet": **스킵 연결** (skip connection), ∂L/∂x = ∂L/∂H
+#   (∂F/∂x + 1), 채널 수가 다를 때 1x1 **합성곱** (convolution)을 쓰는
+#   **투영 숏컷** (projected shortcut), 합성곱마다 뒤에 오는 **배치 정규화** (batch normalisation),
+#   그리고 **병목** (bottleneck).
+#
+# 레슨 10은 학습이 잘 되지 않는 깊고 평범한 신경망으로 끝났다. 여기서는 그 이유를 재고, 스킵 연결이
+# 무엇을 바꾸는지 본다.
+
+# %% [markdown] lang="en"
 # # ResNet: the residual block, and the gradient that always gets through
 #
 # Follows two decks:
 #
-# - deck 003 (`003_f33a7e07d451897d.txt`, "딥러닝팀 1팀"), the "ResNet" slides: "이전 layer의
-#   출력값을 더해줌" (it adds the earlier layer's output), residual learning
-#   f(x) = H(x) - x, and ∂H(x)/∂x = d/dx (F(x) + x) = F'(x) + 1, "기울기 소실 문제 예방하여
-#   레이어 깊게 쌓을 수 있음" (it prevents vanishing gradients, so layers can be stacked deep).
-# - deck 001 (`001_4943f345b6f0fdd0.txt`, "Day13. CNN and Vision"), "ResNet": the skip
-#   connection, ∂L/∂x = ∂L/∂H (∂F/∂x + 1), the projected shortcut (a 1x1 convolution when the
-#   channels differ), batch normalisation after each convolution, and the bottleneck.
+# - 딥러닝팀 1팀 (deck 003), the "ResNet" slides: "이전 layer의 출력값을 더해줌" (it adds the
+#   earlier layer's output), residual learning f(x) = H(x) - x, and ∂H(x)/∂x = d/dx (F(x) + x) =
+#   F'(x) + 1, "기울기 소실 문제 예방하여 레이어 깊게 쌓을 수 있음" (it prevents vanishing
+#   gradients, so layers can be stacked deep).
+# - Day13. CNN and Vision (deck 001), "ResNet": the skip connection, ∂L/∂x = ∂L/∂H (∂F/∂x + 1), the
+#   projected shortcut (a 1x1 convolution when the channels differ), batch normalisation after each
+#   convolution, and the bottleneck.
 #
-# Lesson 10 ended with deep plain networks that train badly. Here we measure why, and what the
-# skip connection changes.
+# Lesson 10 ended with deep plain networks that train badly. Here we measure why, and what the skip
+# connection changes.
 
 # %%
 import numpy as np
@@ -25,11 +41,19 @@ from scratchnet.lesson import check, fast, header, plt, savefig
 from scratchnet.models.resnet import BasicBlock, Bottleneck, resnet18
 from scratchnet.train import evaluate
 
-header("deck 003 (003_f33a7e07d451897d.txt) and deck 001 (001_4943f345b6f0fdd0.txt)",
+header("딥러닝팀 1팀 (deck 003) and Day13. CNN and Vision (deck 001)",
        "ResNet: H(x) = F(x) + x, dH/dx = F'(x) + 1; projected shortcut, bottleneck", "ResNet")
 pyplot = plt()
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## H(x) = F(x) + x, 그리고 그 도함수
+#
+# **잔차 블록** (residual block)은 어떤 함수 F (예를 들어 합성곱 두 개)를 계산하고 입력을 다시
+# 더한다: H(x) = F(x) + x. 층들은 **잔차** (residual) F(x) = H(x) - x, 곧 원하는 출력과 입력의
+# 차이만 배우면 된다. 미분하면 dH/dx = F'(x) + 1. **자동 미분** (autograd)도 같은 값을 낸다.
+# 여기서는 x = 0.8에서 F(x) = 0.3 tanh(x):
+
+# %% [markdown] lang="en"
 # ## H(x) = F(x) + x, and its derivative
 #
 # A residual block computes some function F (two convolutions, say) and adds its input back:
@@ -42,9 +66,25 @@ x = sn.tensor(0.8, dtype=sn.float64, requires_grad=True)
 H = 0.3 * x.tanh() + x
 H.backward()
 by_hand = 0.3 * (1 - np.tanh(0.8) ** 2) + 1
-check("dH/dx = F'(x) + 1 at x = 0.8 (autograd)", by_hand, x.grad.item(), rel=1e-12)
+check("dH/dx = F'(x) + 1 at x = 0.8 (autograd)", by_hand, x.grad.item(), rel=1e-12,
+      ko="x = 0.8에서 dH/dx = F'(x) + 1 (자동 미분)")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 핵심은 "+ 1"이다. **역전파** (backpropagation)는 돌아가는 길에 모든 층의 **기울기** (gradient)를
+# 곱한다. 평범한 더미에서는 그것이 F' 항 여러 개의 곱이다; 이 항들이 대개 1보다 작으면 곱은 깊이에
+# 따라 지수적으로 줄어들고, 첫 층들은 거의 배우지 못한다 (deck 003:
+# **기울기 소실** (vanishing gradient)). 잔차 블록을 지나는 기울기는 ∂L/∂x =
+# ∂L/∂H · F'(x) + ∂L/∂H이다 (deck 001): F'이 무엇을 하든 ∂L/∂H가 그대로 x에 닿는다.
+#
+# ## 재어 보기: 같은 층으로 만든 평범한 신경망과 잔차 신경망
+#
+# 같은 부품으로 만든 두 신경망을 8x8 숫자에 쓴다: 3x3 합성곱 + ReLU, 그다음 [conv3x3, ReLU, conv3x3]
+# 블록 n개, 그다음 **완전결합층** (fully connected layer) 하나. 평범한 블록은 ReLU로 끝나고, 잔차
+# 블록은 그 ReLU 앞에서 입력을 더한다. 둘 다 같은 무작위 **가중치** (weight)에서 출발한다
+# (`nn.Conv2d`의 기본 초기화). 배치 하나에 대해 **손실** (loss)을 역전파하고, *첫* 합성곱의 가중치가
+# 받은 기울기의 노름을 잰다.
+
+# %% [markdown] lang="en"
 # The "+ 1" is the point. Backpropagation multiplies the slopes of all layers on the way back.
 # In a plain stack that is a product of many F' terms; if they are typically below 1 the
 # product fades exponentially with depth and the first layers hardly learn (deck 003:
@@ -130,7 +170,17 @@ ax2.set(xlabel="conv layer (1 = next to the input)", ylabel="|dL/dW|",
 ax2.legend()
 savefig(fig, "gradient_norms")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 평범한 신경망에서는 블록마다 기울기에 1보다 한참 작은 수가 곱해져서, 33개 층을 지나면 거의
+# 아무것도 남지 않는다: 첫 층의 기울기는 마지막 층의 기울기보다 12자릿수쯤 작다. 스킵 연결이 있으면
+# 모든 블록이 "+ 1" 경로로 기울기를 넘겨주고, 첫 층도 마지막 층과 비슷한 만큼을 받는다.
+#
+# ## 학습시키기
+#
+# 같은 17층 신경망 두 개를 똑같이 학습시킨다 (모멘텀이 있는 SGD, 같은 배치). 평범한 쪽은 출발점의
+# 손실 ln(10) = 2.30, 곧 균등하게 찍을 때의 손실에서 벗어나지 못한다; 잔차 쪽은 배운다.
+
+# %% [markdown] lang="en"
 # In the plain network each block multiplies the gradient by a factor well below 1, so after
 # 33 layers almost nothing is left: the first layer's gradient is about twelve orders of
 # magnitude below the last layer's. With the skips every block passes the gradient on
@@ -174,7 +224,14 @@ ax.set(xlabel="step", ylabel="training loss (mean of 10 steps)",
 ax.legend()
 savefig(fig, "plain_vs_residual")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## scratchnet의 ResNet에 있는 블록
+#
+# `scratchnet.models.resnet.BasicBlock` (ResNet-18/34)은 합성곱마다 뒤에 배치 정규화를 두고
+# (deck 001: "convolution 이후 Batch normalization"), ReLU는 더한 뒤에 둔다:
+# relu(BN(conv(relu(BN(conv(x))))) + x). 손으로 풀어 써도 같은 수가 나온다:
+
+# %% [markdown] lang="en"
 # ## The block in scratchnet's ResNet
 #
 # `scratchnet.models.resnet.BasicBlock` (ResNet-18/34) puts a batch normalisation after each
@@ -190,7 +247,13 @@ with sn.no_grad():
     out = block(x)
 assert np.allclose(out.numpy(), by_hand.numpy(), atol=1e-6)
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 블록이 할 수 있는 가장 좋은 일이 아무것도 하지 않는 것이라면, F를 0으로 보내기만 하면 된다: 마지막
+# BN의 배율이 0이면 (`resnet18(zero_init_residual=True)`는 모든 블록을 그렇게 시작한다) 블록은
+# 음수가 아닌 입력에 대해 정확히 **항등 함수** (identity)다. 그 앞의 ReLU가 내는 입력이 바로 그렇다.
+# 평범한 블록이라면 항등 행렬을 가중치로 배워야 할 것이다.
+
+# %% [markdown] lang="en"
 # If the best thing a block can do is nothing, it only has to drive F to zero: with the last
 # BN's scale at 0 (`resnet18(zero_init_residual=True)` starts every block like that) the block
 # is exactly the identity on non-negative input, which is what the ReLU before it produces. A
@@ -203,7 +266,13 @@ with sn.no_grad():
     assert np.array_equal(block(x_pos).numpy(), x_pos.numpy())
 print("with bn2's scale at 0 the block passes its input through unchanged")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 투영 숏컷
+#
+# "+ x"를 하려면 F(x)와 x의 모양이 같아야 한다. 블록이 맵을 절반으로 줄이고 채널을 두 배로 늘리면
+# (ResNet의 단계 경계에서) 모양이 다르다:
+
+# %% [markdown] lang="en"
 # ## The projected shortcut
 #
 # "+ x" needs F(x) and x to have the same shape. When a block halves the map and doubles the
@@ -218,7 +287,12 @@ except ValueError as err:
 else:
     raise AssertionError("a 64-channel x was added to a 128-channel F(x)")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 그래서 **숏컷** (shortcut) 자체가 **스트라이드** (stride) 2의 1x1 합성곱 (그리고 BN)을 받는다: 한
+# 칸 건너 픽셀을 고르고 64채널을 128채널로 옮기며, 가중치는 64 x 128 = 8,192개다. 이것이 deck 001의
+# "projected shortcut" (투영 숏컷)이다. ResNet-18의 두 번째 단계 첫 블록에 하나 있다:
+
+# %% [markdown] lang="en"
 # So the shortcut itself gets a 1x1 convolution with stride 2 (and a BN): it picks every
 # second pixel and maps 64 channels to 128, for 64 x 128 = 8,192 weights. That is deck 001's
 # "projected shortcut". ResNet-18's first block of stage 2 has one:
@@ -237,7 +311,14 @@ assert projection.weight.size == 64 * 128 and out.shape == (1, 128, 8, 8)
 # within a stage the shapes match and the shortcut is x itself
 assert r18.layer2[1].downsample is None
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 병목
+#
+# ResNet-50과 그보다 깊은 신경망에서 He et al.은 3x3 합성곱 두 개를 세 층으로 바꾼다: 256채널을 64로
+# 줄이는 1x1, 64채널에서의 3x3, 그리고 다시 256으로 늘리는 1x1 (deck 001: "1x1 convolution으로 축소
+# 후 연산, 이후 다시 확장"). 이것이 병목 (bottleneck)이다. 256채널 입력에서:
+
+# %% [markdown] lang="en"
 # ## The bottleneck
 #
 # For ResNet-50 and deeper, He et al. replace the two 3x3 convolutions by three layers: a 1x1

@@ -1,19 +1,34 @@
-# %% [markdown]
+# %% [markdown] lang="ko"
+# # GoogLeNet, DenseNet, SENet, 그리고 8층에서 152층까지의 ImageNet 경주
+#
+# 세 덱을 따라간다:
+#
+# - Day13. CNN and Vision (deck 001): "GoogLeNet" (**인셉션 블록** (Inception block): 입력 하나를
+#   여러 **커널** (kernel) 크기로 나눠 보냈다가 다시 합치고, 채널 수를 억제하려고 1x1
+#   **합성곱** (convolution)을 쓴다, **풀링** (pooling) 뒤에도) 그리고 "DenseNet" (더하지 않고
+#   **이어 붙이기** (concatenation); **덴스 블록** (dense block); 1x1 합성곱을 쓰는
+#   **전환 블록** (transition block)).
+# - 딥러닝팀 1팀 (deck 003): "SENet"과 "SE Block" (squeeze = 1x1xC로 가는
+#   **전역 평균 풀링** (global average pooling); excitation = FC C -> C/r, ReLU, FC C/r -> C,
+#   **시그모이드** (sigmoid); 그 결과는 "각 채널의 중요도를 의미"하며 **특징 맵** (feature map)에
+#   곱해진다), 그리고 "ILSVRC".
+# - CNN 기초 (deck 004), "ImageNet 대회": AlexNet 8개 층과 **파라미터** (parameter) 6100만 개, ZFNet
+#   8개 층, VGG 19개 층, GoogLeNet 22개 층과 파라미터 500만 개, ResNet 152개 층.
+
+# %% [markdown] lang="en"
 # # GoogLeNet, DenseNet and SENet, and the ImageNet race from 8 to 152 layers
 #
 # Follows three decks:
 #
-# - deck 001 (`001_4943f345b6f0fdd0.txt`, "Day13. CNN and Vision"): "GoogLeNet" (the
-#   Inception block: one input spread over several kernel sizes and joined again, with 1x1
-#   convolutions to keep the channel count down, even after the pooling) and "DenseNet"
-#   (concatenate instead of add; dense blocks; transition blocks with a 1x1 convolution).
-# - deck 003 (`003_f33a7e07d451897d.txt`, "딥러닝팀 1팀"): "SENet" and "SE Block" (squeeze =
-#   global average pooling to 1x1xC; excitation = FC C -> C/r, ReLU, FC C/r -> C, sigmoid;
-#   the result "각 채널의 중요도를 의미", the importance of each channel, multiplies the
-#   feature map), and "ILSVRC".
-# - deck 004 (`004_6b7976dd12174aaa.txt`, "CNN 기초"), "ImageNet 대회": AlexNet 8 layers and
-#   61 million parameters, ZFNet 8 layers, VGG 19 layers, GoogLeNet 22 layers and 5 million
-#   parameters, ResNet 152 layers.
+# - Day13. CNN and Vision (deck 001): "GoogLeNet" (the Inception block: one input spread over
+#   several kernel sizes and joined again, with 1x1 convolutions to keep the channel count down,
+#   even after the pooling) and "DenseNet" (concatenate instead of add; dense blocks; transition
+#   blocks with a 1x1 convolution).
+# - 딥러닝팀 1팀 (deck 003): "SENet" and "SE Block" (squeeze = global average pooling to 1x1xC;
+#   excitation = FC C -> C/r, ReLU, FC C/r -> C, sigmoid; the result "각 채널의 중요도를 의미", the
+#   importance of each channel, multiplies the feature map), and "ILSVRC".
+# - CNN 기초 (deck 004), "ImageNet 대회": AlexNet 8 layers and 61 million parameters, ZFNet 8
+#   layers, VGG 19 layers, GoogLeNet 22 layers and 5 million parameters, ResNet 152 layers.
 
 # %%
 import numpy as np
@@ -27,13 +42,22 @@ from scratchnet.models import SEBlock
 from scratchnet.models.googlenet import InceptionBlock
 from scratchnet.train import evaluate
 
-header("deck 001 (001_4943f345b6f0fdd0.txt), deck 003 (003_f33a7e07d451897d.txt) and "
-       "deck 004 (004_6b7976dd12174aaa.txt)",
+header("Day13. CNN and Vision (deck 001), 딥러닝팀 1팀 (deck 003) and "
+       "CNN 기초 (deck 004)",
        "GoogLeNet / DenseNet; SENet, SE Block, ILSVRC; ImageNet 대회",
        "GoogLeNet, DenseNet, SENet")
 pyplot = plt()
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## 인셉션 블록: 가지 넷, 이어 붙이기 하나
+#
+# GoogLeNet의 블록은 1x1, 3x3, 5x5 합성곱과 3x3 **최대 풀링** (max pooling)을 같은 입력에 나란히
+# 돌리고, 그 출력을 채널 방향으로 쌓는다. 네 가지 모두 28x28 맵을 유지하므로 (**패딩** (padding),
+# 그리고 **스트라이드** (stride) 1의 풀링) 쌓을 수 있다; 출력의 채널 수는 가지들의 채널 수를 모두
+# 더한 것이다. 논문의 첫 블록 inception (3a)를, GoogLeNet이 그 지점에서 가지는 192채널 28x28 맵에
+# 적용하면:
+
+# %% [markdown] lang="en"
 # ## The Inception block: four branches, one concatenation
 #
 # GoogLeNet's block runs a 1x1, a 3x3 and a 5x5 convolution and a 3x3 max pool side by side
@@ -55,7 +79,14 @@ print(f"concatenated: {tuple(out.shape)} = 64 + 128 + 32 + 32 channels")
 assert out.shape == (1, 256, 28, 28)
 assert np.array_equal(out.numpy(), np.concatenate([b.numpy() for b in branches], axis=1))
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ### 1x1 축소가 아끼는 것
+#
+# 1x1 축소가 없으면 3x3 가지는 192채널 전체를 3x3 **필터** (filter) 128개로, 5x5 가지는 192채널
+# 전체를 5x5 필터 32개로 합성곱해야 한다. 먼저 1x1 합성곱으로 96채널과 16채널로 줄이면
+# **가중치** (weight)와 **곱셈-누산** (multiply-accumulate, MAC)이 줄어든다:
+
+# %% [markdown] lang="en"
 # ### What the 1x1 reductions save
 #
 # Without them the 3x3 branch would convolve all 192 channels with 128 3x3 filters, and the
@@ -77,7 +108,15 @@ assert conv_weights(block3a.branch3) == 192 * 16 + 16 * 5 * 5 * 32 == 15_872
 s3a = sn.summary(block3a, (192, 28, 28), verbose=False)
 print(f"the whole block: {s3a.total_macs / 1e6:.0f}M MACs at 28x28")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 풀링 가지에도 자기 1x1 합성곱이 있다 (deck 001은 이것을 재미있는 특징이라고 한다): 최대 풀링은
+# 192채널을 모두 유지하므로, 이 사영이 없으면 블록의 출력은 64 + 128 + 32 + 192 = 416채널이 되고
+# 블록을 지날 때마다 불어난다. 풀링 가지는 받은 것을 모두 넘기기 때문이다.
+#
+# GoogLeNet을 블록별로 따라가면 (논문의 Table 1): 출력 채널 수는 가지 폭의 합이고, 그것이 다음
+# 블록의 입력이다.
+
+# %% [markdown] lang="en"
 # The pool branch has its own 1x1 convolution (deck 001 finds that one curious): a max pool
 # keeps all 192 channels, so without the projection the block's output would be
 # 64 + 128 + 32 + 192 = 416 channels and would grow with every block, since each pool branch
@@ -109,7 +148,18 @@ for name, (shape_in, shape_out) in seen.items():
     assert previous_out is None or shape_in[1] == previous_out
     previous_out = shape_out[1]
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## DenseNet: 더하지 말고 이어 붙이기
+#
+# ResNet은 블록의 입력을 출력에 더한다; DenseNet은 이어 붙인다 (deck 001: "input과 output을
+# 합친다"). 덴스 블록 안에서 층 i는 앞선 *모든* 출력을 읽고, 층마다 정해진 수 k개의 새 채널을
+# 더한다. 이 k가 **성장률** (growth rate)이다. 그래서 층 i로 들어가는 채널 수는 c0 + i * k이다:
+# deck 001이 걱정하듯 "지수단위로" (층마다 두 배로) 늘지 않고 선형으로 는다; 두 배가 되려면 층마다
+# 읽는 만큼의 채널을 내야 한다. 전환 블록 (BN, ReLU, 채널을 절반으로 줄이는 1x1 합성곱, 맵을
+# 절반으로 줄이는 2x2 **평균 풀링** (average pooling))이 덴스 블록 사이에서 채널 수를 되돌린다.
+# DenseNet-121의 첫 블록: c0 = 64, k = 32, 층 6개.
+
+# %% [markdown] lang="en"
 # ## DenseNet: concatenate, don't add
 #
 # ResNet adds a block's input to its output; DenseNet concatenates (deck 001: "input과 output을
@@ -152,7 +202,20 @@ ax.set(xlabel="dense layer (all 58 of DenseNet-121, in order)",
        ylabel="input channels", title="linear growth inside each block, halved by transitions")
 savefig(fig, "densenet_channels")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## SE 블록: 채널마다 가중치 하나
+#
+# deck 003의 squeeze-and-excitation 블록을 (N, C, H, W) 특징 맵에서 한 단계씩:
+#
+# 1. **압축 단계** (squeeze): z_c = 1/(H W) sum_ij u_c(i, j), 1x1xC로 가는 전역 평균 풀링;
+# 2. **재조정 단계** (excitation): s = sigmoid(W2 relu(W1 z)), W1: C -> C/r, W2: C/r -> C;
+# 3. 배율 적용: 맵의 채널 c마다 s_c를 곱한다.
+#
+# 시그모이드의 값은 0과 1 사이에 엄격히 들어간다 (슬라이드는 [0, 1)로 적는다). 학습하기 전에는
+# 가중치가 임의의 값이므로, 합성곱마다 뒤에 SE 블록을 둔 작은 신경망을 숫자 데이터로 학습시킨 뒤,
+# 그것이 여러 숫자에 주는 채널 가중치를 살펴본다.
+
+# %% [markdown] lang="en"
 # ## The SE block: a weight for every channel
 #
 # Deck 003's squeeze-and-excitation block, step by step on a (N, C, H, W) feature map:
@@ -185,8 +248,10 @@ C, r = 32, 4
 sn.manual_seed(0)
 senet = SmallSENet()
 se = senet.se2
-check("FC1: C -> C/r (weight shape)", (C // r, C), se.fc1.weight.shape)
-check("FC2: C/r -> C (weight shape)", (C, C // r), se.fc2.weight.shape)
+check("FC1: C -> C/r (weight shape)", (C // r, C), se.fc1.weight.shape,
+      ko="FC1: C -> C/r (가중치 모양)")
+check("FC2: C/r -> C (weight shape)", (C, C // r), se.fc2.weight.shape,
+      ko="FC2: C/r -> C (가중치 모양)")
 se_params = sum(p.size for p in se.parameters())
 assert se_params == 2 * C * C // r + C // r + C
 print(f"SE block on {C} channels, r = {r}: {se_params} parameters = 2C^2/r + C/r + C")
@@ -203,7 +268,10 @@ accuracy = evaluate(senet, DataLoader(test16, batch_size=360)).accuracy
 print(f"small SE network: {accuracy:.1%} test accuracy")
 assert accuracy > 0.5
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 이제 학습된 SE 블록이 보는 입력에서 세 단계를 손으로 계산하고, 블록 자신의 출력과 비교한다:
+
+# %% [markdown] lang="en"
 # Now the three steps by hand on the input the trained SE block sees, checked against the
 # block's own output:
 
@@ -254,7 +322,14 @@ print(f"spread of the weights between channels (std of the channel means): "
       f"between the class means: {class_means.std(axis=0).mean():.3f}")
 assert np.abs(s[a] - s[b]).max() > 1e-3      # the weights do depend on the input
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 이 작은 SE 블록이 배운 것은 대부분 채널마다 고정된 가중치다: 어떤 채널은 모든 입력에서 낮춰지고,
+# 어떤 채널은 높여진다. 입력에 따라 달라지는 부분은 여기서 100분의 몇 정도이고, 한 클래스가 나머지와
+# 다른 곳에서 가장 크다. 이는 SENet 논문이 앞쪽 층에 대해 보고한 것 (모든 클래스에서 거의 같은
+# 재조정)과 맞는다; 논문의 깊은 층에서는 가중치가 클래스마다 달라지는데, 몇 초 학습한 2층 신경망은
+# 그것을 보여 줄 만큼 깊지 않다.
+
+# %% [markdown] lang="en"
 # Most of what this small SE block learned is a fixed weight per channel: some channels are
 # turned down for every input, others up. The part that depends on the input is a few
 # hundredths here, largest where a class differs from the rest. That matches what the SENet
@@ -262,7 +337,13 @@ assert np.abs(s[a] - s[b]).max() > 1e-3      # the weights do depend on the inpu
 # layers the weights become class-specific, which a two-layer network trained for seconds
 # does not have the depth to show.
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# SE-ResNet-50에서는 SE 블록 (r = 16)이 모든 **병목** (bottleneck) 안, **숏컷** (shortcut)을 더하기
+# 전의 **잔차** (residual) 가지 위에 놓인다. deck 003은 이것이 비용을 별로 늘리지 않는다고 한다
+# ("연산량을 많이 증가시키지 않고"): 파라미터가 10%쯤 늘고, 블록마다 곱셈-누산 2C^2/r번이 블록
+# 전체의 수백만 번에 더해질 뿐이다.
+
+# %% [markdown] lang="en"
 # In SE-ResNet-50 an SE block (r = 16) sits in every bottleneck, on the residual branch before
 # the shortcut is added. Deck 003 says it adds little ("연산량을 많이 증가시키지 않고"): about
 # 10% more parameters, and per block 2C^2/r MACs against the block's millions.
@@ -280,7 +361,14 @@ print(f"first SE bottleneck at 56x56: {s_block.total_macs:,} MACs, of which the 
       f"{se_macs:,} ({se_macs / s_block.total_macs:.4%})")
 assert se_macs == 2 * 256 * 256 // 16
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# ## ImageNet 경주를 모델 모음에서 확인하기
+#
+# deck 004의 ILSVRC 우승 모델 목록은 신경망마다 깊이를 적는데, 입력에서 출력까지 가장 긴 경로에 있는
+# 가중치 있는 층의 수로 센 것이다 (나란한 가지는 한 번만 센다; 인셉션 블록은 2층, 병목은 3층).
+# **모델 모음** (model zoo)의 모델들을 같은 방식으로 센다:
+
+# %% [markdown] lang="en"
 # ## The ImageNet race, checked against the zoo
 #
 # Deck 004's list of ILSVRC winners gives each network's depth, counted as the layers with
@@ -307,18 +395,30 @@ zoo = {"AlexNet": models.alexnet(), "ZFNet": models.zfnet(),
        # the initial values do not matter for counting; VGG's own init takes longer
        "VGG-19": models.vgg19(init_weights=False), "GoogLeNet": googlenet,
        "ResNet-152": models.resnet152()}
-check("2012 AlexNet: layers", 8, depth(zoo["AlexNet"]))
-check("2012 AlexNet: parameters (millions)", 61, round(millions(zoo["AlexNet"])))
-check("2013 ZFNet: layers", 8, depth(zoo["ZFNet"]))
-check("2014 VGG: layers", 19, depth(zoo["VGG-19"]))
-check("2014 GoogLeNet: layers", 22, depth(zoo["GoogLeNet"]))
-check("2015 ResNet: layers", 152, depth(zoo["ResNet-152"]))
+check("2012 AlexNet: layers", 8, depth(zoo["AlexNet"]), ko="2012 AlexNet: 층 수")
+check("2012 AlexNet: parameters (millions)", 61, round(millions(zoo["AlexNet"])),
+      ko="2012 AlexNet: 파라미터 (백만 개)")
+check("2013 ZFNet: layers", 8, depth(zoo["ZFNet"]), ko="2013 ZFNet: 층 수")
+check("2014 VGG: layers", 19, depth(zoo["VGG-19"]), ko="2014 VGG: 층 수")
+check("2014 GoogLeNet: layers", 22, depth(zoo["GoogLeNet"]), ko="2014 GoogLeNet: 층 수")
+check("2015 ResNet: layers", 152, depth(zoo["ResNet-152"]), ko="2015 ResNet: 층 수")
 # counted the same way, DenseNet-121 and ResNet-50 have the depths in their names
 assert depth(densenet) == 121 and depth(r50) == 50
 print(f"DenseNet-121: {depth(densenet)} layers, ResNet-50: {depth(r50)}, SE-ResNet-50: "
       f"{depth(se50)} (its SE blocks add two fully connected layers per block)")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 모델 모음의 ZFNet은 논문의 Figure 3을 따른다: GPU 하나에 AlexNet의 필터 수, 첫 층은 11x11/4 대신
+# 7x7/2. 슬라이드의 "더 많은 필터"는 ZFNet 논문이 함께 보고한 더 큰 변형으로, conv3-5에 필터가 512,
+# 1024, 512개다.
+#
+# GoogLeNet의 "파라미터 500만 개"는 세어 보면 맞지 않는다. 이 수는 GoogLeNet이 AlexNet보다
+# 파라미터를 12배 적게 쓴다는 논문의 언급에서 나왔다 (61 / 12 = 510만). 논문 Table 1의 층을 더하면
+# (5x5 커널, 가중치만) 700만 개이고, 그중 마지막 **분류기** (classifier)가 100만 개를 가진다; "5x5"
+# 가지에 3x3 커널을 쓰는 torchvision 판은 660만 개다. Table 1을 가지 폭만으로 손으로 세고, 논문의
+# 5x5 커널로 만든 모음의 모델과 비교한다:
+
+# %% [markdown] lang="en"
 # The zoo's ZFNet follows the paper's Figure 3: AlexNet's filter counts on one GPU, with a
 # 7x7/2 first layer instead of 11x11/4. The slide's "more filters" is a larger variant the
 # ZFNet paper also reports, with 512, 1024 and 512 filters in conv3-5.
@@ -349,7 +449,12 @@ slide_is_wrong("2014 GoogLeNet: parameters", 5_000_000, round(61e6 / 12, -6), by
                f"{by_hand / 1e6:.1f} million weights")
 print(f"torchvision's layout: {millions(googlenet):.1f} million parameters")
 
-# %% [markdown]
+# %% [markdown] lang="ko"
+# 이 목록과 함께 누구나 보여 주는 그래프: ILSVRC의 top-5 분류 오류율을 연도별로 (대회와 논문들이
+# 보고한 수치; 2014년 VGG는 GoogLeNet에 이어 2위였다) 깊이와 함께 놓는다. deck 003: ResNet부터는
+# 우승 모델의 오류율이 훈련받은 사람 주석자에게서 잰 5.1%보다 낮다.
+
+# %% [markdown] lang="en"
 # The chart everyone shows with this list: ILSVRC's top-5 classification error by year (the
 # figures reported by the challenge and the papers; VGG came second in 2014, behind
 # GoogLeNet) against depth. Deck 003: from ResNet on,
