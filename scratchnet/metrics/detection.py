@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ..kernels.matching import coco_match
 from ..ops.boxes import box_iou
 
 COCO_AREA_RANGES = {"all": (0.0, 1e5 ** 2), "small": (0.0, 32.0 ** 2),
@@ -212,27 +213,10 @@ def _coco_image(dt, scores, gt, crowd, gt_area, iou_type, area_ranges, threshold
         g_ignore = crowd | (gt_area < lo) | (gt_area > hi)
         gorder = np.argsort(g_ignore, kind="stable")     # objects that count come first
         g_ig, g_crowd = g_ignore[gorder], crowd[gorder]
-        ious = ious_all[:, gorder]
-        T, D, G = len(thresholds), len(dt), len(gt)
-        matched = np.zeros((T, D), bool)
-        ignored = np.zeros((T, D), bool)
-        for ti, thr in enumerate(thresholds):
-            taken = np.zeros(G, bool)
-            for d in range(D):
-                best, m = min(thr, 1 - 1e-10), -1
-                for g in range(G):
-                    if taken[g] and not g_crowd[g]:
-                        continue
-                    if m > -1 and not g_ig[m] and g_ig[g]:
-                        break                  # the rest are ignored objects
-                    if ious[d, g] < best:
-                        continue
-                    best, m = ious[d, g], g
-                if m == -1:
-                    continue
-                matched[ti, d] = True
-                ignored[ti, d] = g_ig[m]
-                taken[m] = True
+        matched = np.zeros((len(thresholds), len(dt)), bool)
+        ignored = np.zeros((len(thresholds), len(dt)), bool)
+        coco_match(np.ascontiguousarray(ious_all[:, gorder]), np.ascontiguousarray(g_ig),
+                   np.ascontiguousarray(g_crowd), thresholds, matched, ignored)
         outside = (dt_area < lo) | (dt_area > hi)
         ignored |= ~matched & outside[None, :]
         results.append((scores, matched, ignored, int((~g_ig).sum())))
