@@ -80,8 +80,9 @@ def _check_valid(boxes, op, name="boxes"):
 
 
 def _float(b):
-    """Integer boxes compute in float32, as torch's int / int true division gives."""
-    return b if b.dtype.kind == "f" else b.astype(np.float32)
+    """Integer (and half-precision) boxes compute in float32, as torch's int / int true
+    division gives; float32 and float64 stay as they are."""
+    return b if b.dtype in (np.float32, np.float64) else b.astype(np.float32)
 
 
 def box_area(boxes):
