@@ -205,6 +205,18 @@ def test_masks_to_boxes():
         masks_to_boxes(m)
 
 
+def test_masks_to_boxes_agrees_with_numpy():
+    rng = np.random.default_rng(11)
+    m = rng.uniform(size=(30, 9, 13)) < rng.uniform(0.01, 0.3, (30, 1, 1))
+    m[:, 4, 6] = True
+    want = []
+    for mask in m:
+        ys, xs = np.nonzero(mask)
+        want.append([xs.min(), ys.min(), xs.max(), ys.max()])
+    np.testing.assert_array_equal(masks_to_boxes(m), want)
+    np.testing.assert_array_equal(masks_to_boxes(m.astype(np.uint8) * 7), want)
+
+
 def test_box_coder_by_hand():
     proposal = np.array([[0, 0, 10, 10]], np.float64)   # centre (5, 5), 10 x 10
     gt = np.array([[2, 4, 22, 14]], np.float64)         # centre (12, 9), 20 x 10
@@ -245,6 +257,7 @@ def test_gradients():
     a = random_boxes(rng, 5, np.float64, span=20)
     b = random_boxes(rng, 4, np.float64, span=20)
     _gradcheck(box_iou, [sn.tensor(a, requires_grad=True), sn.tensor(b, requires_grad=True)])
+    _gradcheck(box_area, [sn.tensor(a, requires_grad=True)])
     for fmt in ("xywh", "cxcywh"):
         _gradcheck(lambda t: box_convert(t, "xyxy", fmt), [sn.tensor(a, requires_grad=True)])
         _gradcheck(lambda t: box_convert(t, fmt, "xyxy"), [sn.tensor(a, requires_grad=True)])
