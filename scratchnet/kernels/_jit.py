@@ -81,6 +81,15 @@ def jit_parallel(fn):
     pays)."""
     return _report_damaged_cache(numba.njit(cache=True, nogil=True, parallel=True)(fn))
 
+
+def jit_float_division(fn):
+    """Decorator for serial kernels whose inner loops divide floats: x / 0 gives inf or NaN as
+    in NumPy instead of a check that raises ZeroDivisionError. That check is a branch in every
+    iteration and stops LLVM from vectorising the loop (measured on box IoU: 11 ms -> 1.1 ms
+    for 2,000 x 2,000 boxes). Only for kernels that handle or rule out a zero divisor
+    themselves."""
+    return _report_damaged_cache(numba.njit(cache=True, nogil=True, error_model="numpy")(fn))
+
 prange = numba.prange
 
 
