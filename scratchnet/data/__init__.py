@@ -9,8 +9,9 @@ torchvision's names).
 from . import transforms
 from .dataloader import DataLoader, default_collate
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
-from .datasets import CIFAR10, MNIST, Digits, FashionMNIST, IntegrityError, digits
+from .datasets import (CIFAR10, MNIST, DigitScenes, Digits, FashionMNIST, IntegrityError,
+                       LFWSubset, Nuclei, digits)
 
-__all__ = ["CIFAR10", "ConcatDataset", "DataLoader", "Dataset", "Digits", "FashionMNIST",
-           "IntegrityError", "MNIST", "Subset", "TensorDataset", "default_collate", "digits",
-           "random_split", "transforms"]
+__all__ = ["CIFAR10", "ConcatDataset", "DataLoader", "Dataset", "DigitScenes", "Digits",
+           "FashionMNIST", "IntegrityError", "LFWSubset", "MNIST", "Nuclei", "Subset",
+           "TensorDataset", "default_collate", "digits", "random_split", "transforms"]
