@@ -9,9 +9,11 @@ torchvision's names).
 from . import transforms
 from .dataloader import DataLoader, default_collate
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
-from .datasets import (CIFAR10, MNIST, DigitScenes, Digits, FashionMNIST, IntegrityError,
-                       LFWSubset, Nuclei, digits)
+from .datasets import (CIFAR10, MNIST, CocoDetection, DigitScenes, Digits, FashionMNIST,
+                       IntegrityError, LFWSubset, Nuclei, VOCDetection, VOCSegmentation,
+                       digits)
 
-__all__ = ["CIFAR10", "ConcatDataset", "DataLoader", "Dataset", "DigitScenes", "Digits",
-           "FashionMNIST", "IntegrityError", "LFWSubset", "MNIST", "Nuclei", "Subset",
-           "TensorDataset", "default_collate", "digits", "random_split", "transforms"]
+__all__ = ["CIFAR10", "CocoDetection", "ConcatDataset", "DataLoader", "Dataset", "DigitScenes",
+           "Digits", "FashionMNIST", "IntegrityError", "LFWSubset", "MNIST", "Nuclei", "Subset",
+           "TensorDataset", "VOCDetection", "VOCSegmentation", "default_collate", "digits",
+           "random_split", "transforms"]
