@@ -59,3 +59,51 @@ def plot_confusion(confusion, path, class_names=None, title="confusion matrix"):
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_samples(samples, path, class_names, title=""):
+    """A grid of (image (C, H, W) in [0, 1], target) samples: each image in the top row with
+    its boxes and class names, its instance masks (one colour each, over the image) below.
+    A target that is an int (a classification label) gives one row with names as titles."""
+    plt = _plt()
+    from matplotlib.patches import Rectangle
+
+    n = len(samples)
+    detection = isinstance(samples[0][1], dict)
+    rows = 2 if detection else 1
+    fig, axes = plt.subplots(rows, n, figsize=(2.2 * n, 2.3 * rows), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for j, (image, target) in enumerate(samples):
+        image = np.asarray(image)
+        shown = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
+        ax = axes[0, j]
+        ax.imshow(shown, cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if not detection:
+            ax.set_title(class_names[int(target)], fontsize=9)
+            continue
+        for k, (box, label) in enumerate(zip(target["boxes"], target["labels"])):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            # pixel centres sit at integer positions in imshow: edges are half a pixel off
+            ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
+                                   edgecolor=colours(k % 10), linewidth=1.2))
+            ax.text(x1 - 0.5, y1 - 1, class_names[int(label)], color=colours(k % 10),
+                    fontsize=7, va="bottom")
+        ax = axes[1, j]
+        overlay = np.zeros(shown.shape[:2] + (4,))
+        for k, mask in enumerate(target["masks"]):
+            overlay[np.asarray(mask, bool)] = colours(k % 10)
+        overlay[..., 3] *= 0.7
+        ax.imshow(shown, cmap="gray", vmin=0, vmax=1)
+        ax.imshow(overlay)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{len(target['masks'])} masks", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
