@@ -56,7 +56,7 @@ started = time.perf_counter()
 # 범주(0은 배경, 숫자 d는 d + 1, 섞인 가장자리는 255 = 무시), `boxes`와 `labels`는 물체마다의
 # **경계 상자** (bounding box)와 범주, `masks`는 물체마다의 마스크입니다. 슬라이드의 검출
 # 예시 "DOG, DOG, CAT"처럼 같은 범주 둘과 다른 범주 하나가 있는 장면을 검증(val) 세트에서
-# 찾아 씁니다. 지역화는 주된 물체 하나만 답하므로, 가장 큰 숫자를 주된 물체로 삼습니다.
+# 찾아 씁니다. 지역화는 주된 물체 하나만 답하므로, 상자가 가장 큰 숫자를 주된 물체로 삼습니다.
 
 # %% [markdown] lang="en"
 # ## One scene, four answers
@@ -66,7 +66,7 @@ started = time.perf_counter()
 # give each object's bounding box and class, `masks` each object's mask. Like the slide's
 # detection example "DOG, DOG, CAT", we look in the validation split for a scene with two
 # objects of one class and one of another. Localisation answers for one main object only: we
-# take the largest digit.
+# take the digit with the largest box.
 
 # %%
 tasks = ["Segmentation", "Localization", "Detection", "Instance Segmentation"]
@@ -87,10 +87,10 @@ check("deck 000, detection example 'DOG, DOG, CAT': objects", 3, len(target["lab
 check("deck 000, detection example 'DOG, DOG, CAT': classes", 2,
       len(set(target["labels"].tolist())), ko="deck 000 검출 예시: 범주 수")
 
-areas = target["masks"].sum(axis=(1, 2))
-main = int(np.argmax(areas))
-print(f"localisation: the main (largest) object is the digit {names[main]} "
-      f"({areas[main]} pixels), box {target['boxes'][main]}")
+sides = target["boxes"][:, 2:] - target["boxes"][:, :2]
+main = int(np.argmax(sides.prod(axis=1)))
+print(f"localisation: the main (largest) object is the digit {names[main]}, "
+      f"box {target['boxes'][main]} ({sides[main, 0]:.0f}x{sides[main, 1]:.0f})")
 
 
 def show_tasks(axes, image, target, classes, main, num_classes):
@@ -99,8 +99,8 @@ def show_tasks(axes, image, target, classes, main, num_classes):
     shown = image[0]
     sem = np.ma.masked_equal(target["semantic"].astype(float), 0)
     axes[0].imshow(shown, cmap="gray", vmin=0, vmax=1)
-    axes[0].imshow(np.ma.masked_equal(sem, 255), cmap="tab20", vmin=0, vmax=num_classes,
-                   alpha=0.75)
+    # opaque: two objects of one class must show as one colour, whatever lies under them
+    axes[0].imshow(np.ma.masked_equal(sem, 255), cmap="tab20", vmin=0, vmax=num_classes)
     axes[0].imshow(np.ma.masked_not_equal(target["semantic"], 255), cmap="gray", vmin=0,
                    vmax=255, alpha=0.9)
     for ax in axes[1:]:
@@ -159,10 +159,10 @@ assert len(whole["labels"]) == 125              # the count the dataset's author
 crops = Nuclei("all", crop_size=128)
 best = max(range(len(crops)), key=lambda i: len(crops[i][1]["labels"]))
 crop_image, crop_target = crops[best]
-crop_areas = crop_target["masks"].sum(axis=(1, 2))
+crop_sides = crop_target["boxes"][:, 2:] - crop_target["boxes"][:, :2]
 print(f"crop {best}: {len(crop_target['labels'])} nuclei (the most of the 16 crops)")
 fig, axes = pyplot.subplots(1, 4, figsize=(11, 3))
-show_tasks(axes, crop_image, crop_target, crops.classes, int(np.argmax(crop_areas)), 2)
+show_tasks(axes, crop_image, crop_target, crops.classes, int(np.argmax(crop_sides.prod(1))), 2)
 savefig(fig, "four_tasks_nuclei")
 
 # %% [markdown] lang="ko"
@@ -391,21 +391,25 @@ for epoch in range(epochs):
 baseline = box_iou_cxcywh(np.tile(b_train.mean(axis=0), (n_test, 1)), b_test)
 print(f"baseline (always the mean training box): mean IoU {baseline.mean():.3f}, "
       f"IoU > 0.5 for {(baseline > 0.5).mean():.1%}; chance accuracy 10%")
-assert ious.mean() > baseline.mean() + 0.05
+assert history[0][1] > baseline.mean() and ious.mean() > baseline.mean() + 0.05
 if not fast():
     assert accuracy > 0.5 and (ious > 0.5).mean() > (baseline > 0.5).mean() + 0.2
 
 # %% [markdown] lang="ko"
-# 상자 머리는 금방 평균 상자보다 나아집니다. 숫자가 어디 있는지는 밝기 차이만으로도 꽤
-# 알 수 있기 때문입니다. 범주는 더 천천히 배웁니다. 숫자 크기가 10에서 28픽셀까지 다르고 배경
-# 질감이 숫자 획과 비슷할 때가 있어서입니다 (빠른 모드에서는 에포크가 적어 주로 상자만
-# 배웁니다). 아래 그림은 시험 장면에서 정답 상자(초록)와 예측 상자(빨강), 예측/정답 숫자입니다.
+# 상자 머리는 첫 에포크부터 평균 상자보다 낫습니다. 숫자가 어디 있는지는 밝기 차이만으로도
+# 꽤 드러나기 때문입니다. 범주는 더 많은 장면과 에포크가 필요합니다. 숫자 크기가 10에서
+# 28픽셀까지 다르고, 배경 질감이 펜 획처럼 보일 때가 있어서입니다. 빠른 모드(장면 1,500개,
+# 3 에포크)에서는 주로 상자를 배우고, 전체 실행(장면 6,000개, 12 에포크)에서 분류 정확도가
+# 올라옵니다. 아래 그림은 시험 장면에서 정답 상자(초록)와 예측 상자(빨강), 예측/정답
+# 숫자입니다.
 
 # %% [markdown] lang="en"
-# The box head soon beats the mean box: where the digit is shows in the contrast alone. The
-# class is learnt more slowly, since digits range from 10 to 28 pixels and some textures look
-# like pen strokes (in fast mode, with few epochs, mostly the box is learnt). Below, test
-# scenes with the true box (green), the predicted box (red) and predicted/true digit.
+# The box head beats the mean box from the first epoch: where the digit lies shows in the
+# contrast alone. The class needs more scenes and epochs, since digits range from 10 to 28
+# pixels and some textures look like pen strokes. Fast mode (1,500 scenes, 3 epochs) mostly
+# learns the box; the class accuracy comes up in the full run (6,000 scenes, 12 epochs).
+# Below, test scenes with the true box (green), the predicted box (red) and predicted/true
+# digit.
 
 # %%
 model.eval()
