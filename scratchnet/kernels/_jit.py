@@ -13,6 +13,12 @@ import numba
 jit = numba.njit(cache=True, nogil=True)
 """Decorator for serial kernels."""
 
+jit_float_division = numba.njit(cache=True, nogil=True, error_model="numpy")
+"""Decorator for serial kernels whose inner loops divide floats: x / 0 gives inf or NaN as in
+NumPy instead of a check that raises ZeroDivisionError. That check is a branch in every
+iteration and stops LLVM from vectorising the loop (measured on box IoU: 11 ms -> 1.1 ms for
+2,000 x 2,000 boxes). Only for kernels that handle or rule out a zero divisor themselves."""
+
 jit_parallel = numba.njit(cache=True, nogil=True, parallel=True)
 """Decorator for kernels whose outer loop is numba.prange (only where it measurably pays)."""
 

@@ -13,3 +13,5 @@ from . import roi  # noqa: F401  (registers roi_pool and roi_align)
 from .roi import roi_align, roi_pool, roi_pool_bins  # noqa: F401
 from . import loss, norm  # noqa: F401  (registers the losses, linear, batch_norm, LRN, dropout)
 from . import conv  # noqa: F401  (registers conv1d, conv2d, conv_transpose2d)
+from .boxes import (BoxCoder, batched_nms, box_area, box_convert, box_iou,  # noqa: F401
+                    clip_boxes_to_image, masks_to_boxes, nms, remove_small_boxes)
