@@ -42,6 +42,8 @@ from scratchnet import nn
 from scratchnet.data import DigitScenes, Nuclei
 from scratchnet.data.datasets import VOC_CLASSES
 from scratchnet.lesson import check, fast, header, plt, savefig
+from scratchnet.ops import box_convert, box_iou, masks_to_boxes, nms
+from scratchnet.plotting import target_pictures
 
 header("CNN 응용 사례 (deck 000) and 딥러닝의 통계적이해 8강: 합성곱 신경망의 응용 (deck 002)",
        "영상 인식 (Segmentation / Localization / Detection / Instance Segmentation); "
@@ -91,45 +93,32 @@ sides = target["boxes"][:, 2:] - target["boxes"][:, :2]
 main = int(np.argmax(sides.prod(axis=1)))
 print(f"localisation: the main (largest) object is the digit {names[main]}, "
       f"box {target['boxes'][main]} ({sides[main, 0]:.0f}x{sides[main, 1]:.0f})")
+# every box is its mask's extent; masks_to_boxes (torchvision's rule) gives the last pixel
+# inside as x2, y2, the datasets the edge one past it, so that x2 - x1 is the width
+assert np.array_equal(masks_to_boxes(target["masks"]) + np.float32([0, 0, 1, 1]),
+                      target["boxes"])
 
 
-def show_tasks(axes, image, target, classes, main, num_classes):
-    """Draw the four tasks of deck 000's first slide on one row of four axes."""
-    colours = pyplot.get_cmap("tab10")
-    shown = image[0]
-    sem = np.ma.masked_equal(target["semantic"].astype(float), 0)
-    axes[0].imshow(shown, cmap="gray", vmin=0, vmax=1)
-    # opaque: two objects of one class must show as one colour, whatever lies under them
-    axes[0].imshow(np.ma.masked_equal(sem, 255), cmap="tab20", vmin=0, vmax=num_classes)
-    axes[0].imshow(np.ma.masked_not_equal(target["semantic"], 255), cmap="gray", vmin=0,
-                   vmax=255, alpha=0.9)
-    for ax in axes[1:]:
-        ax.imshow(shown, cmap="gray", vmin=0, vmax=1)
-    which = [main] if main is not None else []
-    for ax, chosen in ((axes[1], which), (axes[2], range(len(target["boxes"])))):
-        for k in chosen:
-            x1, y1, x2, y2 = target["boxes"][k]
-            ax.add_patch(pyplot.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
-                                          edgecolor=colours(k % 10), lw=1.5))
-            ax.text(x1 - 0.5, y1 - 1.5, classes[target["labels"][k]], color=colours(k % 10),
-                    fontsize=8)
-    overlay = np.zeros(shown.shape + (4,))
-    for k, m in enumerate(target["masks"]):
-        overlay[m] = colours(k % 10)
-    overlay[..., 3] *= 0.7
-    axes[3].imshow(overlay)
-    for ax, title in zip(axes, tasks):
+def show_tasks(axes, image, target, classes, main):
+    """The four tasks of deck 000's first slide, drawn on one row of four axes."""
+    pictures = target_pictures(image, target, classes, scale=4, main=main)
+    for ax, key, title in zip(axes, ("semantic", "localisation", "detection", "instances"),
+                              tasks):
+        ax.imshow(pictures[key].transpose(1, 2, 0))
         ax.set(xticks=[], yticks=[], title=title)
 
 
 fig, axes = pyplot.subplots(1, 4, figsize=(11, 3))
-show_tasks(axes, image, target, scenes.classes, main, len(scenes.classes))
+show_tasks(axes, image, target, scenes.classes, main)
 savefig(fig, "four_tasks_digits")
 
 # %% [markdown] lang="ko"
 # 의미론적 분할은 "어느 픽셀이 어떤 숫자인가"만 답하므로 같은 범주의 두 숫자가 한 색으로
 # 칠해집니다. 사례 분할은 그 둘을 서로 다른 물체로 나눕니다. 회색 테두리(255)는 숫자 잉크가
-# 배경과 섞인 픽셀로, 학습과 평가에서 무시합니다.
+# 배경과 섞인 픽셀로, 학습과 평가에서 무시합니다. 상자는 마스크가 차지하는 범위입니다.
+# `scratchnet.ops.masks_to_boxes`는 torchvision처럼 x2, y2에 안쪽 마지막 픽셀을 주고, 데이터셋은
+# 그 바로 바깥 경계를 줍니다 (그래서 x2 − x1이 픽셀 단위 너비입니다). 위 코드가 둘이 정확히
+# 1픽셀 차이임을 확인합니다.
 #
 # ## 핵 사진의 네 과제
 #
@@ -141,7 +130,9 @@ savefig(fig, "four_tasks_digits")
 # Semantic segmentation only answers "which pixel is which digit", so the two digits of one
 # class get one colour; instance segmentation tells them apart as two objects. The grey rims
 # (255) are pixels where the ink blends into the background; training and evaluation ignore
-# them.
+# them. A box is the extent of its mask: `scratchnet.ops.masks_to_boxes` gives, as torchvision
+# does, the last pixel inside as x2, y2, the datasets the edge just past it (so that x2 − x1 is
+# the width in pixels); the code above checks they differ by exactly one pixel.
 #
 # ## The four tasks on the nuclei image
 #
@@ -162,7 +153,7 @@ crop_image, crop_target = crops[best]
 crop_sides = crop_target["boxes"][:, 2:] - crop_target["boxes"][:, :2]
 print(f"crop {best}: {len(crop_target['labels'])} nuclei (the most of the 16 crops)")
 fig, axes = pyplot.subplots(1, 4, figsize=(11, 3))
-show_tasks(axes, crop_image, crop_target, crops.classes, int(np.argmax(crop_sides.prod(1))), 2)
+show_tasks(axes, crop_image, crop_target, crops.classes, int(np.argmax(crop_sides.prod(1))))
 savefig(fig, "four_tasks_nuclei")
 
 # %% [markdown] lang="ko"
@@ -203,6 +194,11 @@ A, B = (1, 1, 5, 5), (3, 2, 7, 6)
 print(f"IoU(A, B) = {iou(A, B):.4f}")
 assert iou(A, B) == 6 / 26 == 3 / 13
 assert iou(A, A) == 1.0 and iou(A, (5, 5, 9, 9)) == 0.0     # touching corners do not overlap
+# scratchnet.ops.box_iou (torchvision's name) computes every pair at once, (N, 4) x (M, 4)
+pairwise = box_iou(np.float32([A, B]), np.float32([A, B, (5, 5, 9, 9)]))
+print(f"box_iou:\n{pairwise}")
+# B and (5, 5, 9, 9) share the 2 x 1 strip [5, 7] x [5, 6]: 2 / (16 + 16 - 2) = 1/15
+assert np.allclose(pairwise, [[1, 3 / 13, 0], [3 / 13, 1, 1 / 15]], rtol=1e-6, atol=0)
 
 # %% [markdown] lang="ko"
 # ## NMS를 한 단계씩
@@ -269,6 +265,8 @@ def nms_step_by_step(boxes, scores, threshold):
 keep = nms_step_by_step(candidates, scores, 0.5)
 print(f"kept {keep}: one box per digit -> {[owner[k] for k in keep]}")
 assert sorted(owner[k] for k in keep) == [0, 1, 2]
+# scratchnet.ops.nms follows torchvision: the same boxes, best first
+assert nms(candidates, scores.astype(np.float32), 0.5).tolist() == keep
 
 # %% [markdown] lang="ko"
 # 같은 숫자 주위의 후보끼리는 IoU가 크고, 떨어져 있는 숫자의 후보끼리는 거의 또는 전혀 겹치지
@@ -317,11 +315,13 @@ def localisation_arrays(split, n):
     images, labels, boxes = [], [], []
     for i in range(n):
         img, t = ds[i]
-        x1, y1, x2, y2 = t["boxes"][0]
         images.append(img)
         labels.append(t["labels"][0] - 1)             # DigitScenes' label d + 1 -> digit d
-        boxes.append([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1])
-    return np.stack(images), np.array(labels), np.array(boxes, np.float32) / SIZE
+        boxes.append(t["boxes"][0])
+    # (x1, y1, x2, y2) -> centre, width, height: box_convert's "cxcywh" is deck 002's
+    # (b_x, b_y, b_w, b_h)
+    return np.stack(images), np.array(labels), box_convert(np.stack(boxes), "xyxy",
+                                                           "cxcywh") / SIZE
 
 
 x_train, y_train, b_train = localisation_arrays("train", n_train)
@@ -354,13 +354,11 @@ check("deck 002: numbers of a bounding box (b_x, b_y, b_w, b_h)", 4, model.box.o
 optimizer = sn.optim.Adam(model.parameters(), lr=2e-3)
 
 
-def box_iou_cxcywh(a, b):
-    """Row-wise IoU of (N, 4) boxes given as (centre x, centre y, width, height)."""
-    a1, a2 = a[:, :2] - a[:, 2:] / 2, a[:, :2] + a[:, 2:] / 2
-    b1, b2 = b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2
-    wh = np.clip(np.minimum(a2, b2) - np.maximum(a1, b1), 0, None)
-    inter = wh[:, 0] * wh[:, 1]
-    return inter / (a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter)
+def matched_iou(pred, true):
+    """IoU of each predicted (b_x, b_y, b_w, b_h) box with its own true box: the diagonal of
+    box_iou on the boxes turned back into (x1, y1, x2, y2)."""
+    return np.diag(box_iou(box_convert(pred, "cxcywh", "xyxy"),
+                           box_convert(true, "cxcywh", "xyxy")))
 
 
 def evaluate_localiser():
@@ -368,7 +366,7 @@ def evaluate_localiser():
     with sn.no_grad():
         scores, boxes = model(sn.tensor((x_test - mean) / std))
     model.train()
-    return (scores.numpy().argmax(1) == y_test).mean(), box_iou_cxcywh(boxes.numpy(), b_test)
+    return (scores.numpy().argmax(1) == y_test).mean(), matched_iou(boxes.numpy(), b_test)
 
 
 order_rng = np.random.default_rng(0)
@@ -388,7 +386,7 @@ for epoch in range(epochs):
     print(f"epoch {epoch + 1}: loss {loss.item():.3f}, test accuracy {accuracy:.1%}, "
           f"mean IoU {ious.mean():.3f}, IoU > 0.5 for {(ious > 0.5).mean():.1%}")
 
-baseline = box_iou_cxcywh(np.tile(b_train.mean(axis=0), (n_test, 1)), b_test)
+baseline = matched_iou(np.tile(b_train.mean(axis=0), (n_test, 1)), b_test)
 print(f"baseline (always the mean training box): mean IoU {baseline.mean():.3f}, "
       f"IoU > 0.5 for {(baseline > 0.5).mean():.1%}; chance accuracy 10%")
 assert history[0][1] > baseline.mean() and ious.mean() > baseline.mean() + 0.05
