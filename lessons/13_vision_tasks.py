@@ -15,7 +15,7 @@
 # (b_x, b_y, b_w, b_h)로 실제로 학습합니다.
 
 # %% [markdown] lang="en"
-# # The four tasks of image recognition: segmentation, localisation, detection, instance segmentation
+# # Four tasks of image recognition: segmentation, localisation, detection, instance segmentation
 #
 # The first slide of "CNN 응용 사례" (CNN applications, deck 000), "영상 인식" (image
 # recognition), shows four tasks on one photo. Semantic segmentation gives every pixel a class
@@ -160,8 +160,8 @@ savefig(fig, "four_tasks_nuclei")
 # ## IoU를 손으로
 #
 # 예측한 상자가 정답 상자와 얼마나 맞는지는
-# **합집합 대비 교집합** (intersection over union, IoU)으로 잽니다. 두 상자가 겹치는 넓이를 두 상자를 합친 넓이로 나눈 값으로, 0(겹치지 않음)
-# 에서 1(똑같음) 사이입니다.
+# **합집합 대비 교집합** (intersection over union, IoU)으로 잽니다. 두 상자가 겹치는
+# 넓이를 두 상자를 합친 넓이로 나눈 값으로, 0(겹치지 않음)에서 1(똑같음) 사이입니다.
 #
 # 상자 A = (1, 1, 5, 5)와 B = (3, 2, 7, 6) (x1, y1, x2, y2)를 봅시다. 넓이는 각각 4 × 4 = 16.
 # 겹치는 부분은 x가 max(1, 3) = 3부터 min(5, 7) = 5까지 폭 2, y가 max(1, 2) = 2부터
@@ -204,9 +204,9 @@ assert np.allclose(pairwise, [[1, 3 / 13, 0], [3 / 13, 1, 1 / 15]], rtol=1e-6, a
 # ## NMS를 한 단계씩
 #
 # 검출기는 보통 한 물체 주위에 조금씩 다른 상자를 여러 개 냅니다.
-# **비최대 억제** (non-maximum suppression, NMS)는 그중 하나만 남깁니다. **신뢰값** (confidence score)이
-# 가장 높은 상자를 남기고, 그 상자와 IoU가 문턱값(0.5)보다 *큰* 상자를 모두 지우고, 남은
-# 상자로 되풀이합니다.
+# **비최대 억제** (non-maximum suppression, NMS)는 그중 하나만 남깁니다.
+# **신뢰값** (confidence score)이 가장 높은 상자를 남기고, 그 상자와 IoU가 문턱값(0.5)보다
+# *큰* 상자를 모두 지우고, 남은 상자로 되풀이합니다.
 #
 # 위 장면의 세 숫자 주위에 정답 상자를 조금씩 흔든 후보 상자를 세 개씩 만들고 점수를 붙여
 # 봅니다. 상자의 각 변은 상자 크기의 7%까지만 움직이므로, 같은 상자에서 나온 두 후보의 IoU는
@@ -270,8 +270,9 @@ assert nms(candidates, scores.astype(np.float32), 0.5).tolist() == keep
 
 # %% [markdown] lang="ko"
 # 같은 숫자 주위의 후보끼리는 IoU가 크고, 떨어져 있는 숫자의 후보끼리는 거의 또는 전혀 겹치지
-# 않으므로, 숫자 하나에 상자 하나가 남습니다. 물체가 서로 겹쳐 있으면 문턱값이 중요해집니다. 너무 낮으면
-# 옆 물체의 상자까지 지우고, 너무 높으면 한 물체에 상자가 여럿 남습니다.
+# 않으므로, 숫자 하나에 상자 하나가 남습니다. 물체가 서로 겹쳐 있으면 문턱값이
+# 중요해집니다. 너무 낮으면 옆 물체의 상자까지 지우고, 너무 높으면 한 물체에 상자가 여럿
+# 남습니다.
 #
 # ## 지역화 = 분류 + 상자 회귀
 #
@@ -287,8 +288,9 @@ assert nms(candidates, scores.astype(np.float32), 0.5).tolist() == keep
 
 # %% [markdown] lang="en"
 # Candidates around the same digit overlap a lot, candidates of digits apart barely overlap if
-# at all, so one box per digit survives. When objects overlap each other the threshold matters: too low
-# and it deletes the neighbour's box, too high and one object keeps several boxes.
+# at all, so one box per digit survives. When objects overlap each other the threshold
+# matters: too low and it deletes the neighbour's box, too high and one object keeps several
+# boxes.
 #
 # ## Localisation = classification + box regression
 #

@@ -182,8 +182,6 @@ def test_detection_collate():
     assert targets[0] is target and len(targets[1]["boxes"]) == 1
     images, targets = detection_collate([(image, target), (image[:, :2], other)])
     assert isinstance(images, list) and images[1].shape == (1, 2, 6)
-    from scratchnet.data import TensorDataset  # noqa: F401  (the loader path below)
-
     class Pairs:
         def __len__(self):
             return 3
