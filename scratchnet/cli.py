@@ -7,6 +7,7 @@
     scratchnet lessons list|run NAME|all [--lang ko|en] [--fast]
     scratchnet lessons notebook NAME [--lang ko|en] [--out FILE.ipynb]
     scratchnet exercise list|check NAME [--file PATH] [--lang ko|en] [--timeout S]
+    scratchnet data show digit-scenes|nuclei|lfw [--n N] [--out FILE.png]
 """
 from __future__ import annotations
 
@@ -203,6 +204,38 @@ def cmd_exercise(args) -> int:
     return 0 if report.passed else 1
 
 
+def _show_dataset(name, split, n, seed):
+    """(samples, class names, title) for `scratchnet data show`."""
+    if name == "digit-scenes":
+        from .data import DigitScenes
+        ds = DigitScenes(split, num_samples=max(n, 1), seed=seed, overlap=True)
+        title = f"DigitScenes ({split}): boxes and instance masks"
+    elif name == "nuclei":
+        from .data import Nuclei
+        ds = Nuclei(split)
+        title = f"Nuclei ({split}, crops of the stardist image)"
+    else:
+        from .data import LFWSubset
+        ds = LFWSubset(split if split != "val" else "test")
+        title = "LFWSubset: faces and non-faces"
+    step = max(1, len(ds) // n)
+    return [ds[i] for i in range(0, step * n, step)][:n], ds.classes, title
+
+
+def cmd_data(args) -> int:
+    from .plotting import plot_samples
+
+    try:
+        samples, names, title = _show_dataset(args.name, args.split, args.n, args.seed)
+    except ImportError as e:
+        print(f"error: {e}")
+        return 2
+    out = args.out or f"{args.name}.png"
+    plot_samples(samples, out, names, title)
+    print(f"wrote {out} ({len(samples)} samples)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scratchnet",
                                 description="scratchnet: a from-scratch CNN framework for "
@@ -255,6 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds each step of a case may take before it counts as a hang "
                         "(default 20)")
     s.set_defaults(fn=cmd_exercise)
+    s = sub.add_parser("data", help="draw samples of a dataset with their targets")
+    s.add_argument("action", choices=["show"])
+    s.add_argument("name", choices=["digit-scenes", "nuclei", "lfw"])
+    s.add_argument("--n", type=int, default=8, help="how many samples (default 8)")
+    s.add_argument("--split", default="train", choices=["train", "val", "test"])
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", help="PNG file to write (default: NAME.png)")
+    s.set_defaults(fn=cmd_data)
     return p
 
 

@@ -6,11 +6,14 @@ torchvision's names).
     for x, y in DataLoader(train, batch_size=64, shuffle=True):
         ...                                     # x (64, 1, 32, 32), y (64,)
 """
-from . import transforms
-from .dataloader import DataLoader, default_collate
+from . import transforms, transforms_v2
+from .dataloader import DataLoader, default_collate, detection_collate
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
-from .datasets import CIFAR10, MNIST, Digits, FashionMNIST, IntegrityError, digits
+from .datasets import (CIFAR10, MNIST, CocoDetection, DigitScenes, Digits, FashionMNIST,
+                       IntegrityError, LFWSubset, Nuclei, VOCDetection, VOCSegmentation,
+                       digits)
 
-__all__ = ["CIFAR10", "ConcatDataset", "DataLoader", "Dataset", "Digits", "FashionMNIST",
-           "IntegrityError", "MNIST", "Subset", "TensorDataset", "default_collate", "digits",
-           "random_split", "transforms"]
+__all__ = ["CIFAR10", "CocoDetection", "ConcatDataset", "DataLoader", "Dataset", "DigitScenes",
+           "Digits", "FashionMNIST", "IntegrityError", "LFWSubset", "MNIST", "Nuclei", "Subset",
+           "TensorDataset", "VOCDetection", "VOCSegmentation", "default_collate",
+           "detection_collate", "digits", "random_split", "transforms", "transforms_v2"]

@@ -64,6 +64,24 @@ def default_collate(batch):
     return list(batch)
 
 
+def detection_collate(batch):
+    """Collate (image, target) examples whose targets differ in size (K boxes per image):
+    returns (images, targets) with images one (N, C, H, W) Tensor when all images have one
+    shape and a list of them otherwise, and targets the list of the N target dicts as they
+    are. torchvision's detection references collate the same way (tuple(zip(*batch)));
+    stacking only the images is what a detector's forward takes.
+    """
+    if len(batch) == 0:
+        raise ValueError("detection_collate: the batch is empty")
+    if any(not isinstance(b, (tuple, list)) or len(b) != 2 for b in batch):
+        raise ValueError("detection_collate: every example must be an (image, target) pair")
+    images = [b[0].data if isinstance(b[0], Tensor) else np.asarray(b[0]) for b in batch]
+    targets = [b[1] for b in batch]
+    if len({im.shape for im in images}) == 1:
+        return Tensor(np.stack(images)), targets
+    return images, targets
+
+
 class DataLoader:
     """Iterate over `dataset` in mini-batches.
 

@@ -96,3 +96,43 @@ def download_from_mirrors(filename, mirrors, path, md5=None, sha256=None, who="d
     cls = IntegrityError if all(isinstance(e, IntegrityError) for e in errors) else RuntimeError
     raise cls(f"{who}: could not download {filename} from any mirror:\n" + "\n".join(failures)
               + f"\nDownload it by hand and save it as {path}")
+
+
+def extract_archive(archive, dest, who="dataset"):
+    """Unpack a .tar(.gz) or .zip archive into `dest`, refusing any member that would land
+    outside it (absolute paths, '..', links out of the tree) and anything but regular files
+    and folders. Raises IntegrityError when the archive is truncated or unsafe."""
+    import tarfile
+    import zipfile
+
+    dest = os.path.abspath(dest)
+    os.makedirs(dest, exist_ok=True)
+
+    def inside(name):
+        target = os.path.abspath(os.path.join(dest, name))
+        if os.path.commonpath([dest, target]) != dest:
+            raise IntegrityError(f"{who}: {archive} holds {name!r}, a path outside {dest}; "
+                                 f"refusing to unpack it")
+        return target
+
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as z:
+                for info in z.infolist():
+                    inside(info.filename)
+                z.extractall(dest)
+            return dest
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            for m in members:
+                inside(m.name)
+                if not (m.isfile() or m.isdir()):
+                    raise IntegrityError(f"{who}: {archive} holds {m.name!r}, which is not a "
+                                         f"regular file or folder; refusing to unpack it")
+            # Python >= 3.11.4 also applies its own "data" filter (no devices, no escapes)
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(dest, members=members, **safe)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as e:
+        raise IntegrityError(f"{who}: {archive} cannot be unpacked ({e}); it is probably "
+                             f"truncated: delete it and download it again") from e
+    return dest
