@@ -105,3 +105,15 @@ def test_matches_skimage(seed):
         rel=1e-10)
     assert psnr(pred, target, y_channel=False) == pytest.approx(
         metrics.peak_signal_noise_ratio(target, pred, data_range=1.0), rel=1e-12)
+
+
+def test_ycbcr_by_hand_and_round_trip():
+    from scratchnet.metrics import rgb_to_ycbcr, ycbcr_to_rgb
+    img = np.zeros((3, 1, 2))
+    img[:, 0, 1] = 1.0                      # black, white
+    ycc = rgb_to_ycbcr(img) * 255
+    np.testing.assert_allclose(ycc[:, 0, 0], [16, 128, 128], atol=1e-12)
+    # white: Cb = 128 + (-37.797 - 74.203 + 112) = 128, Cr = 128 + (112 - 93.786 - 18.214)
+    np.testing.assert_allclose(ycc[:, 0, 1], [235, 128, 128], atol=1e-12)
+    rgb = np.random.default_rng(3).random((3, 5, 4))
+    np.testing.assert_allclose(ycbcr_to_rgb(rgb_to_ycbcr(rgb)), rgb, atol=1e-12)

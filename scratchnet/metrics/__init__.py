@@ -2,4 +2,4 @@
 
 Image quality for super-resolution: `psnr`, `ssim`, and `rgb_to_y` (the luminance they are
 usually measured on)."""
-from .image import psnr, rgb_to_y, ssim  # noqa: F401
+from .image import psnr, rgb_to_y, rgb_to_ycbcr, ssim, ycbcr_to_rgb  # noqa: F401

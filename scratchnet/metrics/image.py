@@ -2,7 +2,7 @@
 
     psnr(pred, target, data_range=1.0, shave=0, y_channel=True) -> float (dB)
     ssim(pred, target, data_range=1.0, shave=0, y_channel=True) -> float in [-1, 1]
-    rgb_to_y(img) -> (..., H, W)
+    rgb_to_y(img) -> (..., H, W);  rgb_to_ycbcr / ycbcr_to_rgb: (3, H, W) <-> (3, H, W)
 
 Images are (H, W) grey or (3, H, W) RGB, channels first as scratchnet's tensors, floating
 point in [0, data_range] (an ndarray or a Tensor). SRCNN, FSRCNN and VDSR report both on the
@@ -20,9 +20,12 @@ import numpy as np
 from ..autograd.tensor import Tensor
 
 # MATLAB rgb2ycbcr for [0, 1] inputs, scaled back to [0, 1]: Y = (16 + 65.481 R + 128.553 G
-# + 24.966 B) / 255
-_Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0
-_Y_OFFSET = 16.0 / 255.0
+# + 24.966 B) / 255, Cb and Cr centred on 128/255
+_YCBCR = np.array([[65.481, 128.553, 24.966],
+                   [-37.797, -74.203, 112.0],
+                   [112.0, -93.786, -18.214]]) / 255.0
+_YCBCR_OFFSET = np.array([16.0, 128.0, 128.0]) / 255.0
+_Y_WEIGHTS, _Y_OFFSET = _YCBCR[0], _YCBCR_OFFSET[0]
 
 
 def _array(img, who):
@@ -40,6 +43,24 @@ def rgb_to_y(img, data_range=1.0):
         raise ValueError(f"rgb_to_y: expected (3, H, W) RGB channels first, got shape "
                          f"{a.shape}")
     return np.tensordot(_Y_WEIGHTS, a, axes=([0], [a.ndim - 3])) + _Y_OFFSET * data_range
+
+
+def rgb_to_ycbcr(img):
+    """(3, H, W) RGB in [0, 1] -> (3, H, W) YCbCr in [0, 1] (BT.601 studio range, MATLAB's
+    rgb2ycbcr: Y in [16, 235]/255, Cb and Cr in [16, 240]/255)."""
+    a = _array(img, "rgb_to_ycbcr")
+    if a.ndim != 3 or a.shape[0] != 3:
+        raise ValueError(f"rgb_to_ycbcr: expected (3, H, W), got shape {a.shape}")
+    return np.tensordot(_YCBCR, a, axes=([1], [0])) + _YCBCR_OFFSET[:, None, None]
+
+
+def ycbcr_to_rgb(img):
+    """The inverse of rgb_to_ycbcr: (3, H, W) YCbCr -> (3, H, W) RGB (not clipped)."""
+    a = _array(img, "ycbcr_to_rgb")
+    if a.ndim != 3 or a.shape[0] != 3:
+        raise ValueError(f"ycbcr_to_rgb: expected (3, H, W), got shape {a.shape}")
+    return np.tensordot(np.linalg.inv(_YCBCR), a - _YCBCR_OFFSET[:, None, None],
+                        axes=([1], [0]))
 
 
 def _prepare(pred, target, who, data_range, shave, y_channel):

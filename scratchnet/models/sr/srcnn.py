@@ -17,6 +17,7 @@ Receptive field: 9-5-5 sees 9 + 4 + 4 = 17 pixels, 9-1-5 (the original paper's b
 from __future__ import annotations
 
 from ... import nn
+from ...nn import init
 
 
 class SRCNN(nn.Module):
@@ -30,6 +31,14 @@ class SRCNN(nn.Module):
         self.reconstruction = nn.Conv2d(n2, num_channels, f3, padding=f3 // 2)
         self.relu = nn.ReLU()
         self.config = (f1, f2, f3, n1, n2)
+        # the paper draws every weight from N(0, 0.001^2) and trains for 10^8 steps of SGD;
+        # He et al.'s initialisation on the ReLU layers (and the paper's small Gaussian on the
+        # linear last layer) lets Adam get past bicubic in minutes
+        init.kaiming_normal_(self.patch_extraction.weight, nonlinearity="relu")
+        init.kaiming_normal_(self.nonlinear_mapping.weight, nonlinearity="relu")
+        init.normal_(self.reconstruction.weight, std=1e-3)
+        for conv in (self.patch_extraction, self.nonlinear_mapping, self.reconstruction):
+            init.zeros_(conv.bias)
 
     def forward(self, x):
         """x: (N, C, H, W) bicubically upscaled -> (N, C, H, W)."""
