@@ -226,8 +226,10 @@ check("model 1 is 8x faster than SRCNN", 8, int(57184 / macs["Transition State 1
 #
 # 표의 PSNR (Set5)은 논문이 큰 데이터로 오래 학습한 결과라 여기서 재현할 수 없습니다. 대신 네
 # 모델을 같은 단계 수만큼 짧게 학습하고, 시험용 사진의 가운데 부분에서 PSNR을 재서 논문 값
-# 옆에 둡니다 (fast 모드에서는 몇 단계뿐이라 숫자에 의미가 없습니다). 제대로 된 측정은
-# `scratchnet sr train fsrcnn --scale 3`로 합니다.
+# 옆에 둡니다 (fast 모드에서는 몇 단계뿐이라 숫자에 의미가 없습니다). 논문은 무작위
+# 가중치에서 며칠 동안 학습하지만, 여기서는 몇 분 안에 보간보다 나아지도록 각 층의 한 채널을
+# 그대로 통과시키는 경로로 시작합니다 (`sr.identity_init_`: SRCNN은 입력 복사, FSRCNN은 선형
+# 보간에서 출발). 제대로 된 측정은 `scratchnet sr train fsrcnn --scale 3`로 합니다.
 
 # %% [markdown] lang="en"
 # ### PSNR on the same budget
@@ -235,8 +237,11 @@ check("model 1 is 8x faster than SRCNN", 8, int(57184 / macs["Transition State 1
 # The table's PSNR (Set5) comes from long training on large data and cannot be reproduced
 # here. Instead the four models train briefly for the same number of steps and are measured
 # on centre crops of the held-out photos, next to the paper's values (in fast mode only a few
-# steps: the numbers mean nothing). For real measurements use
-# `scratchnet sr train fsrcnn --scale 3`.
+# steps: the numbers mean nothing). The papers start from random weights and train for
+# days; here each model starts with one channel of every layer passing its input through
+# (`sr.identity_init_`: SRCNN starts as a copy of its input, FSRCNN as linear interpolation),
+# so that minutes of training improve on interpolation instead of first relearning it. For
+# real measurements use `scratchnet sr train fsrcnn --scale 3`.
 
 # %%
 STEPS = 3 if fast() else 300
