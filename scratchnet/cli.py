@@ -8,6 +8,8 @@
     scratchnet lessons notebook NAME [--lang ko|en] [--out FILE.ipynb]
     scratchnet exercise list|check NAME [--file PATH] [--lang ko|en] [--timeout S]
     scratchnet data show digit-scenes|nuclei|lfw [--n N] [--out FILE.png]
+    scratchnet sr train MODEL [--scale 3 --steps --batch-size --lr --out --seed]
+    scratchnet sr upscale IN.png OUT.png --checkpoint C
 """
 from __future__ import annotations
 
@@ -236,6 +238,44 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_sr(args) -> int:
+    from .superres import SRError, train, upscale
+    from .train import NonFiniteLossError
+
+    try:
+        if args.action == "train":
+            train(args.model, args.scale, args.steps, args.batch_size, args.lr,
+                  args.out or os.path.join("runs", f"sr_{args.model}_x{args.scale}"),
+                  args.seed, progress=not args.no_progress)
+        else:
+            upscale(args.input, args.output, args.checkpoint)
+    except (SRError, NonFiniteLossError, FileNotFoundError, OSError) as e:
+        print(f"error: {e}")
+        return 2
+    return 0
+
+
+def _add_sr(sub):
+    from .superres import RECIPES
+
+    s = sub.add_parser("sr", help="super-resolution: train SRCNN/FSRCNN/VDSR, upscale images")
+    act = s.add_subparsers(dest="action", metavar="ACTION", required=True)
+    t = act.add_parser("train", help="train on photo patches, report held-out PSNR vs bicubic")
+    t.add_argument("model", choices=list(RECIPES))
+    t.add_argument("--scale", type=int, default=3, choices=[2, 3, 4])
+    t.add_argument("--steps", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--out", help="output folder (default: runs/sr_MODEL_xSCALE)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    u = act.add_parser("upscale", help="upscale an image file with a trained checkpoint")
+    u.add_argument("input")
+    u.add_argument("output")
+    u.add_argument("--checkpoint", required=True)
+    s.set_defaults(fn=cmd_sr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scratchnet",
                                 description="scratchnet: a from-scratch CNN framework for "
@@ -296,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", help="PNG file to write (default: NAME.png)")
     s.set_defaults(fn=cmd_data)
+    _add_sr(sub)
     return p
 
 

@@ -31,7 +31,7 @@ from ._generator import draw_from, own_generator
 
 __all__ = ["Compose", "Lambda", "ToTensor", "Normalize", "Pad", "CenterCrop",
            "RandomHorizontalFlip", "RandomVerticalFlip", "RandomCrop", "Resize",
-           "RandomResizedCrop", "RandomRotation", "ColorJitter", "resize", "rotate"]
+           "RandomResizedCrop", "RandomRotation", "ColorJitter", "resize", "rotate", "imresize"]
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -121,6 +121,84 @@ def resize(img, size):
         return _same_kind(a.copy(), was_tensor)
     out = _interp_matrix(h, out_h, a.dtype) @ a @ _interp_matrix(w, out_w, a.dtype).T
     return _same_kind(out, was_tensor)
+
+
+def _matlab_cubic(x):
+    """Keys' cubic with a = -0.5, the kernel of MATLAB's imresize 'bicubic':
+    1.5|x|^3 - 2.5|x|^2 + 1 for |x| <= 1, -0.5|x|^3 + 2.5|x|^2 - 4|x| + 2 for 1 < |x| <= 2."""
+    ax = np.abs(x)
+    ax2, ax3 = ax * ax, ax * ax * ax
+    return ((1.5 * ax3 - 2.5 * ax2 + 1) * (ax <= 1)
+            + (-0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2)))
+
+
+def _imresize_matrix(n_in, n_out, scale, antialias):
+    """(n_out, n_in) float64 matrix of MATLAB's 1-D bicubic resize (its `contributions`).
+
+    Output pixel o (1-based, as MATLAB) sits at u = o/scale + (1 - 1/scale)/2 in input
+    coordinates. Downscaling with antialiasing widens the kernel to h(x) = scale *
+    cubic(scale * x) (4/scale pixels wide), a low-pass filter before sampling. Each row's
+    weights are normalised to sum to 1, and taps outside [1, n_in] mirror back
+    (1, 2, ..., n, n, n-1, ..., 1: the border pixel repeats once, "symmetric" padding).
+    """
+    width = 4.0
+    if scale < 1 and antialias:
+        kernel = lambda x: scale * _matlab_cubic(scale * x)        # noqa: E731
+        width = 4.0 / scale
+    else:
+        kernel = _matlab_cubic
+    u = np.arange(1, n_out + 1, dtype=np.float64) / scale + 0.5 * (1 - 1 / scale)
+    left = np.floor(u - width / 2)
+    taps = int(math.ceil(width)) + 2
+    idx = left[:, None] + np.arange(taps)[None, :]                 # 1-based input indices
+    w = kernel(u[:, None] - idx)
+    w /= w.sum(axis=1, keepdims=True)
+    mirror = np.concatenate([np.arange(n_in), np.arange(n_in - 1, -1, -1)])
+    idx0 = mirror[np.mod(idx.astype(np.int64) - 1, 2 * n_in)]
+    m = np.zeros((n_out, n_in))
+    np.add.at(m, (np.repeat(np.arange(n_out), taps), idx0.ravel()), w.ravel())
+    return m
+
+
+def imresize(img, scale=None, size=None, antialias=True):
+    """MATLAB's imresize(img, scale) with its default 'bicubic' method, on the last two axes.
+
+    img: (..., H, W) floating array (or Tensor); scale: a number (output ceil(H * scale) x
+    ceil(W * scale)), or size: (H', W'). Returns (..., H', W') of the same dtype.
+
+    Super-resolution papers (SRCNN, FSRCNN, VDSR) make their low-resolution inputs and their
+    bicubic baseline with this function, so the numbers they report assume it. It is not
+    `interpolate(mode='bicubic')`:
+
+    - kernel: Keys' cubic with a = -0.5 (interpolate: a = -0.75, PyTorch's and OpenCV's);
+    - downscaling with antialias=True (the default, as MATLAB) stretches the kernel by
+      1/scale, so every input pixel contributes (interpolate samples 4 x 4 pixels and aliases);
+    - border: taps beyond the edge mirror (..., 2, 1 | 1, 2, ...); interpolate clamps to the
+      edge pixel;
+    - pixel centres: output o sits at o/scale + (1 - 1/scale)/2 (1-based), the same
+      half-pixel convention as align_corners=False, and weights are renormalised per pixel.
+
+    MATLAB resizes uint8 images with a rounding to uint8 after each axis; this function works
+    in floating point throughout (round and clip once at the end if you need 8-bit pixels),
+    so it matches MATLAB on double images, where the order of the axes does not matter.
+    """
+    a, was_tensor = _image(img, "imresize")
+    h, w = a.shape[-2:]
+    if (scale is None) == (size is None):
+        raise ValueError(f"imresize: give either scale or size, got scale={scale!r}, "
+                         f"size={size!r}")
+    if scale is not None:
+        if not isinstance(scale, numbers.Real) or isinstance(scale, bool) or not scale > 0 \
+                or not math.isfinite(scale):
+            raise ValueError(f"imresize: scale must be a positive number, got {scale!r}")
+        out_h, out_w = int(math.ceil(h * scale)), int(math.ceil(w * scale))
+        sh = sw = float(scale)
+    else:
+        out_h, out_w = _size_pair(size, "imresize")
+        sh, sw = out_h / h, out_w / w
+    rows = _imresize_matrix(h, out_h, sh, antialias).astype(a.dtype)
+    cols = _imresize_matrix(w, out_w, sw, antialias).astype(a.dtype)
+    return _same_kind(rows @ a @ cols.T, was_tensor)
 
 
 def _cos_sin_degrees(angle):

@@ -9,6 +9,7 @@ from ..ops.methods import (  # noqa: F401
     leaky_relu,
     log_softmax,
     pad,
+    prelu,
     relu,
     sigmoid,
     softmax,

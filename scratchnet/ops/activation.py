@@ -45,3 +45,45 @@ class LogSoftmax(Function):
     def backward(ctx, grad):
         (y,) = ctx.saved_arrays
         return grad - np.exp(y) * grad.sum(axis=ctx.axis, keepdims=True)
+
+
+@register("prelu")
+class PRelu(Function):
+    """Parametric ReLU (He et al. 2015): x where x > 0, a * x elsewhere, with a learned slope.
+
+    x: (N, C, *); weight: (C,) one slope per channel, or (1,) shared by all -> the shape of x.
+    The channel dimension is 1; an input of 0 or 1 dimensions has one channel, as in PyTorch.
+
+    Backward: dx = g where x > 0 else a * g (the slope at 0 is a, as PyTorch);
+    da = sum of g * x over every position where x <= 0, per channel (or over all, for (1,)).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight):
+        a = _slope_view(weight, x.ndim)
+        ctx.save_for_backward(x, a)
+        ctx.wshape = weight.shape
+        return np.where(x > 0, x, a * x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, a = ctx.saved_arrays
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gx = np.where(x > 0, grad, grad * a)
+        if ctx.needs_input_grad[1]:
+            neg = np.where(x > 0, 0, grad * x)
+            if ctx.wshape[0] == 1:
+                gw = np.array([neg.sum()], dtype=grad.dtype)
+            else:
+                axes = tuple(i for i in range(neg.ndim) if i != 1)
+                gw = neg.sum(axis=axes)
+        return gx, gw
+
+
+def _slope_view(weight, ndim):
+    """The (C,) or (1,) slopes shaped to broadcast over an ndim-D input, channels at
+    dimension 1."""
+    if weight.shape[0] == 1:
+        return weight.reshape(())
+    return weight.reshape((1, -1) + (1,) * (ndim - 2))

@@ -118,6 +118,27 @@ def leaky_relu(a, negative_slope=0.01):
     return E.LeakyRelu.apply(as_tensor(a), negative_slope=negative_slope)
 
 
+def prelu(input, weight):
+    """F.prelu(input, weight): input (N, C, *), weight (1,) or (C,) -> input's shape.
+
+    x where x > 0, weight[c] * x elsewhere; a (1,) weight is shared by every channel. As in
+    PyTorch, an input of fewer than 2 dimensions has one channel."""
+    x, w = as_tensor(input), as_tensor(weight)
+    if w.ndim != 1:
+        raise ValueError(f"prelu: the weight must be 1-D (num_parameters,), got shape "
+                         f"{tuple(w.shape)}")
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if w.shape[0] not in (1, channels):
+        raise ValueError(f"prelu: the weight has {w.shape[0]} slopes but the input of shape "
+                         f"{tuple(x.shape)} has {channels} channel(s) (dimension 1; "
+                         f"inputs of fewer than 2 dimensions have one); give 1 shared slope "
+                         f"or {channels}")
+    if x.dtype != w.dtype:
+        raise TypeError(f"prelu: the input is {x.dtype} but the weight is {w.dtype}; "
+                        f"convert one of them (e.g. layer.to(x.dtype))")
+    return A.PRelu.apply(x, w)
+
+
 def clamp(a, min=None, max=None):
     return E.Clamp.apply(as_tensor(a), min=min, max=max)
 

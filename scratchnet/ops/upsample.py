@@ -5,6 +5,7 @@
         mode 'nearest'   (N, C, H, W) -> (N, C, H', W')   or  (N, C, L) -> (N, C, L')
         mode 'bilinear'  (N, C, H, W) -> (N, C, H', W')
         mode 'linear'    (N, C, L) -> (N, C, L')
+        mode 'bicubic'   (N, C, H, W) -> (N, C, H', W')
     upsample_nearest(input, size=None, scale_factor=None)    PyTorch's old alias
     upsample_bilinear(input, size=None, scale_factor=None)   old alias, align_corners=True!
     bed_of_nails(input, scale_factor=2)  (N, C, H, W) -> (N, C, s*H, s*W); not in PyTorch
@@ -15,8 +16,9 @@ input as one (C, H, W) image instead).
 
 These are the non-learned upsamplings of deck 004 ("업샘플링", the unpooling slide) and of
 the FCN decoder in deck 000: nearest neighbour repeats each pixel, bed of nails puts it in
-one corner of its block and zeros elsewhere, bilinear blends the four nearest pixels. The
-learned one is conv_transpose2d. Which pixels are read is PyTorch's rule, pinned in
+one corner of its block and zeros elsewhere, bilinear blends the four nearest pixels, bicubic
+the sixteen nearest (the baseline of deck 000's super-resolution slides, and SRCNN's first
+step). The learned one is conv_transpose2d. Which pixels are read is PyTorch's rule, pinned in
 scratchnet/kernels/upsample.py; the numba kernels that do the work are there too.
 
 Every op is linear in its input, so each backward is the transpose of its forward: each
@@ -34,8 +36,8 @@ from ..kernels import upsample as K
 from .methods import as_tensor
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
-_TORCH_ONLY = ("nearest-exact", "bicubic", "trilinear", "area", "lanczos")
+_MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,), "bicubic": (4,)}
+_TORCH_ONLY = ("nearest-exact", "trilinear", "area", "lanczos")
 
 
 def _as_planes(x):
@@ -100,6 +102,33 @@ class InterpolateBilinear(Function):
         shape, rows, cols = ctx.info
         H, W = _spatial(shape)
         g = K.bilinear_backward(_as_planes(grad), *rows, *cols, H, W)
+        return g.reshape(shape)
+
+
+@register("interpolate_bicubic")
+class InterpolateBicubic(Function):
+    """Bicubic: each output is a weighted sum of the 4 x 4 input pixels around its source
+    position, with Keys' cubic kernel (a = -0.75) along each axis and the border pixels
+    repeated where the 4 x 4 block leaves the image (PyTorch's rule). The weights can be
+    negative, so the output can overshoot the input's range (ringing at sharp edges).
+
+    x: (N, C, H, W); out_size: (H', W'); scales: as in InterpolateNearest; align_corners:
+    bool -> (N, C, H', W').
+    """
+
+    @staticmethod
+    def forward(ctx, x, out_size, scales, align_corners):
+        (H, W), (oh, ow) = x.shape[2:], tuple(out_size)
+        rows = K.cubic_table(H, oh, scales[0], align_corners, x.dtype)
+        cols = K.cubic_table(W, ow, scales[1], align_corners, x.dtype)
+        ctx.info = (x.shape, rows, cols)
+        out = K.bicubic_forward(_as_planes(x), *rows, *cols)
+        return out.reshape(x.shape[:2] + tuple(out_size))
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape, rows, cols = ctx.info
+        g = K.bicubic_backward(_as_planes(grad), *rows, *cols, shape[2], shape[3])
         return g.reshape(shape)
 
 
@@ -203,11 +232,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dimensions of a batch, as torch.nn.functional.interpolate.
 
-    input: (N, C, H, W) for 'nearest' / 'bilinear', or (N, C, L) for 'nearest' / 'linear'.
+    input: (N, C, H, W) for 'nearest' / 'bilinear' / 'bicubic', or (N, C, L) for 'nearest' /
+        'linear'.
     size: the output's spatial size, an int (every dimension) or a tuple; or
     scale_factor: a number or tuple, output size floor(H * scale_factor); it need not be an
         integer (1.5 turns 4 pixels into 6, 0.5 halves). Exactly one of the two.
-    align_corners ('linear' / 'bilinear' only, default False): False treats pixels as unit
+    align_corners ('linear' / 'bilinear' / 'bicubic' only, default False): False treats pixels as unit
         squares whose centres are resampled, so the result does not depend on the image size;
         True makes the corner pixels of input and output coincide (PyTorch's old default).
     recompute_scale_factor: with a scale_factor, pick pixels as if the computed output size
@@ -224,7 +254,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode == "nearest":
         if align_corners is not None:
             raise ValueError(f"{layer}: align_corners only applies to the interpolating "
-                             f"modes 'linear' and 'bilinear'; leave it None for 'nearest' "
+                             f"modes 'linear', 'bilinear' and 'bicubic'; leave it None for "
+                             f"'nearest' "
                              f"(got align_corners={align_corners!r})")
     elif align_corners is None:
         align_corners = False
@@ -245,6 +276,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                     recompute_scale_factor)
     if mode == "nearest":
         return InterpolateNearest.apply(x, out_size=out_size, scales=scales)
+    if mode == "bicubic":
+        return InterpolateBicubic.apply(x, out_size=out_size, scales=scales,
+                                        align_corners=bool(align_corners))
     return InterpolateBilinear.apply(x, out_size=out_size, scales=scales,
                                      align_corners=bool(align_corners))
 

@@ -1,9 +1,10 @@
-"""Cases for upsampling: interpolate (nearest, bilinear, linear) and bed of nails.
+"""Cases for upsampling: interpolate (nearest, bilinear, linear, bicubic) and bed of nails.
 
 Shapes are small because each gradcheck runs two forwards per input element. The cases cover
 integer and fractional scale factors (which index by 1/scale_factor, not in/out), sizes that
 shrink one dimension while growing the other, non-square inputs, both align_corners, an
-output of one pixel, and the size-preserving scale factor that PyTorch turns into a copy.
+output of one pixel, and the size-preserving scale factor that PyTorch turns into a copy
+(bilinear) or not (bicubic). Bicubic inputs of 1-3 pixels make every tap clamp at the border.
 """
 import scratchnet.nn.functional as F
 
@@ -71,6 +72,23 @@ CASES = [
          [Inp((1, 2, 3, 3))],
          lambda t, a: (t.nn.functional.interpolate(a, scale_factor=2, mode="bilinear")
                        * t.nn.functional.interpolate(a, scale_factor=2))),
+    # -- bicubic ------------------------------------------------------------------------------
+    _case("bicubic_x3", "interpolate_bicubic", (2, 2, 4, 5), scale_factor=3, mode="bicubic"),
+    _case("bicubic_x2_corners", "interpolate_bicubic", (1, 2, 4, 3), scale_factor=2,
+          mode="bicubic", align_corners=True),
+    _case("bicubic_size_nonsquare", "interpolate_bicubic", (1, 2, 3, 5), size=(8, 7),
+          mode="bicubic"),
+    _case("bicubic_size_corners", "interpolate_bicubic", (1, 1, 5, 4), size=(7, 9),
+          mode="bicubic", align_corners=True),
+    _case("bicubic_down", "interpolate_bicubic", (1, 2, 8, 7), size=(3, 4), mode="bicubic"),
+    _case("bicubic_frac_mixed", "interpolate_bicubic", (1, 1, 5, 6), scale_factor=(1.7, 0.6),
+          mode="bicubic"),
+    _case("bicubic_same_size_blends", "interpolate_bicubic", (1, 1, 5, 3),
+          scale_factor=(1.1, 2.0), mode="bicubic"),
+    _case("bicubic_tiny_clamped", "interpolate_bicubic", (1, 2, 1, 2), size=(3, 5),
+          mode="bicubic"),
+    _case("bicubic_to_one_pixel", "interpolate_bicubic", (1, 1, 4, 3), size=(1, 2),
+          mode="bicubic", align_corners=True),
     # -- bed of nails (no PyTorch function: built from zeros and a strided assignment) ---------
     Case("bed_of_nails_x2", "bed_of_nails", lambda a: F.bed_of_nails(a), [Inp((2, 3, 3, 4))],
          lambda t, a: _bed_of_nails_torch(t, a, 2, 2)),

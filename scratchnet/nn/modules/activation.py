@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
+from ... import dtypes
 from .. import functional as F
+from ..parameter import Parameter
 from .module import Module
 
 
@@ -36,6 +40,29 @@ class LeakyReLU(Module):
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace
                                                           else "")
+
+
+class PReLU(Module):
+    """x for x > 0, a * x otherwise, with the slope a learned (He et al. 2015; FSRCNN's
+    activation). num_parameters=1 shares one slope by every channel, or give C for one per
+    channel (the channel dimension is 1). Parameter: weight (num_parameters,), all `init`.
+    Shapes: (*) -> (*)."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = int(num_parameters)
+        self.init = float(init)
+        dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
+        self.weight = Parameter(np.full((self.num_parameters,), self.init, dtype=dt))
+
+    def reset_parameters(self):
+        self.weight.data[...] = self.init
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
 
 
 class Tanh(Module):
