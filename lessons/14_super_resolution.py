@@ -1,4 +1,10 @@
-# %% [markdown]
+# %% [markdown] lang="ko"
+# # 초해상도: 쌍삼차 보간, SRCNN, FSRCNN, VDSR
+#
+# "CNN 응용 사례" (deck 000)의 초해상도 부분을 따라갑니다: "Super-resolution", "SRCNN"
+# (슬라이드 두 장), "FAST-SRCNN" (네 모델의 표가 있는 슬라이드 두 장), "VDSR" (슬라이드 두 장).
+
+# %% [markdown] lang="en"
 # # Super-resolution: bicubic, SRCNN, FSRCNN and VDSR
 #
 # Follows "CNN 응용 사례" (deck 000), its super-resolution part: "Super-resolution", "SRCNN"
@@ -192,7 +198,7 @@ savefig(fig, "receptive_fields")
 # 저해상도 이미지를 그대로 받아 마지막 층을 deconv로 바꾸었고, 2번·3번 모델은 1x1 합성곱의
 # **병목** (bottleneck)으로 12 채널로 줄였다 다시 늘립니다. 파라미터 수는 합성곱 가중치만 셉니다
 # (편향과 PReLU 기울기는 빼고). 속도 향상은 고해상도 픽셀 하나를 만드는 데 드는
-# **곱셈-누산** (multiply-accumulate) 수 (MAC)의 비입니다. 저해상도에서 계산하면 픽셀 수가
+# **곱셈-누산** (multiply-accumulate, MAC) 수 (MAC)의 비입니다. 저해상도에서 계산하면 픽셀 수가
 # 1/9이므로 가중치 수 / 9 MAC이 됩니다: 57,184 × 9 / 58,976 = 8.73.
 
 # %% [markdown] lang="en"
