@@ -106,6 +106,9 @@ def bfloat16_to_float32(words):
     return (words.astype(np.uint32) << 16).view(np.float32)
 
 
+_MAX_EXPANDED = 2 ** 28     # elements an expanded tensor may have beyond its storage's
+
+
 def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
     """torch._utils._rebuild_tensor(_v2): the view (offset, size, stride) of a storage, as an
     independent C-contiguous array. Bounds are checked first: as_strided trusts its caller."""
@@ -120,6 +123,12 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
         raise ValueError(f"a tensor has an impossible layout: offset {storage_offset!r}, size "
                          f"{size}, stride {stride}")
     flat = storage.array
+    if math.prod(size) > max(flat.size, _MAX_EXPANDED):
+        # stride 0 (an expanded tensor) lets a tiny storage describe any number of elements;
+        # copied out, a hand-made one would fill the memory
+        raise ValueError(f"a tensor of size {size} (stride {stride}) repeats a storage of "
+                         f"{flat.size} elements into {math.prod(size)}: too large to copy "
+                         f"into memory")
     if math.prod(size):
         last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= flat.size:
@@ -410,6 +419,11 @@ def _guarded(read, where):
     except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError, zlib.error) as e:
         raise ValueError(f"load_pth: {where} is damaged or truncated ({type(e).__name__}: "
                          f"{e})") from None
+    except MemoryError:
+        # e.g. a stride-0 (expanded) tensor claiming a size far beyond its storage: copied
+        # out, it would not fit
+        raise ValueError(f"load_pth: {where} holds a tensor too large to copy into "
+                         f"memory") from None
     except (ValueError, TypeError, AttributeError, IndexError, KeyError,
             RecursionError) as e:
         if str(e).startswith("load_pth:"):

@@ -206,6 +206,21 @@ def test_a_tensor_reaching_past_its_storage_is_refused(tmp_path):
         load_pth(tmp_path / "big.pth")
 
 
+def test_a_huge_expanded_tensor_is_a_named_error(tmp_path):
+    # stride 0 lets a 1-element storage claim 2**40 elements (4 TiB); copying it out cannot
+    # work
+    torch = _torch()
+    torch.save({"w": torch.ones(1).expand(4)}, tmp_path / "w.pth")
+    data, raw = _pickle_and_storage(tmp_path / "w.pth")
+    # size (4,) -> (2**40,): BININT1 4 becomes LONG1 of 8 bytes
+    patched = data.replace(b"K\x04\x85", b"\x8a\x08" + (2 ** 40).to_bytes(8, "little")
+                           + b"\x85", 1)
+    assert patched != data
+    _zip_with_pickle(tmp_path / "huge.pth", patched, {"0": raw})
+    with pytest.raises(ValueError, match=r"load_pth: .*huge\.pth.*too large"):
+        load_pth(tmp_path / "huge.pth")
+
+
 # -- damaged and foreign files ---------------------------------------------------------------
 
 @pytest.mark.parametrize("fraction", [0.0, 0.1, 0.5, 0.9, 0.999])
