@@ -1,6 +1,6 @@
 """Box operation speed: NMS of 6,000 boxes and IoU of 2,000 x 2,000 boxes, float32.
 
-    python benchmarks/bench_boxes.py [--rounds 5] [--calls 7]
+    python benchmarks/bench_boxes.py [--rounds 5] [--repeats 7] [--no-compile]
 
 6,000 is how many proposals Faster R-CNN's RPN keeps before NMS at training time; the boxes
 are random in an 800x800 image, 16 to 300 pixels a side, and NMS runs at IoU 0.7 as the RPN
@@ -11,12 +11,9 @@ does. Peers:
           writes it; NMS as the same greedy loop with one vectorised IoU row per kept box),
           when torch is installed (torchvision itself is not installable here)
 
-Each side of each workload runs in its own fresh process (so no library's idle threads or
-caches touch another's timing); the processes alternate, round after round. A process does
-one untimed warm-up call (numba compiles or loads its cache there), then `--calls` timed
-calls, and reports their median. The table shows the median over rounds, the spread
-(min-max over rounds) and the ratio peer / ours (above 1: ours is faster). Every process
-also reports a checksum of its result, and the sides must agree.
+Each side runs in its own processes (benchmarks/harness.py: alternating rounds, medians,
+spread, the same thread count), and every side's result is checksummed (kept indices for
+NMS, the IoU sum for IoU) and must agree with ours.
 A last table times, in a fresh process, importing scratchnet and the first call of box_iou
 and nms (float32) with an empty numba cache (cold: the kernels compile) and again with the
 cache that run left (warm); skip it with --no-compile. Whichever kernel a process calls first
@@ -26,20 +23,17 @@ Results go to benchmarks/results/boxes.json.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+import harness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-WORKLOADS = ("nms_6000", "iou_2000x2000")
-SIDES = ("ours", "numpy", "torch")
+NMS, IOU = "nms of 6,000 boxes", "iou 2,000 x 2,000"
 
 
 def make_boxes(n, seed):
@@ -52,32 +46,44 @@ def make_boxes(n, seed):
     return np.concatenate([xy, xy + wh], axis=1).astype(np.float32), scores
 
 
-def build(side, workload):
-    """A zero-argument function running one workload on one side, and its result to a
-    checksum (kept indices for NMS, the IoU sum for IoU)."""
+def inputs():
+    boxes, scores = make_boxes(6000, 0)
+    a, _ = make_boxes(2000, 1)
+    b, _ = make_boxes(2000, 2)
+    return boxes, scores, a, b
+
+
+def with_checksum(run, checksum):
+    run.checksum = checksum
+    return run
+
+
+def numpy_like(iou, nms):
     import numpy as np
+    boxes, scores, a, b = inputs()
+    return {NMS: with_checksum(lambda: nms(boxes, scores, 0.7),
+                               lambda k: np.asarray(k).tolist()),
+            IOU: with_checksum(lambda: iou(a, b),
+                               lambda r: float(np.asarray(r, np.float64).sum()))}
 
-    if workload == "nms_6000":
-        boxes, scores = make_boxes(6000, 0)
-    else:
-        boxes, scores = make_boxes(2000, 1)
-        other, _ = make_boxes(2000, 2)
-    if side == "torch":
-        import torch
 
-        tb, ts = torch.from_numpy(boxes), torch.from_numpy(scores)
-        if workload == "nms_6000":
-            return lambda: torch_nms(torch, tb, ts, 0.7), lambda k: k.tolist()
-        to = torch.from_numpy(other)
-        return lambda: torch_box_iou(torch, tb, to), lambda r: float(r.double().sum())
+def ours(args):
     from scratchnet.ops import box_iou, nms
-    from scratchnet.ops.boxes import box_iou_reference, nms_reference
+    return numpy_like(box_iou, nms)
 
-    if workload == "nms_6000":
-        fn = nms if side == "ours" else nms_reference
-        return lambda: fn(boxes, scores, 0.7), lambda k: np.asarray(k).tolist()
-    fn = box_iou if side == "ours" else box_iou_reference
-    return lambda: fn(boxes, other), lambda r: float(np.asarray(r, np.float64).sum())
+
+def plain_numpy(args):
+    from scratchnet.ops.boxes import box_iou_reference, nms_reference
+    return numpy_like(box_iou_reference, nms_reference)
+
+
+def torch_side(args):
+    import torch
+    boxes, scores, a, b = (torch.from_numpy(v) for v in inputs())
+    return {NMS: with_checksum(lambda: torch_nms(torch, boxes, scores, 0.7),
+                               lambda k: k.tolist()),
+            IOU: with_checksum(lambda: torch_box_iou(torch, a, b),
+                               lambda r: float(r.double().sum()))}
 
 
 def torch_box_iou(torch, b1, b2):
@@ -131,82 +137,28 @@ def compile_times():
     return res
 
 
-def child(side, workload, calls):
-    fn, summary = build(side, workload)
-    t0 = time.perf_counter()
-    result = fn()
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    print(json.dumps({"median": statistics.median(times), "first": first,
-                      "check": summary(result)}))
+def arguments(ap):
+    ap.add_argument("--no-compile", action="store_true", help="skip the cold/warm timing")
 
 
-def run_child(side, workload, calls):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
-    out = subprocess.run([sys.executable, __file__, "--child", side, workload,
-                          "--calls", str(calls)], env=env, capture_output=True, text=True,
-                         check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--calls", type=int, default=7)
-    p.add_argument("--child", nargs=2, metavar=("SIDE", "WORKLOAD"))
-    p.add_argument("--no-compile", action="store_true", help="skip the cold/warm timing")
-    args = p.parse_args()
-    if args.child:
-        child(*args.child, args.calls)
-        return
-    try:
-        import torch  # noqa: F401
-        sides = SIDES
-    except ImportError:
-        sides = SIDES[:2]
-    times = {(w, s): [] for w in WORKLOADS for s in sides}
-    checks = {}
-    for r in range(args.rounds):
-        for w in WORKLOADS:
-            for s in (sides if r % 2 == 0 else sides[::-1]):
-                res = run_child(s, w, args.calls)
-                times[w, s].append(res["median"])
-                checks.setdefault(w, {})[s] = res["check"]
-    for w, by_side in checks.items():
-        ref = by_side["ours"]
-        for s, c in by_side.items():
-            same = c == ref if isinstance(c, list) else abs(c - ref) <= 1e-4 * abs(ref)
-            if not same:
-                raise SystemExit(f"{w}: {s} computes a different result from ours")
-    rows = []
-    print(f"{'workload':<16}{'side':<8}{'median ms':>11}{'spread ms':>18}{'peer/ours':>11}")
-    for w in WORKLOADS:
-        ours = statistics.median(times[w, "ours"])
-        for s in sides:
-            t = times[w, s]
-            med = statistics.median(t)
-            ratio = med / ours
-            rows.append({"workload": w, "side": s, "median_s": med, "min_s": min(t),
-                         "max_s": max(t), "ratio_vs_ours": ratio})
-            print(f"{w:<16}{s:<8}{med * 1e3:>11.2f}{min(t) * 1e3:>9.2f}-{max(t) * 1e3:<8.2f}"
-                  f"{ratio:>11.1f}")
-    first = None if args.no_compile else compile_times()
-    if first:
-        print(f"\n{'numba cache':<12}{'import s':>10}{'box_iou 1st s':>15}{'nms 1st s':>11}")
-        for label, r in first.items():
-            print(f"{label:<12}{r['import_s']:>10.2f}{r['box_iou_first_s']:>15.3f}"
-                  f"{r['nms_first_s']:>11.3f}")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "boxes.json"), "w") as f:
-        json.dump({"rounds": args.rounds, "calls": args.calls, "rows": rows,
-                   "first_calls": first}, f, indent=2)
-        f.write("\n")
+def report(result, args):
+    for case, ratio in harness.ratios(result, "numpy").items():
+        line = f"{case}: {ratio:.0f}x faster than plain NumPy"
+        if "torch" in result["cases"][case]:
+            by = result["cases"][case]
+            line += f", {by['torch']['median'] / by['scratchnet']['median']:.0f}x faster than torch ops"
+        print(line)
+    if args.no_compile:
+        return {}
+    first = compile_times()
+    print(f"\n{'numba cache':<12}{'import s':>10}{'box_iou 1st s':>15}{'nms 1st s':>11}")
+    for label, r in first.items():
+        print(f"{label:<12}{r['import_s']:>10.2f}{r['box_iou_first_s']:>15.3f}"
+              f"{r['nms_first_s']:>11.3f}")
+    return {"first_calls": first}
 
 
 if __name__ == "__main__":
-    main()
+    harness.main(__file__, {"scratchnet": ours, "numpy": plain_numpy, "torch": torch_side},
+                 name="boxes", description=__doc__.splitlines()[0], add_arguments=arguments,
+                 rounds=5, repeats=7, report=report)

@@ -57,18 +57,22 @@ def peak_rss_mib() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def time_workloads(workloads: dict, repeats: int, warmup: int, cases=None) -> dict:
-    """Median seconds of `repeats` calls of each workload, after `warmup` untimed calls. A
-    workload with a `prepare` attribute has it called, untimed, before each call (to build
-    the graph whose backward alone is timed, say)."""
-    medians = {}
+def time_workloads(workloads: dict, repeats: int, warmup: int, cases=None):
+    """({case: median seconds of `repeats` calls}, {case: checksum}), after `warmup` untimed
+    calls. A workload with a `prepare` attribute has it called, untimed, before each call (to
+    build the graph whose backward alone is timed, say); one with a `checksum` attribute has
+    it applied to its first result, so the parent can check that every side computes the
+    same thing."""
+    medians, checks = {}, {}
     for name, run in workloads.items():
         if cases and name not in cases:
             continue
         prepare = getattr(run, "prepare", lambda: None)
-        for _ in range(warmup):
+        for i in range(max(warmup, 1)):
             prepare()
-            run()
+            result = run()
+            if i == 0 and hasattr(run, "checksum"):
+                checks[name] = run.checksum(result)
         times = []
         for _ in range(repeats):
             prepare()
@@ -76,7 +80,7 @@ def time_workloads(workloads: dict, repeats: int, warmup: int, cases=None) -> di
             run()
             times.append(time.perf_counter() - t0)
         medians[name] = statistics.median(times)
-    return medians
+    return medians, checks
 
 
 def _worker(sides: dict, args) -> None:
@@ -84,10 +88,10 @@ def _worker(sides: dict, args) -> None:
     workloads = build(args)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(args.threads)
-    medians = time_workloads(workloads, args.repeats, args.warmup, args.cases)
+    medians, checks = time_workloads(workloads, args.repeats, args.warmup, args.cases)
     libraries = sorted(m for m in ("torch", "scratchnet") if m in sys.modules)
-    print(json.dumps({"side": args.worker, "seconds": medians, "peak_rss_mib": peak_rss_mib(),
-                      "libraries": libraries}))
+    print(json.dumps({"side": args.worker, "seconds": medians, "checks": checks,
+                      "peak_rss_mib": peak_rss_mib(), "libraries": libraries}))
 
 
 def run_worker(script: str, side: str, args, passthrough: list[str]) -> dict:
@@ -104,7 +108,10 @@ def run_worker(script: str, side: str, args, passthrough: list[str]) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"the {side} worker failed:\n{proc.stderr[-3000:]}")
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    others = [lib for lib in report["libraries"] if lib != library(side)]
+    # torch's idle threads in a scratchnet or NumPy process, or scratchnet's in a torch one,
+    # would time the other library (a NumPy side may use scratchnet's plain reference code)
+    forbidden = {"scratchnet"} if library(side) == "torch" else {"torch"}
+    others = [lib for lib in report["libraries"] if lib in forbidden]
     if others:
         raise RuntimeError(f"the {side} worker imported {others}: each side must import only "
                            f"its own library, or the comparison is not fair")
@@ -129,13 +136,16 @@ def compare(script: str, sides: dict, args, passthrough: list[str]) -> dict:
     names = [s for s in (args.sides or list(sides)) if available(s)]
     per_round = {side: [] for side in names}
     memory = {side: [] for side in names}
+    checks = {}
     for r in range(args.rounds):
         order = names if r % 2 == 0 else names[::-1]
         for side in order:
             report = run_worker(script, side, args, passthrough)
             per_round[side].append(report["seconds"])
             memory[side].append(report["peak_rss_mib"])
+            checks[side] = report.get("checks", {})
         print(f"  round {r + 1}/{args.rounds} done", file=sys.stderr)
+    check_agreement(checks)
     table = {}
     for side, rounds in per_round.items():
         for case in rounds[0]:
@@ -144,6 +154,22 @@ def compare(script: str, sides: dict, args, passthrough: list[str]) -> dict:
                                                 "low": min(values), "high": max(values)}
     return {"cases": table, "peak_rss_mib": {s: max(m) for s, m in memory.items()},
             "sides": names}
+
+
+def check_agreement(checks: dict) -> None:
+    """Every side's checksum of a case must match scratchnet's: equal lists, or numbers
+    within 1e-4 relative. A peer that computes something else makes the ratio meaningless."""
+    ours = checks.get(OURS, {})
+    for side, by_case in checks.items():
+        for case, value in by_case.items():
+            if case not in ours:
+                continue
+            ref = ours[case]
+            same = (value == ref if isinstance(ref, list)
+                    else abs(value - ref) <= 1e-4 * max(abs(ref), 1e-12))
+            if not same:
+                raise RuntimeError(f"{case}: the {side} side computes a different result "
+                                   f"from scratchnet ({value!r} vs {ref!r})")
 
 
 def format_table(result: dict, unit: float = 1e3, unit_name: str = "ms") -> str:
