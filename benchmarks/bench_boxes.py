@@ -17,6 +17,11 @@ one untimed warm-up call (numba compiles or loads its cache there), then `--call
 calls, and reports their median. The table shows the median over rounds, the spread
 (min-max over rounds) and the ratio peer / ours (above 1: ours is faster). Every process
 also reports a checksum of its result, and the sides must agree.
+A last table times, in a fresh process, importing scratchnet and the first call of box_iou
+and nms (float32) with an empty numba cache (cold: the kernels compile) and again with the
+cache that run left (warm); skip it with --no-compile. Whichever kernel a process calls first
+also pays numba's own start-up (about 1 s on the machine this was written on, warm or cold),
+so the warm box_iou column is mostly that and the warm nms column is the real cache load.
 Results go to benchmarks/results/boxes.json.
 """
 from __future__ import annotations
@@ -27,6 +32,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -96,6 +102,35 @@ def torch_nms(torch, boxes, scores, thr):
     return torch.tensor(keep, dtype=torch.int64)
 
 
+FIRST_CALLS = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+from scratchnet.ops import box_iou, nms
+t_import = time.perf_counter() - t0
+b = np.array([[0, 0, 4, 4], [1, 1, 5, 5]], np.float32)
+t1 = time.perf_counter()
+box_iou(b, b)
+t_iou = time.perf_counter() - t1
+t1 = time.perf_counter()
+nms(b, np.array([1, 0.5], np.float32), 0.5)
+print(t_import, t_iou, time.perf_counter() - t1)
+"""
+
+
+def compile_times():
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    res = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env["NUMBA_CACHE_DIR"] = cache
+        for label in ("cold", "warm"):
+            out = subprocess.run([sys.executable, "-c", FIRST_CALLS], env=env, check=True,
+                                 capture_output=True, text=True).stdout.split()
+            res[label] = dict(zip(["import_s", "box_iou_first_s", "nms_first_s"],
+                                  map(float, out)))
+    return res
+
+
 def child(side, workload, calls):
     fn, summary = build(side, workload)
     t0 = time.perf_counter()
@@ -124,6 +159,7 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--calls", type=int, default=7)
     p.add_argument("--child", nargs=2, metavar=("SIDE", "WORKLOAD"))
+    p.add_argument("--no-compile", action="store_true", help="skip the cold/warm timing")
     args = p.parse_args()
     if args.child:
         child(*args.child, args.calls)
@@ -159,9 +195,16 @@ def main():
                          "max_s": max(t), "ratio_vs_ours": ratio})
             print(f"{w:<16}{s:<8}{med * 1e3:>11.2f}{min(t) * 1e3:>9.2f}-{max(t) * 1e3:<8.2f}"
                   f"{ratio:>11.1f}")
+    first = None if args.no_compile else compile_times()
+    if first:
+        print(f"\n{'numba cache':<12}{'import s':>10}{'box_iou 1st s':>15}{'nms 1st s':>11}")
+        for label, r in first.items():
+            print(f"{label:<12}{r['import_s']:>10.2f}{r['box_iou_first_s']:>15.3f}"
+                  f"{r['nms_first_s']:>11.3f}")
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "boxes.json"), "w") as f:
-        json.dump({"rounds": args.rounds, "calls": args.calls, "rows": rows}, f, indent=2)
+        json.dump({"rounds": args.rounds, "calls": args.calls, "rows": rows,
+                   "first_calls": first}, f, indent=2)
         f.write("\n")
 
 

@@ -59,6 +59,16 @@ once("interpolate_bilinear", fwd_bwd(
 boxes = sn.tensor([[0, 0.0, 0.0, 6.0, 5.0], [1, 1.0, 2.0, 7.0, 7.0]])
 once("roi_pool", fwd_bwd(lambda x: ops.roi_pool(x, boxes, 2), 2, 3, 8, 8))
 once("roi_align", fwd_bwd(lambda x: ops.roi_align(x, boxes, 2, sampling_ratio=2), 2, 3, 8, 8))
+b = np.array([[0, 0, 4, 4], [1, 1, 5, 5]], np.float32)
+once("box_iou", lambda: ops.box_iou(b, b))
+once("nms", lambda: ops.nms(b, np.array([1, 0.5], np.float32), 0.5))
+once("masks_to_boxes", lambda: ops.masks_to_boxes(np.ones((1, 3, 3), bool)))
+from scratchnet import metrics
+once("confusion_matrix", lambda: metrics.confusion_matrix(np.zeros((2, 2), np.int64),
+                                                          np.zeros((2, 2), np.int64), 2))
+once("coco_evaluate", lambda: metrics.coco_evaluate(
+    [{"boxes": b, "scores": np.array([1.0, 0.5]), "labels": np.array([1, 1])}],
+    [{"boxes": b[:1], "labels": np.array([1])}]))
 total = time.perf_counter() - t0
 import json, sys
 json.dump({"import": t_import, "kernels": timings, "total": total}, sys.stdout)

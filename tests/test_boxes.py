@@ -10,6 +10,8 @@ import scratchnet as sn
 from scratchnet.ops import (BoxCoder, batched_nms, box_area, box_convert, box_iou,
                             clip_boxes_to_image, masks_to_boxes, nms, remove_small_boxes)
 from scratchnet.ops.boxes import box_iou_reference, nms_reference
+from tests.torch_boxes import (torch_batched_nms, torch_box_iou, torch_decode, torch_encode,
+                                torch_nms)
 
 
 def random_boxes(rng, n, dtype=np.float32, span=100.0, max_side=40.0):
@@ -203,6 +205,18 @@ def test_masks_to_boxes():
         masks_to_boxes(m)
 
 
+def test_masks_to_boxes_agrees_with_numpy():
+    rng = np.random.default_rng(11)
+    m = rng.uniform(size=(30, 9, 13)) < rng.uniform(0.01, 0.3, (30, 1, 1))
+    m[:, 4, 6] = True
+    want = []
+    for mask in m:
+        ys, xs = np.nonzero(mask)
+        want.append([xs.min(), ys.min(), xs.max(), ys.max()])
+    np.testing.assert_array_equal(masks_to_boxes(m), want)
+    np.testing.assert_array_equal(masks_to_boxes(m.astype(np.uint8) * 7), want)
+
+
 def test_box_coder_by_hand():
     proposal = np.array([[0, 0, 10, 10]], np.float64)   # centre (5, 5), 10 x 10
     gt = np.array([[2, 4, 22, 14]], np.float64)         # centre (12, 9), 20 x 10
@@ -243,6 +257,7 @@ def test_gradients():
     a = random_boxes(rng, 5, np.float64, span=20)
     b = random_boxes(rng, 4, np.float64, span=20)
     _gradcheck(box_iou, [sn.tensor(a, requires_grad=True), sn.tensor(b, requires_grad=True)])
+    _gradcheck(box_area, [sn.tensor(a, requires_grad=True)])
     for fmt in ("xywh", "cxcywh"):
         _gradcheck(lambda t: box_convert(t, "xyxy", fmt), [sn.tensor(a, requires_grad=True)])
         _gradcheck(lambda t: box_convert(t, fmt, "xyxy"), [sn.tensor(a, requires_grad=True)])
@@ -264,62 +279,6 @@ def test_tracked_iou_values_match_kernel():
     tracked = box_iou(sn.tensor(a, requires_grad=True), sn.tensor(b))
     assert tracked.requires_grad and tracked.dtype == np.float32
     np.testing.assert_allclose(tracked.data, box_iou(a, b), rtol=1e-6, atol=1e-7)
-
-
-# torchvision's formulas, written in torch ops as torchvision/ops/boxes.py and
-# torchvision/models/detection/_utils.py state them
-def torch_box_iou(torch, b1, b2):
-    area1 = (b1[:, 2] - b1[:, 0]) * (b1[:, 3] - b1[:, 1])
-    area2 = (b2[:, 2] - b2[:, 0]) * (b2[:, 3] - b2[:, 1])
-    lt = torch.max(b1[:, None, :2], b2[:, :2])
-    rb = torch.min(b1[:, None, 2:], b2[:, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[:, :, 0] * wh[:, :, 1]
-    return inter / (area1[:, None] + area2 - inter)
-
-
-def torch_nms(torch, boxes, scores, thr):
-    """The CPU kernel's loop: stable descending sort, suppress IoU > thr."""
-    order = torch.sort(scores, stable=True, descending=True)[1]
-    suppressed = torch.zeros(len(boxes), dtype=torch.bool)
-    keep = []
-    for i in order.tolist():
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        iou = torch_box_iou(torch, boxes[i:i + 1], boxes)[0]
-        suppressed |= iou > thr
-    return torch.tensor(keep, dtype=torch.int64)
-
-
-def torch_batched_nms(torch, boxes, scores, idxs, thr):
-    offsets = idxs.to(boxes) * (boxes.max() + 1)
-    return torch_nms(torch, boxes + offsets[:, None], scores, thr)
-
-
-def torch_decode(torch, codes, boxes, weights, clip=math.log(1000.0 / 16)):
-    wx, wy, ww, wh = weights
-    widths = boxes[:, 2] - boxes[:, 0]
-    heights = boxes[:, 3] - boxes[:, 1]
-    cx = boxes[:, 0] + 0.5 * widths
-    cy = boxes[:, 1] + 0.5 * heights
-    dx, dy = codes[:, 0::4] / wx, codes[:, 1::4] / wy
-    dw = torch.clamp(codes[:, 2::4] / ww, max=clip)
-    dh = torch.clamp(codes[:, 3::4] / wh, max=clip)
-    px, py = dx * widths[:, None] + cx[:, None], dy * heights[:, None] + cy[:, None]
-    pw, ph = torch.exp(dw) * widths[:, None], torch.exp(dh) * heights[:, None]
-    return torch.stack((px - 0.5 * pw, py - 0.5 * ph, px + 0.5 * pw, py + 0.5 * ph),
-                       dim=2).flatten(1)
-
-
-def torch_encode(torch, gt, prop, weights):
-    wx, wy, ww, wh = weights
-    pw, ph = prop[:, 2] - prop[:, 0], prop[:, 3] - prop[:, 1]
-    px, py = prop[:, 0] + 0.5 * pw, prop[:, 1] + 0.5 * ph
-    gw, gh = gt[:, 2] - gt[:, 0], gt[:, 3] - gt[:, 1]
-    gx, gy = gt[:, 0] + 0.5 * gw, gt[:, 1] + 0.5 * gh
-    return torch.stack((wx * (gx - px) / pw, wy * (gy - py) / ph,
-                        ww * torch.log(gw / pw), wh * torch.log(gh / ph)), dim=1)
 
 
 def test_live_iou_and_gradients_against_torch():
@@ -371,3 +330,33 @@ def test_live_box_coder_against_torch():
         coder.encode_single(gts, props),
         torch_encode(torch, torch.from_numpy(gts), torch.from_numpy(props), weights),
         rtol=1e-12, atol=1e-12)
+
+
+def test_stored_torch_reference():
+    """Outputs of torchvision's formulas in torch, stored by tests/reference/generate_boxes.py
+    (no torch needed here)."""
+    import os
+
+    ref = np.load(os.path.join(os.path.dirname(__file__), "reference", "boxes.npz"))
+    for name, dtype in (("f32", np.float32), ("f64", np.float64)):
+        a, b = ref[f"iou_{name}|a"], ref[f"iou_{name}|b"]
+        assert a.dtype == dtype
+        np.testing.assert_array_equal(box_iou(a, b), ref[f"iou_{name}|out"])
+        sa, sb = sn.tensor(a, requires_grad=True), sn.tensor(b, requires_grad=True)
+        (box_iou(sa, sb) * sn.tensor(ref[f"iou_{name}|cot"])).sum().backward()
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(sa.grad.data, ref[f"iou_{name}|grad_a"], rtol=tol, atol=tol)
+        np.testing.assert_allclose(sb.grad.data, ref[f"iou_{name}|grad_b"], rtol=tol, atol=tol)
+    k = 0
+    while f"nms{k}|boxes" in ref:
+        bx, sc, thr = ref[f"nms{k}|boxes"], ref[f"nms{k}|scores"], float(ref[f"nms{k}|thr"])
+        np.testing.assert_array_equal(nms(bx, sc, thr), ref[f"nms{k}|keep"])
+        np.testing.assert_array_equal(batched_nms(bx, sc, ref[f"nms{k}|idxs"], thr),
+                                      ref[f"nms{k}|batched_keep"])
+        k += 1
+    assert k == 8
+    coder = BoxCoder(tuple(ref["coder|weights"]))
+    np.testing.assert_allclose(coder.decode_single(ref["coder|codes"], ref["coder|proposals"]),
+                               ref["coder|decoded"], rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(coder.encode_single(ref["coder|gts"], ref["coder|proposals"]),
+                               ref["coder|encoded"], rtol=1e-12, atol=1e-12)

@@ -80,8 +80,9 @@ def _check_valid(boxes, op, name="boxes"):
 
 
 def _float(b):
-    """Integer boxes compute in float32, as torch's int / int true division gives."""
-    return b if b.dtype.kind == "f" else b.astype(np.float32)
+    """Integer (and half-precision) boxes compute in float32, as torch's int / int true
+    division gives; float32 and float64 stay as they are."""
+    return b if b.dtype in (np.float32, np.float64) else b.astype(np.float32)
 
 
 def box_area(boxes):
@@ -238,7 +239,9 @@ def batched_nms(boxes, scores, idxs, iou_threshold: float):
     torchvision offsets each category's boxes by idxs * (max coordinate + 1) so that one
     NMS call cannot mix them (below 1,000 boxes on CPU; a loop over categories above). The
     kernel here skips pairs of different categories instead: the same result without
-    adding large offsets to the coordinates, which can round them."""
+    adding large offsets to the coordinates, which can round them. Equal scores come out in
+    input order, as from the offset version (torchvision's per-category loop re-sorts its
+    result with a sort that does not promise an order for ties)."""
     b, s = _nms_inputs(boxes, scores, "batched_nms")
     c = _array(idxs)
     if c.shape != (len(b),) or c.dtype.kind not in "biu":
