@@ -121,7 +121,10 @@ fc6_by_hand = 6 * 6 * 256 * 4096
 slide_is_wrong("fc6 weights", 177_209_344, 13 * 13 * 128 * 2 * 2048 * 2, fc6_by_hand,
                s["classifier.fc6"].weights,
                "it uses conv5's 13x13 maps, but fc6 reads the 6x6 maps after the last max "
-               "pool: 6*6*256*4096")
+               "pool: 6*6*256*4096",
+               ko="fc6 가중치",
+               why_ko="conv5의 13x13 맵을 썼지만 fc6은 마지막 최대 풀링 뒤의 6x6 맵을 읽는다: "
+                      "6*6*256*4096")
 
 # %% [markdown] lang="ko"
 # fc6 하나에 가중치가 1억 7700만 개라면 AlexNet의 파라미터는 2억 개쯤 될 것이다; 실제 합계(편향

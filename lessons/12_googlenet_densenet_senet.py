@@ -446,7 +446,10 @@ paper_layout = models.googlenet(large_kernel=5)
 ours = sum(m.weight.size for m in paper_layout.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
 slide_is_wrong("2014 GoogLeNet: parameters", 5_000_000, round(61e6 / 12, -6), by_hand, ours,
                "61M / 12, rounded; the layers of the paper's Table 1 add up to "
-               f"{by_hand / 1e6:.1f} million weights")
+               f"{by_hand / 1e6:.1f} million weights",
+               ko="2014 GoogLeNet: 파라미터",
+               why_ko="6100만 / 12를 반올림한 값이다; 논문 Table 1의 층을 더하면 가중치가 "
+                      f"{by_hand / 1e4:,.0f}만 개다")
 print(f"torchvision's layout: {millions(googlenet):.1f} million parameters")
 
 # %% [markdown] lang="ko"
