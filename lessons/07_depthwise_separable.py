@@ -50,8 +50,8 @@ C, M, K = 3, 8, 3
 sn.manual_seed(0)
 standard = nn.Conv2d(C, M, K, padding=1, bias=False)
 print(f"standard conv weight {tuple(standard.weight.shape)} = (M, C, K, K): "
-      f"{standard.weight.size} weights = {K}*{K}*{C}*{M}")
-assert standard.weight.size == K * K * C * M
+      f"{standard.weight.numel()} weights = {K}*{K}*{C}*{M}")
+assert standard.weight.numel() == K * K * C * M
 
 # %% [markdown]
 # ## Depthwise: one filter per channel, space only

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def pair(v, name="value"):
     """(a, b) from an int or a 2-sequence, as PyTorch's _pair."""
@@ -19,6 +21,23 @@ def pair(v, name="value"):
             raise ValueError(f"{name} must be an int or a pair, got {v!r}")
         return int(v[0]), int(v[1])
     return int(v), int(v)
+
+
+def normalize_axis(axis, ndim, op):
+    """A tuple of non-negative axes, or None for all; errors name the op and the rank."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for ax in axes:
+        ax = int(ax)
+        if not -max(ndim, 1) <= ax < max(ndim, 1):
+            raise ValueError(f"{op}: axis {ax} is out of range for a tensor with {ndim} "
+                             f"dimension(s) (valid: {-max(ndim, 1)} to {max(ndim, 1) - 1})")
+        out.append(ax % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: axis {axis} names a dimension twice")
+    return tuple(out)
 
 
 def window_formula(n, k, s, p, d=1):

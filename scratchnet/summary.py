@@ -148,12 +148,12 @@ def _macs(module, inputs, output) -> int:
     if isinstance(module, nn.ConvTranspose2d):
         # every input value is scattered through a (K/g) x kh x kw block of the weight
         kh, kw = module.kernel_size
-        return inputs[0].size * (module.out_channels // module.groups) * kh * kw
-    if isinstance(module, (nn.Conv2d, getattr(nn, "Conv1d", nn.Conv2d))):
+        return inputs[0].numel() * (module.out_channels // module.groups) * kh * kw
+    if isinstance(module, (nn.Conv2d, nn.Conv1d)):
         per_output = (module.in_channels // module.groups) * int(np.prod(module.kernel_size))
-        return output.size * per_output
+        return output.numel() * per_output
     if isinstance(module, nn.Linear):
-        return output.size * module.in_features
+        return output.numel() * module.in_features
     return 0
 
 
@@ -214,11 +214,11 @@ def summary(model, input_shape, batch_size: int = 1, weights_only: bool = False,
                 if p is None:
                     continue
                 if _is_bias(pname):
-                    biases += p.size
+                    biases += p.numel()
                 else:
-                    weights += p.size
+                    weights += p.numel()
                 if p.requires_grad and not (weights_only and _is_bias(pname)):
-                    trainable += p.size
+                    trainable += p.numel()
         return LayerSummary(name, type(m).__name__, output_shape, weights, biases, macs,
                             trainable, output_bytes)
 

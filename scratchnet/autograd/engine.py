@@ -60,6 +60,7 @@ def run_backward(tensor, gradient, retain_graph: bool):
                     f"backward through {node!r} a second time: its saved arrays were freed "
                     "after the first backward. Pass retain_graph=True to the first "
                     ".backward() call if you need to backpropagate through the graph twice.")
+            node.check_versions()
             filled = [g if g is not None else np.zeros(shape, dtype)
                       for g, (shape, dtype) in zip(out_grads, node.out_meta)]
             in_grads = node.fn.backward(node.ctx, *filled)

@@ -65,7 +65,7 @@ class Context:
 class Node:
     """A recorded call: which Function ran, its context, and the Tensors it read."""
 
-    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed")
+    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed", "saved_versions")
 
     def __init__(self, fn, ctx, inputs, out_meta):
         self.fn = fn
@@ -73,6 +73,20 @@ class Node:
         self.inputs = inputs          # tuple: Tensor or None for each positional argument
         self.out_meta = out_meta      # tuple of (shape, dtype) for each output
         self.freed = False
+        # (version cell, version when saved, description) of each tensor whose values the
+        # backward reads; the engine refuses to run it if one has changed in place since
+        self.saved_versions = ()
+
+    def check_versions(self):
+        for cell, version, what in self.saved_versions:
+            if cell[0] != version:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: [{what}], which {self!r} saved, is at version "
+                    f"{cell[0]}; expected version {version} instead. Something changed its "
+                    f"values (an optimizer step, load_state_dict, an in-place op such as "
+                    f"add_) between the forward pass and backward(): run backward() first, or "
+                    f"compute the forward again after the change")
 
     def __repr__(self):
         return f"<{self.fn.__name__}Backward>"
@@ -124,9 +138,28 @@ class Function:
             for i, o in enumerate(outs):
                 diff = id(o) not in ctx.non_differentiable and o.dtype.kind in "fc"
                 results.append(Tensor._from_op(o, node if diff else None, i))
+            saved = _saved_arrays(ctx)
+            if saved:
+                node.saved_versions = tuple(
+                    (t._version_cell, t._version_cell[0], f"{t.dtype} tensor of shape {t.shape}")
+                    for t in (*(a for a in args if isinstance(a, Tensor)), *results)
+                    if any(np.may_share_memory(t.data, s) for s in saved))
         else:
             results = [Tensor._from_op(o, None, 0) for o in outs]
         return tuple(results) if isinstance(out, tuple) else results[0]
+
+
+def _saved_arrays(ctx):
+    """The arrays a forward kept for its backward: save_for_backward's and ctx attributes."""
+    found = [a for a in ctx.saved_arrays if isinstance(a, np.ndarray)]
+    for name, v in vars(ctx).items():
+        if name == "saved_arrays":
+            continue
+        if isinstance(v, np.ndarray):
+            found.append(v)
+        elif isinstance(v, (tuple, list)):
+            found.extend(a for a in v if isinstance(a, np.ndarray))
+    return found
 
 
 def _as_array(x):

@@ -411,7 +411,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     x = _float_input(op, input)
     y = _float_like(op, target, x, "target")
     _same_shape(op, x, y)
-    if x.size and (np.nanmin(x.data) < 0 or np.nanmax(x.data) > 1):
+    if x.numel() and (np.nanmin(x.data) < 0 or np.nanmax(x.data) > 1):
         raise ValueError(f"{op}: all elements of input should be between 0 and 1 (they are "
                          f"probabilities), got values in [{float(x.data.min()):.4g}, "
                          f"{float(x.data.max()):.4g}]; apply sigmoid first, or use "

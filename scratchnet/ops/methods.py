@@ -241,6 +241,41 @@ def transpose(a, dim0=None, dim1=None):
     return permute(a, *dims)
 
 
+def t(a):
+    """torch.t: a 2-D tensor transposed; 0-D and 1-D tensors come back as they are."""
+    a = as_tensor(a)
+    if a.ndim > 2:
+        raise ValueError(f"t() expects a tensor with <= 2 dimensions, but this one is "
+                         f"{a.ndim}-D (shape {a.shape}); use .mT or .transpose(dim0, dim1)")
+    return a if a.ndim < 2 else permute(a, 1, 0)
+
+
+def _T(a):
+    """`x.T`: the dims in reverse order (torch's rule for every rank: a 1-D tensor is itself,
+    a 2-D tensor its transpose, (N, C, H, W) becomes (W, H, C, N))."""
+    return a if a.ndim < 2 else permute(a, *range(a.ndim - 1, -1, -1))
+
+
+def _mT(a):
+    """`x.mT`: the last two dims swapped, a batch of matrices each transposed."""
+    if a.ndim < 2:
+        raise ValueError(f"tensor.mT is only supported on matrices or batches of matrices, "
+                         f"got a {a.ndim}-D tensor (shape {a.shape})")
+    return transpose(a, -2, -1)
+
+
+def mm(a, b):
+    """torch.mm: (n, m) @ (m, p) -> (n, p), 2-D only (matmul broadcasts batches)."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: both arguments must be 2-D matrices, got shapes {a.shape} and "
+                         f"{b.shape}; use matmul (@) for batches or vectors")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"mm: shapes {a.shape} and {b.shape} cannot be multiplied: "
+                         f"{a.shape[1]} columns against {b.shape[0]} rows")
+    return matmul(a, b)
+
+
 def flatten(a, start_dim=0, end_dim=-1):
     a = as_tensor(a)
     if a.ndim == 0:
@@ -385,8 +420,10 @@ def _install():
                  "matmul", "sum", "mean", "max", "min", "var", "std", "logsumexp", "argmax",
                  "argmin", "reshape", "permute", "transpose", "flatten", "squeeze",
                  "unsqueeze", "expand", "broadcast_to", "split", "chunk", "flip", "softmax",
-                 "log_softmax", "eq", "ne", "lt", "le", "gt", "ge"]:
+                 "log_softmax", "eq", "ne", "lt", "le", "gt", "ge", "t", "mm"]:
         setattr(T, name, globals()[name])
+    T.T = property(_T)
+    T.mT = property(_mT)
     T.view = reshape
     T.neg = neg
     T.expand_as = lambda s, other: expand(s, other.shape)

@@ -182,7 +182,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                              f"{_shape_str(t.shape)}")
         arrays[name] = _data(t) if t is not None else None
     if training:
-        if x.size // max(c, 1) <= 1:
+        if x.numel() // max(c, 1) <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input size {_shape_str(x.shape)}; a batch of one "
                              "vector has no variance (use model.eval() to predict one sample)")

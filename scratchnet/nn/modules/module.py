@@ -427,6 +427,7 @@ class Module:
             if key in state_dict:
                 # in place: optimisers and shared modules keep pointing at the same tensor
                 np.copyto(target.data, _array_of(state_dict[key]), casting="unsafe")
+                target._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
     # -- hooks ------------------------------------------------------------------------------------
