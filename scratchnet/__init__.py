@@ -127,4 +127,22 @@ float = float32
 double = float64
 long = int64
 
+# Subpackages that `import scratchnet` does not load (the model zoo, the exercises, the lesson
+# helpers, the training loop, plotting, the CLI): `sn.models.resnet18()` imports
+# scratchnet.models on first use, as `torch.nn` or `torchvision.models` are at hand after one
+# import, while `import scratchnet` stays fast.
+_LAZY_SUBMODULES = ("models", "exercises", "lesson", "train", "recipes", "plotting", "cli")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'scratchnet' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+
 __version__ = "0.1.0"

@@ -202,3 +202,26 @@ def test_gradient_after_step_and_fresh_forward_is_right():
     x.grad = None
     (x * w).sum().backward()
     np.testing.assert_allclose(x.grad.data, [1.5])
+
+
+def test_subpackages_are_attributes_loaded_on_first_use():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, scratchnet as sn\n"
+        "lazy = ['models', 'exercises', 'lesson', 'train', 'recipes', 'plotting', 'cli']\n"
+        "assert not [m for m in lazy if 'scratchnet.' + m in sys.modules], sys.modules\n"
+        "m = sn.models.resnet18(num_classes=3)\n"
+        "assert type(m).__name__ == 'ResNet'\n"
+        "assert sn.train.fit is sys.modules['scratchnet.train'].fit\n"
+        "assert callable(sn.lesson.check) and 'models' in dir(sn)\n"
+        "assert isinstance(sn.nn.Linear(2, 3), sn.nn.Module) and sn.optim.SGD and sn.data\n"
+        "try:\n"
+        "    sn.no_such_thing\n"
+        "except AttributeError as e:\n"
+        "    assert 'no_such_thing' in str(e)\n"
+        "else:\n"
+        "    raise SystemExit('no AttributeError')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
