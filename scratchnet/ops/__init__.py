@@ -13,3 +13,4 @@ from . import roi  # noqa: F401  (registers roi_pool and roi_align)
 from .roi import roi_align, roi_pool, roi_pool_bins  # noqa: F401
 from . import loss, norm  # noqa: F401  (registers the losses, linear, batch_norm, LRN, dropout)
 from . import conv  # noqa: F401  (registers conv1d, conv2d, conv_transpose2d)
+from . import fold  # noqa: F401  (registers unfold and fold)

@@ -65,6 +65,11 @@ def _addindent(text, spaces):
     return lines[0] + "\n" + "\n".join(pad + line for line in lines[1:])
 
 
+def _is_uninitialized(t):
+    """A lazy layer's parameter or buffer that has no shape yet (see lazy.py)."""
+    return callable(getattr(type(t), "materialize", None))
+
+
 def _array_of(value):
     if isinstance(value, Tensor):
         return value.data
@@ -407,6 +412,8 @@ class Module:
             if key not in state_dict:
                 continue
             value = _array_of(state_dict[key])
+            if _is_uninitialized(target):
+                continue     # a lazy layer's parameter takes its shape from the checkpoint
             if value.shape != target.shape:
                 mismatched.append(f"size mismatch for {key}: copying a param with shape "
                                   f"{tuple(value.shape)} from checkpoint, the shape in current "
@@ -426,6 +433,8 @@ class Module:
         for key, target in own.items():
             if key in state_dict:
                 # in place: optimisers and shared modules keep pointing at the same tensor
+                if _is_uninitialized(target):
+                    target.materialize(_array_of(state_dict[key]).shape)
                 np.copyto(target.data, _array_of(state_dict[key]), casting="unsafe")
                 target._bump_version()
         return IncompatibleKeys(missing, unexpected)
