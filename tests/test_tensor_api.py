@@ -225,3 +225,48 @@ def test_subpackages_are_attributes_loaded_on_first_use():
         "    raise SystemExit('no AttributeError')\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_the_tensor_api_is_the_class_plus_one_table():
+    """Every Tensor attribute comes from the class body (autograd/tensor.py) or from the one
+    table in ops/methods.py; no other module adds methods to Tensor."""
+    import ast
+    import os
+
+    from scratchnet.autograd.tensor import Tensor
+    from scratchnet.ops.methods import TENSOR_METHODS
+
+    root = os.path.dirname(sn.__file__)
+    src = open(os.path.join(root, "autograd", "tensor.py"), encoding="utf-8").read()
+    cls = next(n for n in ast.parse(src).body if isinstance(n, ast.ClassDef)
+               and n.name == "Tensor")
+    in_class = set()
+    for node in cls.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            in_class.add(node.name)
+        elif isinstance(node, ast.Assign):
+            in_class.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    python_made = {"__module__", "__doc__", "__slots__", "__weakref__", "__qualname__",
+                   "__firstlineno__", "__static_attributes__", "__annotations__"}
+    stray = sorted(k for k in vars(Tensor) if k not in in_class and k not in TENSOR_METHODS
+                   and k not in Tensor.__slots__ and k not in python_made)
+    assert not stray, f"Tensor attributes defined outside the class and the table: {stray}"
+    for k in ("T", "mT", "t", "mm", "view", "sum", "__add__", "__getitem__"):
+        assert k in TENSOR_METHODS
+    for k in ("size", "numel", "dim", "add_", "zero_", "backward", "detach"):
+        assert k in in_class
+    # and no module assigns Tensor attributes itself
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            if not f.endswith(".py") or f == "methods.py":
+                continue
+            tree = ast.parse(open(os.path.join(dirpath, f), encoding="utf-8").read())
+            for node in ast.walk(tree):
+                targets = node.targets if isinstance(node, ast.Assign) else []
+                for t in targets:
+                    assert not (isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
+                                and t.value.id == "Tensor"), f"{f}:{node.lineno} patches Tensor"
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setattr":
+                    arg = node.args[0] if node.args else None
+                    assert not (isinstance(arg, ast.Name) and arg.id == "Tensor"), \
+                        f"{f}:{node.lineno} patches Tensor"

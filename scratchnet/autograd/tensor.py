@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import engine, grad_mode
+from . import engine, grad_mode, plumbing
 from .. import dtypes
 from ..shapes import normalize_axis
 
@@ -151,8 +151,7 @@ class Tensor:
         return t
 
     def clone(self):
-        from ..ops.elementwise import Clone
-        return Clone.apply(self)
+        return plumbing.Clone.apply(self)
 
     def requires_grad_(self, requires_grad: bool = True):
         if requires_grad and self.data.dtype.kind not in "fc":
@@ -295,11 +294,10 @@ class Tensor:
 
     # -- dtype ------------------------------------------------------------------------------
     def to(self, dtype):
-        from ..ops.elementwise import Cast
         dtype = dtypes.as_dtype(dtype)
         if dtype == self.dtype:
             return self
-        return Cast.apply(self, dtype=dtype)
+        return plumbing.Cast.apply(self, dtype=dtype)
 
     def double(self):
         return self.to(np.float64)
