@@ -10,17 +10,34 @@ which is the slides' (W - K + 2P)/S + 1 for d = 1.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
 
-def pair(v, name="value"):
-    """(a, b) from an int or a 2-sequence, as PyTorch's _pair."""
+def ntuple(v, n, name="value", op=None, minimum=None):
+    """n ints from an int (repeated) or an n-sequence, as PyTorch's _ntuple: the one
+    normaliser of kernel sizes, strides, paddings and output sizes. Like torch it refuses
+    non-integers (2.5, 2.0, True). Errors start with `op` and name the argument."""
+    where = f"{op}: " if op else ""
     if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair, got {v!r}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
+        if len(v) != n:
+            kind = "a pair" if n == 2 else f"a {n}-tuple"
+            raise ValueError(f"{where}{name} must be an int or {kind}, got {v!r}")
+        vals = tuple(v)
+    else:
+        vals = (v,) * n
+    if not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in vals):
+        raise TypeError(f"{where}{name} must be integers, got {v!r}")
+    out = tuple(int(a) for a in vals)
+    if minimum is not None and min(out) < minimum:
+        raise ValueError(f"{where}{name} must be >= {minimum}, got {v!r}")
+    return out
+
+
+def pair(v, name="value", op=None, minimum=None):
+    """(a, b) from an int or a 2-sequence (PyTorch's _pair); see ntuple."""
+    return ntuple(v, 2, name, op, minimum)
 
 
 def normalize_axis(axis, ndim, op):

@@ -16,6 +16,21 @@ class GraphFreedError(RuntimeError):
     pass
 
 
+_strict_dtypes = False
+
+
+def set_strict_dtypes(enabled: bool) -> None:
+    """Strict dtype mode: a backward that returns a gradient of another dtype than its input
+    raises instead of being cast. A float64 gradient for a float32 input means the op
+    computed in float64, which the cast would hide; the test suite runs in this mode."""
+    global _strict_dtypes
+    _strict_dtypes = bool(enabled)
+
+
+def strict_dtypes_enabled() -> bool:
+    return _strict_dtypes
+
+
 def _topological_order(root):
     """Nodes reachable from `root`, each after every node that consumes its outputs."""
     order = []
@@ -81,6 +96,11 @@ def run_backward(tensor, gradient, retain_graph: bool):
                         f"{node.fn.__name__}.backward returned a gradient of shape {g.shape} "
                         f"for an input of shape {t.data.shape}")
                 if g.dtype != t.data.dtype:
+                    if _strict_dtypes:
+                        raise TypeError(
+                            f"{node.fn.__name__}.backward returned a {g.dtype} gradient for a "
+                            f"{t.data.dtype} input (strict dtype mode): the op computed in "
+                            f"another precision than its input")
                     g = g.astype(t.data.dtype)
                 if t._node is None:
                     _accumulate_leaf(t, g)

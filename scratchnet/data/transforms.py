@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.tensor import Tensor
+from ..shapes import pair
 from ._generator import draw_from, own_generator
 
 __all__ = ["Compose", "Lambda", "ToTensor", "Normalize", "Pad", "CenterCrop",
@@ -53,19 +54,6 @@ def _image(img, who):
 
 def _same_kind(a, was_tensor):
     return Tensor(a) if was_tensor else a
-
-
-def _size_pair(size, who, name="size"):
-    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
-        h = w = int(size)
-    elif isinstance(size, (tuple, list)) and len(size) == 2 \
-            and all(isinstance(s, numbers.Integral) for s in size):
-        h, w = int(size[0]), int(size[1])
-    else:
-        raise TypeError(f"{who}: {name} must be an int or an (h, w) pair, got {size!r}")
-    if h < 1 or w < 1:
-        raise ValueError(f"{who}: {name} must be positive, got {size!r}")
-    return h, w
 
 
 def _fill_plane(a, fill, who):
@@ -115,7 +103,7 @@ def resize(img, size):
     downscaling by a large factor therefore aliases.
     """
     a, was_tensor = _image(img, "resize")
-    out_h, out_w = _size_pair(size, "resize")
+    out_h, out_w = pair(size, "size", "resize", minimum=1)
     h, w = a.shape[-2:]
     if (out_h, out_w) == (h, w):
         return _same_kind(a.copy(), was_tensor)
@@ -359,7 +347,7 @@ class CenterCrop(Transform):
     for left, as torchvision. The image must be at least the crop size."""
 
     def __init__(self, size):
-        self.size = _size_pair(size, "CenterCrop")
+        self.size = pair(size, "size", "CenterCrop", minimum=1)
 
     def _fields(self):
         return {"size": self.size}
@@ -420,7 +408,7 @@ class RandomCrop(Transform):
 
     def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant",
                  generator=None):
-        self.size = _size_pair(size, "RandomCrop")
+        self.size = pair(size, "size", "RandomCrop", minimum=1)
         self.padding = _pad_amounts(padding, "RandomCrop") if padding is not None else None
         if padding_mode not in _PAD_MODES:
             raise ValueError(f"RandomCrop: padding_mode must be one of {sorted(_PAD_MODES)}, "
@@ -472,7 +460,7 @@ class Resize(Transform):
                 raise ValueError(f"Resize: size must be positive, got {size}")
             self.size = int(size)
         else:
-            self.size = _size_pair(size, "Resize")
+            self.size = pair(size, "size", "Resize", minimum=1)
 
     def _fields(self):
         return {"size": self.size}
@@ -499,7 +487,7 @@ class RandomResizedCrop(Transform):
     """
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), generator=None):
-        self.size = _size_pair(size, "RandomResizedCrop")
+        self.size = pair(size, "size", "RandomResizedCrop", minimum=1)
         scale = tuple(float(s) for s in scale)
         ratio = tuple(float(r) for r in ratio)
         if len(scale) != 2 or not 0 < scale[0] <= scale[1]:

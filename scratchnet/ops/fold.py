@@ -15,8 +15,7 @@ import numpy as np
 
 from ..autograd.function import Function, register
 from ..kernels.im2col import col2im, im2col
-from ..shapes import conv_output_size
-from .conv import _ints
+from ..shapes import conv_output_size, pair
 from .methods import as_tensor
 
 
@@ -63,10 +62,10 @@ class Fold(Function):
 
 
 def _window(op, kernel_size, dilation, padding, stride):
-    k = _ints(kernel_size, 2, "kernel_size", op, 1)
-    d = _ints(dilation, 2, "dilation", op, 1)
-    p = _ints(padding, 2, "padding", op, 0)
-    s = _ints(stride, 2, "stride", op, 1)
+    k = pair(kernel_size, "kernel_size", op, 1)
+    d = pair(dilation, "dilation", op, 1)
+    p = pair(padding, "padding", op, 0)
+    s = pair(stride, "stride", op, 1)
     return k, s, p, d
 
 
@@ -106,7 +105,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     H' * W' as in unfold. A (C*kh*kw, L) input gives (C, H, W)."""
     cols = as_tensor(input)
     window = _window("fold", kernel_size, dilation, padding, stride)
-    hw = _ints(output_size, 2, "output_size", "fold", 1)
+    hw = pair(output_size, "output_size", "fold", 1)
     layer = _describe("fold", *window)
     if cols.ndim not in (2, 3):
         raise ValueError(f"{layer}: expected a 2-D (C*kh*kw, L) or 3-D (N, C*kh*kw, L) input, "

@@ -194,7 +194,8 @@ class CrossEntropy(Function):
             soft = None
             if eps:
                 valid = (target != ignore_index)[:, None]
-                soft = (eps / n_classes) * (w if w is not None else 1.0) * valid
+                # a scalar of x's dtype: a Python float times the bool mask would be float64
+                soft = x.dtype.type(eps / n_classes) * (w if w is not None else 1) * valid
                 loss = loss - (soft * logp).sum(axis=1)
             denom = wt.sum()
             ctx.save_for_backward(p, safe, hard, soft)

@@ -24,7 +24,7 @@ import numpy as np
 from ..autograd.function import Function, register
 from ..kernels import pool as K
 from ..kernels import unpool as KU
-from ..shapes import conv_output_size, pair
+from ..shapes import conv_output_size, ntuple, pair
 from .methods import as_tensor
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -344,11 +344,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
     def as_1x(v, name, fill):
         # a 1-D window is a 2-D window of height 1: (fill, v)
-        if isinstance(v, (tuple, list)):
-            if len(v) != 1:
-                raise ValueError(f"max_pool1d: {name} must be an int or a 1-tuple, got {v!r}")
-            v = v[0]
-        return (fill, int(v))
+        return (fill,) + ntuple(v, 1, name, "max_pool1d")
 
     no_stride = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
     res = MaxPool2d.apply(x.unsqueeze(-2), kernel_size=as_1x(kernel_size, "kernel_size", 1),
