@@ -40,6 +40,36 @@ def pair(v, name="value", op=None, minimum=None):
     return ntuple(v, 2, name, op, minimum)
 
 
+def describe_window(op, k, s=(1, 1), p=(0, 0), d=(1, 1), *, channels=None, groups=1,
+                    output_padding=None, ceil_mode=False, stride_always=False):
+    """How errors name a sliding-window layer: 'conv2d(3->16, k=5x3, s=2, p=1)',
+    'max_pool2d(k=3, s=2)'. Equal values show as one number, different ones as the slides'
+    5x3. Defaults (stride 1, no padding, dilation 1, one group) are left out, except the
+    stride of a pooling layer (stride_always), whose default is the kernel size.
+    channels: (in, out) for a convolution."""
+    def show(v):
+        if isinstance(v, str):
+            return repr(v)
+        v = tuple(v)
+        return str(v[0]) if len(set(v)) == 1 else "x".join(str(a) for a in v)
+
+    parts = [f"{channels[0]}->{channels[1]}"] if channels is not None else []
+    parts.append(f"k={show(k)}")
+    if stride_always or any(a != 1 for a in s):
+        parts.append(f"s={show(s)}")
+    if isinstance(p, str) or any(p):
+        parts.append(f"p={show(p)}")
+    if output_padding is not None and any(output_padding):
+        parts.append(f"output_padding={show(output_padding)}")
+    if any(a != 1 for a in d):
+        parts.append(f"d={show(d)}")
+    if groups != 1:
+        parts.append(f"groups={groups}")
+    if ceil_mode:
+        parts.append("ceil_mode=True")
+    return f"{op}({', '.join(parts)})"
+
+
 def normalize_axis(axis, ndim, op):
     """A tuple of non-negative axes, or None for all; errors name the op and the rank."""
     if axis is None:

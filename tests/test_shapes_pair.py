@@ -53,3 +53,22 @@ def test_the_old_private_normalisers_are_gone():
     for mod, name in [(oc, "_ints"), (oc, "_one"), (mc, "_ntuple"), (mp, "_pair"),
                       (t, "_size_pair")]:
         assert not hasattr(mod, name), f"{mod.__name__}.{name} is back"
+
+
+def test_conv_pool_and_unfold_errors_name_a_kernel_the_same_way():
+    x = sn.zeros(1, 1, 4, 2)
+    msgs = []
+    for call in (lambda: F.conv2d(x, sn.zeros(1, 1, 2, 3)),
+                 lambda: F.max_pool2d(x, (2, 3), 1),
+                 lambda: F.avg_pool2d(x, (2, 3), 1),
+                 lambda: F.unfold(x, (2, 3))):
+        with pytest.raises(ValueError) as e:
+            call()
+        msgs.append(str(e.value))
+    assert msgs[0].startswith("conv2d(1->1, k=2x3) width:")
+    assert msgs[1].startswith("max_pool2d(k=2x3, s=1) width:")
+    assert msgs[2].startswith("avg_pool2d(k=2x3, s=1) width:")
+    assert msgs[3].startswith("unfold(k=2x3) width:")
+    assert shapes.describe_window("conv_transpose2d", (3, 3), (2, 2), (1, 1), (1, 1),
+                                  channels=(8, 4), groups=2, output_padding=(1, 0)) == \
+        "conv_transpose2d(8->4, k=3, s=2, p=1, output_padding=1x0, groups=2)"

@@ -45,7 +45,7 @@ import numpy as np
 from ..autograd.function import Function, register
 from ..kernels import conv_depthwise as KD
 from ..kernels.im2col import col2im, im2col
-from ..shapes import conv_output_size, conv_transpose_output_size, ntuple
+from ..shapes import conv_output_size, conv_transpose_output_size, describe_window, ntuple
 from .methods import as_tensor
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -197,26 +197,6 @@ def _flat_window(g):
 
 # -- argument checking ---------------------------------------------------------------------
 
-def _describe(op, c_in, c_out, k, s, p, d, groups, output_padding=None):
-    """'conv2d(3->16, k=5, s=2, p=1)': the layer as the error messages name it."""
-    def show(v):
-        if isinstance(v, str):
-            return repr(v)
-        return str(v[0]) if len(set(v)) == 1 else "x".join(str(a) for a in v)
-    parts = [f"{c_in}->{c_out}", f"k={show(k)}"]
-    if any(a != 1 for a in s):
-        parts.append(f"s={show(s)}")
-    if isinstance(p, str) or any(p):
-        parts.append(f"p={show(p)}")
-    if output_padding is not None and any(output_padding):
-        parts.append(f"output_padding={show(output_padding)}")
-    if any(a != 1 for a in d):
-        parts.append(f"d={show(d)}")
-    if groups != 1:
-        parts.append(f"groups={groups}")
-    return f"{op}({', '.join(parts)})"
-
-
 def _check_arrays(op, x, weight, bias, spatial):
     """dtypes and ranks; returns (x with a batch dimension, whether one was added)."""
     names = {1: "(N, C, L)", 2: "(N, C, H, W)"}[spatial]
@@ -276,8 +256,8 @@ def _conv_geometry(op, x, weight, bias, stride, padding, dilation, groups, spati
     else:
         p = ntuple(padding, 2, "padding", op, 0)
     shown = slice(2 - spatial, 2)
-    layer = _describe(op, C, K, (kh, kw)[shown], s[shown],
-                      padding if p is None else p[shown], d[shown], groups)
+    layer = describe_window(op, (kh, kw)[shown], s[shown], padding if p is None else p[shown],
+                            d[shown], channels=(C, K), groups=groups)
     if isinstance(groups, (int, np.integer)) and groups >= 1 and Cg * groups != C:
         raise ValueError(f"{layer}: the input has {C} channels but the weight "
                          f"{tuple(weight.shape)} expects weight.shape[1] * groups = "
@@ -311,7 +291,8 @@ def _conv_transpose_geometry(op, x, weight, bias, stride, padding, output_paddin
     ok_groups = isinstance(groups, (int, np.integer)) and not isinstance(groups, bool) \
         and groups >= 1
     c_out = Kg * groups if ok_groups else Kg
-    layer = _describe(op, C_in, c_out, (kh, kw), s, p, d, groups, output_padding=op_)
+    layer = describe_window(op, (kh, kw), s, p, d, channels=(C_in, c_out), groups=groups,
+                            output_padding=op_)
     if C_w != C_in:
         raise ValueError(f"{layer}: the input has {C_in} channels but the weight "
                          f"{tuple(weight.shape)} expects weight.shape[0] = {C_w} "

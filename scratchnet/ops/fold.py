@@ -15,7 +15,7 @@ import numpy as np
 
 from ..autograd.function import Function, register
 from ..kernels.im2col import col2im, im2col
-from ..shapes import conv_output_size, pair
+from ..shapes import conv_output_size, describe_window, pair
 from .methods import as_tensor
 
 
@@ -69,10 +69,6 @@ def _window(op, kernel_size, dilation, padding, stride):
     return k, s, p, d
 
 
-def _describe(op, k, s, p, d):
-    return f"{op}(kernel_size={k}, dilation={d}, padding={p}, stride={s})"
-
-
 def _blocks(layer, hw, window):
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = window
     return (conv_output_size(hw[0], kh, sh, ph, dh, layer=f"{layer} height"),
@@ -85,7 +81,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     A (C, H, W) input gives (C*kh*kw, L)."""
     x = as_tensor(input)
     window = _window("unfold", kernel_size, dilation, padding, stride)
-    layer = _describe("unfold", *window)
+    layer = describe_window("unfold", *window)
     if x.ndim not in (3, 4):
         raise ValueError(f"{layer}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
                          f"shape {tuple(x.shape)}")
@@ -106,7 +102,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     cols = as_tensor(input)
     window = _window("fold", kernel_size, dilation, padding, stride)
     hw = pair(output_size, "output_size", "fold", 1)
-    layer = _describe("fold", *window)
+    layer = describe_window("fold", *window)
     if cols.ndim not in (2, 3):
         raise ValueError(f"{layer}: expected a 2-D (C*kh*kw, L) or 3-D (N, C*kh*kw, L) input, "
                          f"got shape {tuple(cols.shape)}")
