@@ -72,3 +72,18 @@ def test_conv_pool_and_unfold_errors_name_a_kernel_the_same_way():
     assert shapes.describe_window("conv_transpose2d", (3, 3), (2, 2), (1, 1), (1, 1),
                                   channels=(8, 4), groups=2, output_padding=(1, 0)) == \
         "conv_transpose2d(8->4, k=3, s=2, p=1, output_padding=1x0, groups=2)"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [(7, 5), (3, 11), (16, 2)])
+def test_transforms_resize_shares_interpolates_bilinear_rule(dtype, size):
+    """data.transforms.resize and F.interpolate(mode='bilinear') use one half-pixel table
+    (kernels/upsample.linear_table): same numbers, up to the order of the sums."""
+    img = np.random.default_rng(0).standard_normal((2, 6, 9)).astype(dtype)
+    ours = T.resize(img, size)
+    ref = F.interpolate(sn.tensor(img[None]), size=size, mode="bilinear",
+                        align_corners=False).data[0]
+    assert ours.dtype == dtype
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(ours, ref, rtol=tol, atol=tol)
+    assert not hasattr(T, "_bilinear_axis")

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.tensor import Tensor
+from ..kernels.upsample import linear_table
 from ..shapes import pair
 from ._generator import draw_from, own_generator
 
@@ -67,23 +68,11 @@ def _fill_plane(a, fill, who):
                      f"({a.shape[-3] if a.ndim >= 3 else 1}), got {fill!r}")
 
 
-def _bilinear_axis(n_in, n_out):
-    """Source indices and weights of a 1-D linear resize with half-pixel centres.
-
-    Output pixel o samples the input at s = (o + 0.5) * n_in / n_out - 0.5, clamped at 0 as
-    PyTorch does; it mixes pixels i0 = floor(s) and i1 = min(i0 + 1, n_in - 1).
-    """
-    s = (np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
-    s = np.maximum(s, 0.0)
-    i0 = np.minimum(np.floor(s).astype(np.int64), n_in - 1)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    w1 = s - i0
-    return i0, i1, 1.0 - w1, w1
-
-
 def _interp_matrix(n_in, n_out, dtype):
-    """(n_out, n_in) matrix of a 1-D linear resize: row o holds the two weights of output o."""
-    i0, i1, w0, w1 = _bilinear_axis(n_in, n_out)
+    """(n_out, n_in) matrix of a 1-D linear resize: row o holds the two weights of output o.
+    The taps and weights are F.interpolate's (kernels/upsample.linear_table, half-pixel
+    centres, align_corners=False), so the two resizes cannot drift apart."""
+    i0, i1, w0, w1 = linear_table(n_in, n_out, None, False, dtype)
     m = np.zeros((n_out, n_in), dtype=dtype)
     rows = np.arange(n_out)
     np.add.at(m, (rows, i0), w0.astype(dtype))      # at the border i0 == i1: weights add up
