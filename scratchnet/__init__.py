@@ -121,7 +121,8 @@ from .serialization import load, load_safetensors, save, save_safetensors
 from . import nn  # noqa: E402
 from . import data, utils  # noqa: E402
 from . import optim  # noqa: E402
-from .summary import receptive_field, summary  # noqa: E402
+from .receptive import receptive_field  # noqa: E402
+from .summary import summary  # noqa: E402
 
 float = float32
 double = float64

@@ -14,7 +14,7 @@ LAYERS = {
     "kernels": 0, "dtypes": 0, "shapes": 0, "random": 0,
     "autograd": 1,
     "ops": 2, "creation": 2, "gradcheck": 2, "conv_matrix": 2, "serialization": 2,
-    "nn": 3, "optim": 3, "data": 3, "utils": 3, "receptive_field": 3, "summary": 3,
+    "nn": 3, "optim": 3, "data": 3, "utils": 3, "receptive": 3, "summary": 3,
     "models": 4, "exercises": 4, "train": 4, "recipes": 4, "lesson": 4, "plotting": 4,
     "cli": 4, "__main__": 4, "": 4,
 }

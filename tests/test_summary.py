@@ -337,3 +337,18 @@ def test_receptive_field_matches_pytorch_gradient(name):
     start, jump = ours.rows[-1].start, ours.jump
     assert ((rows[0] + rows[-1]) / 2, (cols[0] + cols[-1]) / 2) == \
         (start[0] + h * jump, start[1] + w * jump)
+
+
+def test_summary_and_receptive_field_are_two_modules():
+    import importlib
+
+    # import_module, not `import scratchnet.summary as m`: that would give the function
+    receptive = importlib.import_module("scratchnet.receptive")
+    summary_module = importlib.import_module("scratchnet.summary")
+    assert summary_module.summary is sn.summary
+
+    assert sn.receptive_field is receptive.receptive_field
+    assert isinstance(sn.receptive_field([3, 3]), receptive.ReceptiveField)
+    assert callable(sn.summary)
+    assert not hasattr(summary_module, "ReceptiveField")
+    assert not hasattr(summary_module, "_walk")
