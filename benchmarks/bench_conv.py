@@ -87,8 +87,6 @@ CONV_T_SHAPES = [
 LARGE_3X3 = ("3x3_at_56", "3x3_at_28")
 
 
-# -- the textbook NumPy im2col -----------------------------------------------------------------
-
 def np_cols(xp, k, s, oh, ow):
     """(N, C, Hp, Wp) padded -> (N, C, k, k, oh, ow): one strided slice per kernel offset."""
     N, C = xp.shape[:2]
@@ -156,8 +154,6 @@ def np_conv_t_backward(x, w, dy, s, p):
     dw = np.tensordot(x, cols, axes=([0, 2, 3], [0, 4, 5]))
     return dx, dw
 
-
-# -- workloads ---------------------------------------------------------------------------------
 
 def conv_workloads(cfg, torch, rng):
     N, C, H, W, K, k, s, p, g = cfg
@@ -273,8 +269,6 @@ def run_rounds(work, repeats, ceiling=None):
             gemm.append(timed(ceiling))
     return times, gemm
 
-
-# -- extras ------------------------------------------------------------------------------------
 
 class KeepColumnsConv2d(sn.Function):
     """conv2d (groups=1) that keeps the forward's columns for backward: the design the
@@ -452,8 +446,6 @@ def extra_compile():
         print(f"  {label}: import {r['import_s']:.2f} s, first calls {r['first_calls_s']:.2f} s")
     return res
 
-
-# -- report ------------------------------------------------------------------------------------
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

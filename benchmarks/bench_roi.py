@@ -55,7 +55,6 @@ def proposals(rng, k, image=800):
     return np.stack([np.zeros(k), x1, y1, x1 + w, y1 + h], axis=1).astype(np.float32)
 
 
-# -- the per-box NumPy loops ---------------------------------------------------------------------
 def c_round(v):
     return int(math.copysign(math.floor(abs(v) + 0.5), v))
 
@@ -149,7 +148,6 @@ def loop_roi_align_backward(grad, rois, shape, scale=SCALE, pooled=OUT):
     return gx_all
 
 
-# -- timing --------------------------------------------------------------------------------------
 def interleaved(workloads, repeats):
     """{name: (median wall seconds, median CPU seconds of all threads)}; one warm-up call
     each, then `repeats` rounds in turn. A workload with a `prepare` attribute gets it

@@ -15,7 +15,7 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import dtypes  # noqa: E402
-from .autograd import (
+from .autograd import (  # noqa: E402
     REGISTRY,
     Context,
     Function,
@@ -26,7 +26,7 @@ from .autograd import (
     register,
     set_grad_enabled,
 )
-from .creation import (
+from .creation import (  # noqa: E402
     arange,
     empty,
     eye,
@@ -44,7 +44,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .dtypes import (
+from .dtypes import (  # noqa: E402
     bool_,
     float16,
     float32,
@@ -55,8 +55,8 @@ from .dtypes import (
     set_default_dtype,
     uint8,
 )
-from .gradcheck import GradcheckError, GradcheckReport, gradcheck
-from .ops.methods import (
+from .gradcheck import GradcheckError, GradcheckReport, gradcheck  # noqa: E402
+from .ops.methods import (  # noqa: E402
     abs,
     add,
     argmax,
@@ -113,11 +113,11 @@ from .ops.methods import (
     var,
     where,
 )
-from .random import initial_seed, manual_seed
+from .random import initial_seed, manual_seed  # noqa: E402
 from .shapes import (conv_output_size, conv_transpose_output_size,  # noqa: E402
                      explain_conv_output_size, explain_conv_transpose_output_size)
 from .conv_matrix import conv_matrix  # noqa: E402
-from .serialization import load, load_safetensors, save, save_safetensors
+from .serialization import load, load_safetensors, save, save_safetensors  # noqa: E402
 from . import nn  # noqa: E402
 from . import data, utils  # noqa: E402
 from . import optim  # noqa: E402

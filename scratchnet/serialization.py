@@ -46,8 +46,6 @@ FORMAT = "scratchnet.checkpoint"
 VERSION = 1
 
 
-# -- atomic writes ---------------------------------------------------------------------------
-
 def _atomic_write(path, write):
     """Call write(file) on a temporary file beside `path`, fsync it, then rename it over
     `path`. On any failure the temporary file is removed and `path` is untouched."""
@@ -80,8 +78,6 @@ def _atomic_write(path, write):
     finally:
         os.close(dfd)
 
-
-# -- save / load -----------------------------------------------------------------------------
 
 _SCALARS = {int: "int", float: "float", bool: "bool", str: "str"}
 
@@ -221,8 +217,6 @@ def load(f, as_numpy=False):
                          f"version {VERSION}")
     return _rebuild(meta["tree"], files, as_numpy, where)
 
-
-# -- safetensors -----------------------------------------------------------------------------
 
 _ST_DTYPES = {"BOOL": np.dtype(np.bool_), "U8": np.dtype(np.uint8), "I8": np.dtype(np.int8),
               "U16": np.dtype("<u2"), "I16": np.dtype("<i2"), "F16": np.dtype("<f2"),

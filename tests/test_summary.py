@@ -352,3 +352,10 @@ def test_summary_and_receptive_field_are_two_modules():
     assert callable(sn.summary)
     assert not hasattr(summary_module, "ReceptiveField")
     assert not hasattr(summary_module, "_walk")
+
+
+def test_conv1d_macs_by_hand():
+    # Conv1d(2 -> 4, k=3) on length 10: 8 outputs x 4 channels, each 2 * 3 multiply-adds
+    s = sn.summary(nn.Sequential(nn.Conv1d(2, 4, 3)), (2, 10))
+    assert s.total_macs == 8 * 4 * 2 * 3
+    assert s.rows[-1].macs == 192

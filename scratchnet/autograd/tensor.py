@@ -59,7 +59,6 @@ class Tensor:
         t.requires_grad = node is not None
         return t
 
-    # -- properties -------------------------------------------------------------------------
     @property
     def shape(self):
         return self.data.shape
@@ -101,7 +100,6 @@ class Tensor:
     def numel(self):
         return self.data.size
 
-    # -- conversion -------------------------------------------------------------------------
     def numpy(self):
         """The underlying array (shared, not copied). Like PyTorch, refuses when it would
         silently drop the graph: call .detach().numpy() for a tensor that requires grad."""
@@ -168,7 +166,6 @@ class Tensor:
             self._retains_grad = True
         return self
 
-    # -- backward ---------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph: bool = False):
         """Accumulate d(self)/d(leaf) * gradient into every leaf's .grad.
 
@@ -292,7 +289,6 @@ class Tensor:
             return NotImplemented
         return getattr(self, name)(inputs[0])
 
-    # -- dtype ------------------------------------------------------------------------------
     def to(self, dtype):
         dtype = dtypes.as_dtype(dtype)
         if dtype == self.dtype:
@@ -317,7 +313,6 @@ class Tensor:
     def type(self, dtype=None):
         return self.dtype if dtype is None else self.to(dtype)
 
-    # -- repr -------------------------------------------------------------------------------
     def __repr__(self):
         body = np.array2string(self.data, separator=", ", precision=4, suppress_small=True,
                                prefix="tensor(", max_line_width=100)

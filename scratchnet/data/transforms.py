@@ -36,8 +36,6 @@ __all__ = ["Compose", "Lambda", "ToTensor", "Normalize", "Pad", "CenterCrop",
            "RandomResizedCrop", "RandomRotation", "ColorJitter", "resize", "rotate"]
 
 
-# -- helpers ---------------------------------------------------------------------------------
-
 def _image(img, who):
     """(array, was_tensor) of a floating (..., H, W) image, or a teaching error."""
     was_tensor = isinstance(img, Tensor)
@@ -203,8 +201,6 @@ class Transform:
         return f"{type(self).__name__}({args})"
 
 
-# -- composition and conversion --------------------------------------------------------------
-
 class Compose(Transform):
     """Apply transforms in order: Compose([f, g])(x) = g(f(x))."""
 
@@ -299,8 +295,6 @@ class Normalize(Transform):
             return img
         return _same_kind((a - mean) / std, was_tensor)
 
-
-# -- geometry --------------------------------------------------------------------------------
 
 class Pad(Transform):
     """Pad the borders: (C, H, W) -> (C, top + H + bottom, left + W + right).
@@ -552,8 +546,6 @@ class RandomRotation(Transform):
         a, was_tensor = _image(img, "RandomRotation")
         return _same_kind(rotate(a, self.get_params(), self.fill), was_tensor)
 
-
-# -- colour ----------------------------------------------------------------------------------
 
 def _grayscale(a):
     """ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B of (..., 3, H, W) -> (..., 1, H, W)."""

@@ -76,7 +76,6 @@ def _F():
     return F
 
 
-# -- linear ---------------------------------------------------------------------------------
 def _linear_cases():
     def mk(n, d, m):
         return lambda rng: ([rng.standard_normal((n, d)), rng.standard_normal((m, d)),
@@ -106,7 +105,6 @@ LINEAR = Exercise(
 )
 
 
-# -- relu -----------------------------------------------------------------------------------------
 RELU = Exercise(
     "relu", "ReLU: out = max(x, 0)",
     ["x"], ["x"],
@@ -124,7 +122,6 @@ RELU = Exercise(
 )
 
 
-# -- softmax + cross-entropy -------------------------------------------------------------------------
 def _ce_ref(logits, labels):
     n = logits.shape[0]
     logp = logits.log_softmax(axis=1)
@@ -156,7 +153,6 @@ SOFTMAX_CE = Exercise(
 )
 
 
-# -- conv2d with loops -------------------------------------------------------------------------------
 def _conv_case(n, c, h, w, k, kh, kw, stride, pad):
     return lambda rng: ([rng.standard_normal((n, c, h, w)), rng.standard_normal((k, c, kh, kw)),
                          rng.standard_normal(k)], {"stride": stride, "padding": pad})
@@ -192,7 +188,6 @@ CONV2D = Exercise(
 )
 
 
-# -- max pooling with overlapping windows ------------------------------------------------------------
 def _pool_dx_assign(d, x, kernel_size, stride):
     n, c, h, w = x.shape
     dx = np.zeros_like(x)
@@ -223,7 +218,6 @@ MAX_POOL = Exercise(
 )
 
 
-# -- batch norm (training mode) ----------------------------------------------------------------------
 def _bn_ref(x, gamma, beta, eps):
     mu = x.mean(axis=0, keepdims=True)
     var = x.var(axis=0, keepdims=True, correction=0)
@@ -257,7 +251,6 @@ BATCH_NORM = Exercise(
 )
 
 
-# -- max unpooling ---------------------------------------------------------------------------------------
 def _unpool_case(n, c, h, w, k):
     def make(rng):
         x = Tensor(rng.standard_normal((n, c, h * k, w * k)))
@@ -287,7 +280,6 @@ MAX_UNPOOL = Exercise(
 )
 
 
-# -- transposed convolution ---------------------------------------------------------------------------------
 def _convT_case(n, cin, cout, h, w, k, stride, pad):
     return lambda rng: ([rng.standard_normal((n, cin, h, w)),
                          rng.standard_normal((cin, cout, k, k))],

@@ -195,8 +195,6 @@ def _flat_window(g):
     return kh, kw, sh, sw, ph, pw, dh, dw
 
 
-# -- argument checking ---------------------------------------------------------------------
-
 def _check_arrays(op, x, weight, bias, spatial):
     """dtypes and ranks; returns (x with a batch dimension, whether one was added)."""
     names = {1: "(N, C, L)", 2: "(N, C, H, W)"}[spatial]
@@ -307,8 +305,6 @@ def _conv_transpose_geometry(op, x, weight, bias, stride, padding, output_paddin
                                        layer=f"{layer} width")
     return ConvGeometry(N, c_out, out_h, out_w, C_in, int(groups), (kh, kw), s, p, d, (H, W))
 
-
-# -- the ops -------------------------------------------------------------------------------
 
 def _conv_forward(ctx, op, spatial, x, weight, bias, stride, padding, dilation, groups):
     x_shape, w_shape = x.shape, weight.shape
@@ -434,8 +430,6 @@ class ConvTranspose2d(Function):
             db = grad.sum(axis=(0, 2, 3))
         return (dx, dw, db)[:len(ctx.needs_input_grad)]
 
-
-# -- functional API ------------------------------------------------------------------------
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution, as torch.nn.functional.conv2d.

@@ -107,7 +107,6 @@ def _same_shape(op, x, y, what="target"):
                          f"output))")
 
 
-# -- class-index targets --------------------------------------------------------------------------
 def _check_class_targets(op, x, target, ignore_index=None):
     """Validate integer class targets for logits/log-probs x of shape (N, C, *) or (C,)."""
     if x.ndim == 0:
@@ -317,7 +316,6 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return out.reshape(()) if unbatched and reduction == "none" else out
 
 
-# -- binary cross-entropy -------------------------------------------------------------------------
 @register("binary_cross_entropy")
 class BinaryCrossEntropy(Function):
     """x probabilities in [0, 1], y targets, same shape:
@@ -437,7 +435,6 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                               reduction=reduction)
 
 
-# -- regression losses ----------------------------------------------------------------------------
 class _PointwiseLoss(Function):
     """l = f(x - y) elementwise; subclasses give f and f' as `elementwise(d) -> (f, f')`.
     Backward: dl/dx = f'(d) and dl/dy = -f'(d), times the reduction's share."""
@@ -546,7 +543,6 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     return _pointwise(HuberLoss, "huber_loss", input, target, reduction, delta=float(delta))
 
 
-# -- metric learning ------------------------------------------------------------------------------
 @register("pairwise_distance")
 class PairwiseDistance(Function):
     """d = ||x1 - x2 + eps||_p over the last axis: x1, x2 (N, D) (broadcastable) -> (N,).
@@ -632,7 +628,6 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     return loss
 
 
-# -- multi-class hinge ----------------------------------------------------------------------------
 @register("multi_margin_loss")
 class MultiMarginLoss(Function):
     """The multi-class SVM hinge (R-CNN's per-class SVMs, CS231n's SVM loss):

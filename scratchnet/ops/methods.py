@@ -65,7 +65,6 @@ def _keep(keepdims, keepdim):
     return keepdim if keepdim is not None else keepdims
 
 
-# -- elementwise --------------------------------------------------------------------------------
 def add(a, b):
     return E.Add.apply(*_operands(a, b))
 
@@ -175,7 +174,6 @@ def matmul(a, b):
     return L.MatMul.apply(a, b)
 
 
-# -- reductions ---------------------------------------------------------------------------------
 def sum(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     a = as_tensor(a)
     if a.dtype.kind == "b":
@@ -221,7 +219,6 @@ def argmin(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     return R.ArgMin.apply(as_tensor(a), axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
 
 
-# -- shape --------------------------------------------------------------------------------------
 def _shape_arg(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
@@ -392,7 +389,6 @@ def getitem(a, index):
     return S.GetItem.apply(a, index=S.convert_index(index))
 
 
-# -- Tensor methods -----------------------------------------------------------------------------
 def _any(a, axis=None):
     return Tensor(np.asarray(a.data.any(axis=axis)))
 

@@ -36,7 +36,6 @@ def _same_dtype(op, x, param, name):
                         f"convert one of them (model.double() / model.float(), or x.to(...))")
 
 
-# -- linear ---------------------------------------------------------------------------------------
 @register("linear")
 class Linear(Function):
     """y = x W^T + b:  x (*, in), W (out, in), b (out,) -> y (*, out)."""
@@ -90,7 +89,6 @@ def linear(input, weight, bias=None):
     return Linear.apply(x, w, b)
 
 
-# -- batch norm -----------------------------------------------------------------------------------
 def _channel_sum(a, b=None):
     """Sum over every axis but axis 1, of `a` or of `a * b` (without building the product:
     at batch-norm sizes each temporary array costs as much as the arithmetic)."""
@@ -198,7 +196,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                            momentum=float(momentum), eps=float(eps))
 
 
-# -- local response normalisation -----------------------------------------------------------------
 def _channel_window_sum(x, before, after):
     """out[:, c] = x[:, c - before] + ... + x[:, c + after], channels outside [0, C) being 0."""
     c = x.shape[1]
@@ -253,7 +250,6 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
                                    k=float(k))
 
 
-# -- dropout --------------------------------------------------------------------------------------
 @register("dropout")
 class Dropout(Function):
     """y = x * mask, where mask (broadcastable to x) holds 0 for dropped units and 1/(1-p)

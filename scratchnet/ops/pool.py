@@ -304,8 +304,6 @@ class MaxUnpool2d(Function):
         return KU.max_unpool2d_backward(g, flat_idx).reshape(ctx.in_shape), None
 
 
-# -- the functional face ------------------------------------------------------------------------
-
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """2-D max pooling, as torch.nn.functional.max_pool2d.

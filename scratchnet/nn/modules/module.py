@@ -109,7 +109,6 @@ class Module:
                 output = new_output
         return output
 
-    # -- registration -----------------------------------------------------------------------------
     def _check_init(self, what):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {what} before Module.__init__() call: call "
@@ -221,7 +220,6 @@ class Module:
         keys += list(self._parameters) + list(self._buffers) + list(self._modules)
         return sorted(k for k in set(keys) if not k[0].isdigit())
 
-    # -- walking the tree -------------------------------------------------------------------------
     def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
         """(name, module) for this module and every descendant, depth first; "" is self.
         A module reachable twice (shared weights) is listed once."""
@@ -299,7 +297,6 @@ class Module:
         fn(self)
         return self
 
-    # -- modes and gradients ----------------------------------------------------------------------
     def train(self, mode: bool = True):
         """Training mode (the default): Dropout drops, BatchNorm uses batch statistics and
         updates its running ones. Applies to every descendant; returns self."""
@@ -331,7 +328,6 @@ class Module:
             else:
                 p.grad.data = np.zeros_like(p.grad.data)
 
-    # -- dtype ------------------------------------------------------------------------------------
     def to(self, *args, dtype=None, device=None):
         """Cast floating-point parameters and buffers in place (integer buffers such as
         num_batches_tracked keep their dtype). Accepts a dtype, and for code written for
@@ -373,7 +369,6 @@ class Module:
     def cpu(self):
         return self
 
-    # -- state dict -------------------------------------------------------------------------------
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
         """An OrderedDict from PyTorch-style dotted names to tensors: each module's parameters,
         then its persistent buffers, then its children's entries. Values share memory with the
@@ -439,7 +434,6 @@ class Module:
                 target._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
-    # -- hooks ------------------------------------------------------------------------------------
     def register_forward_hook(self, hook):
         """hook(module, inputs, output) runs after every forward; a non-None return value
         replaces the output. Use it to capture activations (feature-map figures, the style
@@ -455,7 +449,6 @@ class Module:
         self._forward_pre_hooks[handle.id] = hook
         return handle
 
-    # -- repr -------------------------------------------------------------------------------------
     def _get_name(self):
         return type(self).__name__
 
