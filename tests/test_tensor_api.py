@@ -270,3 +270,18 @@ def test_the_tensor_api_is_the_class_plus_one_table():
                     arg = node.args[0] if node.args else None
                     assert not (isinstance(arg, ast.Name) and arg.id == "Tensor"), \
                         f"{f}:{node.lineno} patches Tensor"
+
+
+def test_views_share_the_version_counter():
+    w = nn.Parameter(np.array([1.0, 2.0, 3.0, 4.0], np.float32))
+    x = sn.ones(4, requires_grad=True)
+    y = (x * w).sum()
+    v = w.view(2, 2)                 # a view: changing it changes w
+    assert v._version_cell is w._version_cell
+    with sn.no_grad():
+        v.mul_(0)
+    assert w._version == 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+    # an op that makes a new array keeps its own counter
+    assert (w * 2)._version_cell is not w._version_cell
