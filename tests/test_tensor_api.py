@@ -285,3 +285,17 @@ def test_views_share_the_version_counter():
         y.backward()
     # an op that makes a new array keeps its own counter
     assert (w * 2)._version_cell is not w._version_cell
+
+
+def test_writing_a_value_that_requires_grad_in_place_is_refused():
+    # torch would record these; dropping the gradient silently is what must not happen
+    w = sn.tensor([1.0, 2.0], requires_grad=True)
+    buf = sn.zeros(2)
+    for write in (lambda: buf.add_(w), lambda: buf.copy_(w * 2),
+                  lambda: buf.__setitem__(0, w[0])):
+        with pytest.raises(RuntimeError, match="requires grad.*no gradient would reach it"):
+            write()
+    buf.copy_(w.detach())
+    with sn.no_grad():
+        buf += w
+    np.testing.assert_array_equal(buf.data, [2.0, 4.0])

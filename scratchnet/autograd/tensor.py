@@ -2,7 +2,8 @@
 
 A tensor made by an op that read a tensor requiring grad carries `_node`, the recorded call;
 leaves (tensors you create) have none. Arithmetic, reductions, shape ops and indexing are
-attached as methods by `scratchnet.ops.methods`.
+the methods listed in one table, `TENSOR_METHODS` in `scratchnet/ops/methods.py` (the Tensor
+API beyond this class).
 
 `.data` and in-place changes (where scratchnet departs from torch, and where it follows it):
 
@@ -17,9 +18,11 @@ attached as methods by `scratchnet.ops.methods`.
   torch, an in-place op on a non-leaf tensor is not recorded in the graph: it raises, and the
   out-of-place form (`y = y + 1`) is the way.
 - Every tensor counts its in-place changes (`_version`; optimizer steps, `load_state_dict`
-  and `nn.init` count too, `detach()` shares the counter). An op records the versions of the
-  tensors its backward reads; if one changed before `backward()`, backward raises torch's
-  "modified by an inplace operation" error instead of returning a wrong gradient.
+  and `nn.init` count too; `detach()` and views such as `view`, `transpose` or `x[0]` share
+  their base's counter). An op records the versions of the tensors its backward reads; if
+  one changed before `backward()`, backward raises torch's "modified by an inplace
+  operation" error instead of returning a wrong gradient. Writing a value that requires grad
+  into a tensor in place is refused while grad mode is on (torch would record it).
 """
 from __future__ import annotations
 
@@ -191,7 +194,7 @@ class Tensor:
             g = g.astype(self.dtype, copy=False)
         engine.run_backward(self, g, retain_graph)
 
-    # in-place
+    # In-place changes and version counting: see the module docstring.
     @property
     def _version(self):
         """How many in-place changes this tensor's values have seen (torch's `_version`)."""
@@ -200,8 +203,18 @@ class Tensor:
     def _bump_version(self):
         self._version_cell[0] += 1
 
-    def _check_inplace(self, op):
-        if self.requires_grad and grad_mode.is_grad_enabled():
+    def _check_inplace(self, op, other=None):
+        if not grad_mode.is_grad_enabled():
+            return
+        if isinstance(other, Tensor) and other.requires_grad:
+            # torch would put this tensor into the graph; writing raw values would silently
+            # cut the gradient off
+            raise RuntimeError(
+                f"{op}: the value written in place requires grad, and in-place operations "
+                "are not recorded by scratchnet's autograd, so no gradient would reach it; "
+                "build the result out of place (sn.cat, sn.stack, sn.where, y = x + v) or "
+                "write .detach() if no gradient is wanted")
+        if self.requires_grad:
             if self._node is None:
                 raise RuntimeError(
                     f"{op}: a leaf tensor that requires grad is being used in an in-place "
@@ -212,7 +225,7 @@ class Tensor:
                 "recorded by scratchnet's autograd; write the out-of-place form (y = y + 1)")
 
     def _inplace(self, op, ufunc, other):
-        self._check_inplace(op)
+        self._check_inplace(op, other)
         value = other.data if isinstance(other, Tensor) else other
         try:
             ufunc(self.data, value, out=self.data, casting="same_kind")
@@ -249,7 +262,7 @@ class Tensor:
 
     def copy_(self, src):
         """Copy the values of `src` (broadcast to this shape, cast to this dtype)."""
-        self._check_inplace("copy_")
+        self._check_inplace("copy_", src)
         value = src.data if isinstance(src, Tensor) else np.asarray(src)
         np.copyto(self.data, value, casting="unsafe")
         self._bump_version()
@@ -265,7 +278,7 @@ class Tensor:
         return self.fill_(0)
 
     def __setitem__(self, index, value):
-        self._check_inplace("__setitem__")
+        self._check_inplace("__setitem__", value)
         if isinstance(index, Tensor):
             index = index.data
         elif isinstance(index, tuple):
