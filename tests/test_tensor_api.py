@@ -247,7 +247,8 @@ def test_the_tensor_api_is_the_class_plus_one_table():
         elif isinstance(node, ast.Assign):
             in_class.update(t.id for t in node.targets if isinstance(t, ast.Name))
     python_made = {"__module__", "__doc__", "__slots__", "__weakref__", "__qualname__",
-                   "__firstlineno__", "__static_attributes__", "__annotations__"}
+                   "__firstlineno__", "__static_attributes__", "__annotations__",
+                   "__slotnames__"}     # copyreg adds it when a tensor is pickled
     stray = sorted(k for k in vars(Tensor) if k not in in_class and k not in TENSOR_METHODS
                    and k not in Tensor.__slots__ and k not in python_made)
     assert not stray, f"Tensor attributes defined outside the class and the table: {stray}"
