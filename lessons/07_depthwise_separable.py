@@ -76,8 +76,8 @@ C, M, K = 3, 8, 3
 sn.manual_seed(0)
 standard = nn.Conv2d(C, M, K, padding=1, bias=False)
 print(f"standard conv weight {tuple(standard.weight.shape)} = (M, C, K, K): "
-      f"{standard.weight.size} weights = {K}*{K}*{C}*{M}")
-assert standard.weight.size == K * K * C * M
+      f"{standard.weight.numel()} weights = {K}*{K}*{C}*{M}")
+assert standard.weight.numel() == K * K * C * M
 
 # %% [markdown] lang="ko"
 # ## 채널별 합성곱: 채널마다 필터 하나, 공간 방향으로만

@@ -141,7 +141,7 @@ slide_is_wrong("fc6 weights", 177_209_344, 13 * 13 * 128 * 2 * 2048 * 2, fc6_by_
 # 384, 256, 256 filters instead of 96, 256, 384, 384, 256, and also rounds to 61 million.
 
 # %%
-total = sum(p.size for p in paper.parameters())
+total = sum(p.numel() for p in paper.parameters())
 print(f"paper's AlexNet: {total:,} parameters; with the slide's fc6: "
       f"{total - fc6_by_hand + 177_209_344:,}")
 check("AlexNet parameters (millions, paper's layout)", 61, round(total / 1e6),
@@ -151,7 +151,7 @@ check("AlexNet layers", 8, len(layers_with_weights), ko="AlexNet 층 수")
 
 sn.manual_seed(0)
 single = alexnet()
-total_tv = sum(p.size for p in single.parameters())
+total_tv = sum(p.numel() for p in single.parameters())
 print(f"torchvision's AlexNet: {total_tv:,} parameters")
 check("AlexNet parameters (millions, torchvision's layout)", 61, round(total_tv / 1e6),
       ko="AlexNet 파라미터 (백만 개, torchvision의 구성)")

@@ -307,7 +307,7 @@ with sn.no_grad():
     out = first_of_stage2(x)
 print(f"{tuple(x.shape)} -> {tuple(out.shape)}")
 assert projection.kernel_size == (1, 1) and projection.stride == (2, 2)
-assert projection.weight.size == 64 * 128 and out.shape == (1, 128, 8, 8)
+assert projection.weight.numel() == 64 * 128 and out.shape == (1, 128, 8, 8)
 # within a stage the shapes match and the shortcut is x itself
 assert r18.layer2[1].downsample is None
 
@@ -332,7 +332,7 @@ basic64 = BasicBlock(64, 64)
 
 
 def conv_weights(module):
-    return sum(m.weight.size for m in module.modules() if isinstance(m, nn.Conv2d))
+    return sum(m.weight.numel() for m in module.modules() if isinstance(m, nn.Conv2d))
 
 
 w_bottle, w_two, w_basic = conv_weights(bottleneck), conv_weights(two_3x3), conv_weights(basic64)

@@ -95,7 +95,7 @@ assert np.array_equal(out.numpy(), np.concatenate([b.numpy() for b in branches],
 
 # %%
 def conv_weights(module):
-    return sum(m.weight.size for m in module.modules() if isinstance(m, nn.Conv2d))
+    return sum(m.weight.numel() for m in module.modules() if isinstance(m, nn.Conv2d))
 
 
 for name, branch, direct in [("3x3", block3a.branch2, 192 * 3 * 3 * 128),
@@ -252,7 +252,7 @@ check("FC1: C -> C/r (weight shape)", (C // r, C), se.fc1.weight.shape,
       ko="FC1: C -> C/r (가중치 모양)")
 check("FC2: C/r -> C (weight shape)", (C, C // r), se.fc2.weight.shape,
       ko="FC2: C/r -> C (가중치 모양)")
-se_params = sum(p.size for p in se.parameters())
+se_params = sum(p.numel() for p in se.parameters())
 assert se_params == 2 * C * C // r + C // r + C
 print(f"SE block on {C} channels, r = {r}: {se_params} parameters = 2C^2/r + C/r + C")
 
@@ -351,7 +351,7 @@ assert np.abs(s[a] - s[b]).max() > 1e-3      # the weights do depend on the inpu
 # %%
 sn.manual_seed(0)
 r50, se50 = models.resnet50(), models.se_resnet50()
-p50, pse = sum(p.size for p in r50.parameters()), sum(p.size for p in se50.parameters())
+p50, pse = sum(p.numel() for p in r50.parameters()), sum(p.numel() for p in se50.parameters())
 print(f"ResNet-50 {p50:,} parameters, SE-ResNet-50 {pse:,}: +{pse / p50 - 1:.1%}")
 assert 0.05 < pse / p50 - 1 < 0.15
 block = se50.layer1[0]
@@ -387,7 +387,7 @@ def depth(module):
 
 
 def millions(model):
-    return sum(p.size for p in model.parameters()) / 1e6
+    return sum(p.numel() for p in model.parameters()) / 1e6
 
 
 sn.manual_seed(0)
@@ -443,7 +443,7 @@ for n1, r3, n3, r5, n5, pp in table1:
     c = n1 + n3 + n5 + pp
 by_hand += c * 1000                                         # the classifier, 1024 -> 1000
 paper_layout = models.googlenet(large_kernel=5)
-ours = sum(m.weight.size for m in paper_layout.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+ours = sum(m.weight.numel() for m in paper_layout.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
 slide_is_wrong("2014 GoogLeNet: parameters", 5_000_000, round(61e6 / 12, -6), by_hand, ours,
                "61M / 12, rounded; the layers of the paper's Table 1 add up to "
                f"{by_hand / 1e6:.1f} million weights",

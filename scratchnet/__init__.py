@@ -15,7 +15,7 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import dtypes  # noqa: E402
-from .autograd import (
+from .autograd import (  # noqa: E402
     REGISTRY,
     Context,
     Function,
@@ -26,7 +26,7 @@ from .autograd import (
     register,
     set_grad_enabled,
 )
-from .creation import (
+from .creation import (  # noqa: E402
     arange,
     empty,
     eye,
@@ -44,7 +44,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .dtypes import (
+from .dtypes import (  # noqa: E402
     bool_,
     float16,
     float32,
@@ -55,8 +55,8 @@ from .dtypes import (
     set_default_dtype,
     uint8,
 )
-from .gradcheck import GradcheckError, GradcheckReport, gradcheck
-from .ops.methods import (
+from .gradcheck import GradcheckError, GradcheckReport, gradcheck  # noqa: E402
+from .ops.methods import (  # noqa: E402
     abs,
     add,
     argmax,
@@ -88,6 +88,7 @@ from .ops.methods import (
     mean,
     min,
     minimum,
+    mm,
     mul,
     ne,
     neg,
@@ -105,24 +106,44 @@ from .ops.methods import (
     std,
     sub,
     sum,
+    t,
     tanh,
     transpose,
     unsqueeze,
     var,
     where,
 )
-from .random import initial_seed, manual_seed
+from .random import initial_seed, manual_seed  # noqa: E402
 from .shapes import (conv_output_size, conv_transpose_output_size,  # noqa: E402
                      explain_conv_output_size, explain_conv_transpose_output_size)
 from .conv_matrix import conv_matrix  # noqa: E402
-from .serialization import load, load_safetensors, save, save_safetensors
+from .serialization import load, load_safetensors, save, save_safetensors  # noqa: E402
 from . import nn  # noqa: E402
 from . import data, utils  # noqa: E402
 from . import optim  # noqa: E402
-from .summary import receptive_field, summary  # noqa: E402
+from .receptive import receptive_field  # noqa: E402
+from .summary import summary  # noqa: E402
 
 float = float32
 double = float64
 long = int64
+
+# Subpackages that `import scratchnet` does not load (the model zoo, the exercises, the lesson
+# helpers, the training loop, plotting, the CLI): `sn.models.resnet18()` imports
+# scratchnet.models on first use, as `torch.nn` or `torchvision.models` are at hand after one
+# import, while `import scratchnet` stays fast.
+_LAZY_SUBMODULES = ("models", "exercises", "lesson", "train", "recipes", "plotting", "cli")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'scratchnet' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
 
 __version__ = "0.1.0"

@@ -169,7 +169,7 @@ def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=
     opt = make_optimizer(optimizer, model.parameters(), lr)
     # the learning rate follows half a cosine from lr down to 0 over the run
     scheduler = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
-    n_params = sum(p.size for p in model.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
     log(f"training {model_name} ({n_params:,} parameters) on {data_name}: "
         f"{len(train_set)} train / {len(test_set)} test images, {epochs} epochs, batch "
         f"{batch_size}, {optimizer} lr={lr:g} (cosine schedule), seed {seed}")

@@ -49,7 +49,6 @@ FORMAT = "scratchnet.checkpoint"
 VERSION = 1
 
 
-# -- save / load -----------------------------------------------------------------------------
 
 _SCALARS = {int: "int", float: "float", bool: "bool", str: "str"}
 
@@ -216,8 +215,6 @@ def load(f, as_numpy=False):
         raise ValueError(f"{damaged}: its structure cannot be rebuilt "
                          f"({type(e).__name__}: {str(e)[:200]})") from None
 
-
-# -- safetensors -----------------------------------------------------------------------------
 
 _ST_DTYPES = {"BOOL": np.dtype(np.bool_), "U8": np.dtype(np.uint8), "I8": np.dtype(np.int8),
               "U16": np.dtype("<u2"), "I16": np.dtype("<i2"), "F16": np.dtype("<f2"),

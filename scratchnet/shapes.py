@@ -10,26 +10,81 @@ which is the slides' (W - K + 2P)/S + 1 for d = 1.
 from __future__ import annotations
 
 import math
-import operator
+import numbers
+
+import numpy as np
 
 
-def pair(v, name="value"):
-    """(a, b) from an int or a 2-sequence of ints, as PyTorch's _pair.
-
-    A non-integer (2.5, True, "3", None) is a TypeError, as torch's argument parser raises: rounding
-    it silently would pool or convolve with a window nobody asked for."""
+def ntuple(v, n, name="value", op=None, minimum=None):
+    """n ints from an int (repeated) or an n-sequence, as PyTorch's _ntuple: the one
+    normaliser of kernel sizes, strides, paddings and output sizes. Like torch it refuses
+    non-integers (2.5, 2.0, True). Errors start with `op` and name the argument."""
+    where = f"{op}: " if op else ""
     if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair, got {v!r}")
-        items = v
+        if len(v) != n:
+            kind = "a pair" if n == 2 else f"a {n}-tuple"
+            raise ValueError(f"{where}{name} must be an int or {kind}, got {v!r}")
+        vals = tuple(v)
     else:
-        items = (v, v)
-    try:
-        if any(isinstance(a, bool) for a in items):
-            raise TypeError
-        return operator.index(items[0]), operator.index(items[1])
-    except TypeError:
-        raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}") from None
+        vals = (v,) * n
+    if not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in vals):
+        raise TypeError(f"{where}{name} must be integers, got {v!r}")
+    out = tuple(int(a) for a in vals)
+    if minimum is not None and min(out) < minimum:
+        raise ValueError(f"{where}{name} must be >= {minimum}, got {v!r}")
+    return out
+
+
+def pair(v, name="value", op=None, minimum=None):
+    """(a, b) from an int or a 2-sequence (PyTorch's _pair); see ntuple."""
+    return ntuple(v, 2, name, op, minimum)
+
+
+def describe_window(op, k, s=(1, 1), p=(0, 0), d=(1, 1), *, channels=None, groups=1,
+                    output_padding=None, ceil_mode=False, stride_always=False):
+    """How errors name a sliding-window layer: 'conv2d(3->16, k=5x3, s=2, p=1)',
+    'max_pool2d(k=3, s=2)'. Equal values show as one number, different ones as the slides'
+    5x3. Defaults (stride 1, no padding, dilation 1, one group) are left out, except the
+    stride of a pooling layer (stride_always), whose default is the kernel size.
+    channels: (in, out) for a convolution."""
+    def show(v):
+        if isinstance(v, str):
+            return repr(v)
+        v = tuple(v)
+        return str(v[0]) if len(set(v)) == 1 else "x".join(str(a) for a in v)
+
+    parts = [f"{channels[0]}->{channels[1]}"] if channels is not None else []
+    parts.append(f"k={show(k)}")
+    if stride_always or any(a != 1 for a in s):
+        parts.append(f"s={show(s)}")
+    if isinstance(p, str) or any(p):
+        parts.append(f"p={show(p)}")
+    if output_padding is not None and any(output_padding):
+        parts.append(f"output_padding={show(output_padding)}")
+    if any(a != 1 for a in d):
+        parts.append(f"d={show(d)}")
+    if groups != 1:
+        parts.append(f"groups={groups}")
+    if ceil_mode:
+        parts.append("ceil_mode=True")
+    return f"{op}({', '.join(parts)})"
+
+
+def normalize_axis(axis, ndim, op):
+    """A tuple of non-negative axes, or None for all; errors name the op and the rank."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for ax in axes:
+        ax = int(ax)
+        if not -max(ndim, 1) <= ax < max(ndim, 1):
+            raise ValueError(f"{op}: axis {ax} is out of range for a tensor with {ndim} "
+                             f"dimension(s) (valid: {-max(ndim, 1)} to {max(ndim, 1) - 1})")
+        out.append(ax % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: axis {axis} names a dimension twice")
+    return tuple(out)
 
 
 def window_formula(n, k, s, p, d=1):

@@ -368,3 +368,36 @@ def test_backward_returning_wrong_shape_is_caught():
     x = leaf([1.0, 2.0])
     with pytest.raises(RuntimeError, match=r"gradient of shape \(\) for an input of shape \(2,\)"):
         Bad.apply(x).backward()
+
+
+def test_strict_dtype_mode_refuses_a_gradient_in_another_dtype():
+    import scratchnet.autograd as A
+
+    class Upcasting(sn.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad.astype(np.float64) * 2
+
+    before = A.strict_dtypes_enabled()
+    try:
+        A.set_strict_dtypes(True)
+        x = sn.ones(3, requires_grad=True)
+        with pytest.raises(TypeError, match="Upcasting.backward returned a float64 gradient "
+                                            "for a float32 input"):
+            Upcasting.apply(x).sum().backward()
+        A.set_strict_dtypes(False)
+        Upcasting.apply(x).sum().backward()
+        assert x.grad.dtype == np.float32
+        np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
+    finally:
+        A.set_strict_dtypes(before)
+
+
+def test_the_test_suite_runs_in_strict_dtype_mode():
+    import scratchnet.autograd as A
+
+    assert A.strict_dtypes_enabled()

@@ -548,7 +548,7 @@ def test_error_bias_and_arguments():
         F.conv2d(x, w, stride=0)
     with pytest.raises(ValueError, match=r"padding must be >= 0, got -1"):
         F.conv2d(x, w, padding=-1)
-    with pytest.raises(ValueError, match=r"padding must be an int or a 2-tuple, got \(1, 1, 1\)"):
+    with pytest.raises(ValueError, match=r"padding must be an int or a pair, got \(1, 1, 1\)"):
         F.conv2d(x, w, padding=(1, 1, 1))
     with pytest.raises(ValueError, match="padding='same' is not supported for strided"):
         F.conv2d(x, w, padding="same", stride=2)

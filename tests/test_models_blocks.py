@@ -191,12 +191,14 @@ def test_inverted_residual_uses_the_shortcut_only_when_shapes_match():
 
 
 def test_relu6_caps_at_six_and_its_gradient():
-    from scratchnet.models.mobilenet import ReLU6
-    x = sn.tensor(np.array([-1.0, 0.0, 3.0, 6.5]), requires_grad=True)
-    y = ReLU6()(x)
-    assert y.data.tolist() == [0.0, 0.0, 3.0, 6.0]
+    x = sn.tensor(np.array([-1.0, 0.0, 3.0, 6.0, 6.5]), requires_grad=True)
+    y = nn.ReLU6()(x)
+    assert y.data.tolist() == [0.0, 0.0, 3.0, 6.0, 6.0]
     y.sum().backward()
-    assert x.grad.data.tolist() == [0.0, 0.0, 1.0, 0.0]
+    # torch's ReLU6 (hardtanh(0, 6)) passes the gradient only strictly inside (0, 6)
+    assert x.grad.data.tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
+    m = sn.models.mobilenet_v2(num_classes=2)
+    assert isinstance(m.features[0][2], nn.ReLU6)
 
 
 # -- SqueezeNet and ShuffleNet blocks -----------------------------------------------------------

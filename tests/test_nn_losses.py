@@ -207,3 +207,20 @@ def test_bad_options_are_rejected():
         nn.TripletMarginLoss(margin=0)
     with pytest.raises(ValueError, match="same number|all be"):
         F.triplet_margin_loss(sn.randn(2, 3), sn.randn(3), sn.randn(2, 3))
+
+
+def test_label_smoothing_keeps_float32_in_the_backward():
+    # the smoothing term once computed in float64 (a Python float times a bool mask); the
+    # engine cast the gradient back, hiding it. Strict dtype mode refuses such a cast.
+    import scratchnet.autograd as A
+
+    before = A.strict_dtypes_enabled()
+    A.set_strict_dtypes(True)
+    try:
+        x = sn.randn(4, 5, requires_grad=True)
+        loss = F.cross_entropy(x, sn.tensor([0, 1, 4, 2]), label_smoothing=0.1)
+        assert loss.dtype == np.float32
+        loss.backward()
+        assert x.grad.dtype == np.float32
+    finally:
+        A.set_strict_dtypes(before)

@@ -183,7 +183,7 @@ def raises(fn, *fragments, exc=ValueError):
 def test_error_kernel_larger_than_padded_input_shows_formula():
     raises(lambda: F.max_pool2d(sn.zeros(1, 1, 2, 5), 3), "max_pool2d(k=3, s=3)", "height",
            "(2 + 2*0 - 3)/3 + 1 = 0.667")
-    raises(lambda: F.avg_pool2d(sn.zeros(1, 1, 4, 2), (2, 3), 1), "avg_pool2d(k=(2, 3), s=1)",
+    raises(lambda: F.avg_pool2d(sn.zeros(1, 1, 4, 2), (2, 3), 1), "avg_pool2d(k=2x3, s=1)",
            "width", "(2 + 2*0 - 3)/1 + 1 = 0")
 
 

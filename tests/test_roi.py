@@ -405,7 +405,7 @@ GOOD = np.array([[0, 1, 1, 4, 4]], np.float32)
     (X, GOOD, {"output_size": 0}, ValueError, ["output_size", "at least 1x1", "0"]),
     (X, GOOD, {"output_size": (7, 0)}, ValueError, ["output_size", "(7, 0)"]),
     (X, GOOD, {"output_size": (1, 2, 3)}, ValueError, ["output_size", "pair"]),
-    (X, GOOD, {"output_size": 2.5}, TypeError, ["output_size", "ints"]),
+    (X, GOOD, {"output_size": 2.5}, TypeError, ["output_size", "integers", "2.5"]),
     (X[0], GOOD, {}, ValueError, ["4-D input (N, C, H, W)", "(3, 8, 8)"]),
     (X.astype(np.int64), GOOD, {}, TypeError, ["float32 or float64", "int64"]),
     (X, GOOD, {"spatial_scale": 0.0}, ValueError, ["spatial_scale", "> 0", "0.0"]),

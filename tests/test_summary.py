@@ -337,3 +337,25 @@ def test_receptive_field_matches_pytorch_gradient(name):
     start, jump = ours.rows[-1].start, ours.jump
     assert ((rows[0] + rows[-1]) / 2, (cols[0] + cols[-1]) / 2) == \
         (start[0] + h * jump, start[1] + w * jump)
+
+
+def test_summary_and_receptive_field_are_two_modules():
+    import importlib
+
+    # import_module, not `import scratchnet.summary as m`: that would give the function
+    receptive = importlib.import_module("scratchnet.receptive")
+    summary_module = importlib.import_module("scratchnet.summary")
+    assert summary_module.summary is sn.summary
+
+    assert sn.receptive_field is receptive.receptive_field
+    assert isinstance(sn.receptive_field([3, 3]), receptive.ReceptiveField)
+    assert callable(sn.summary)
+    assert not hasattr(summary_module, "ReceptiveField")
+    assert not hasattr(summary_module, "_walk")
+
+
+def test_conv1d_macs_by_hand():
+    # Conv1d(2 -> 4, k=3) on length 10: 8 outputs x 4 channels, each 2 * 3 multiply-adds
+    s = sn.summary(nn.Sequential(nn.Conv1d(2, 4, 3)), (2, 10))
+    assert s.total_macs == 8 * 4 * 2 * 3
+    assert s.rows[-1].macs == 192

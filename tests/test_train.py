@@ -13,7 +13,7 @@ from scratchnet.train import NonFiniteLossError, evaluate, fit
 
 def test_lenet5_matches_deck_003_table():
     m = models.lenet5()
-    assert sum(p.size for p in m.parameters()) == 61_706
+    assert sum(p.numel() for p in m.parameters()) == 61_706
     shapes = []
     h = m.register_forward_hook(lambda mod, inp, out: shapes.append(out.shape))
     x = sn.zeros(2, 1, 32, 32)

@@ -16,6 +16,21 @@ class GraphFreedError(RuntimeError):
     pass
 
 
+_strict_dtypes = False
+
+
+def set_strict_dtypes(enabled: bool) -> None:
+    """Strict dtype mode: a backward that returns a gradient of another dtype than its input
+    raises instead of being cast. A float64 gradient for a float32 input means the op
+    computed in float64, which the cast would hide; the test suite runs in this mode."""
+    global _strict_dtypes
+    _strict_dtypes = bool(enabled)
+
+
+def strict_dtypes_enabled() -> bool:
+    return _strict_dtypes
+
+
 def _topological_order(root):
     """Nodes reachable from `root`, each after every node that consumes its outputs."""
     order = []
@@ -60,6 +75,7 @@ def run_backward(tensor, gradient, retain_graph: bool):
                     f"backward through {node!r} a second time: its saved arrays were freed "
                     "after the first backward. Pass retain_graph=True to the first "
                     ".backward() call if you need to backpropagate through the graph twice.")
+            node.check_versions()
             filled = [g if g is not None else np.zeros(shape, dtype)
                       for g, (shape, dtype) in zip(out_grads, node.out_meta)]
             in_grads = node.fn.backward(node.ctx, *filled)
@@ -80,6 +96,11 @@ def run_backward(tensor, gradient, retain_graph: bool):
                         f"{node.fn.__name__}.backward returned a gradient of shape {g.shape} "
                         f"for an input of shape {t.data.shape}")
                 if g.dtype != t.data.dtype:
+                    if _strict_dtypes:
+                        raise TypeError(
+                            f"{node.fn.__name__}.backward returned a {g.dtype} gradient for a "
+                            f"{t.data.dtype} input (strict dtype mode): the op computed in "
+                            f"another precision than its input")
                     g = g.astype(t.data.dtype)
                 if t._node is None:
                     _accumulate_leaf(t, g)

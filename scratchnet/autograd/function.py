@@ -65,7 +65,7 @@ class Context:
 class Node:
     """A recorded call: which Function ran, its context, and the Tensors it read."""
 
-    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed")
+    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed", "versions")
 
     def __init__(self, fn, ctx, inputs, out_meta):
         self.fn = fn
@@ -73,6 +73,28 @@ class Node:
         self.inputs = inputs          # tuple: Tensor or None for each positional argument
         self.out_meta = out_meta      # tuple of (shape, dtype) for each output
         self.freed = False
+        # (version cell, version, id of the data and of its base, dtype, shape) of every
+        # input and output at forward time: the engine refuses to run backward if a tensor
+        # the backward reads has changed in place since. Ids, not the arrays, so that no
+        # intermediate result is kept alive; they stay meaningful because each array was
+        # alive when the forward saved its own, so a saved array with that id is that array.
+        self.versions = ()
+
+    def check_versions(self):
+        changed = [e for e in self.versions if e[0][0] != e[1]]
+        if not changed:
+            return
+        saved = _saved_memory(self.ctx)
+        for cell, version, data_id, base_id, dtype, shape in changed:
+            if data_id in saved or base_id in saved:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: [{dtype} tensor of shape {shape}], which "
+                    f"{self!r} saved, is at version {cell[0]}; expected version {version} "
+                    f"instead. Something changed its values (an optimizer step, "
+                    f"load_state_dict, an in-place op such as add_) between the forward pass "
+                    f"and backward(): run backward() first, or compute the forward again "
+                    f"after the change")
 
     def __repr__(self):
         return f"<{self.fn.__name__}Backward>"
@@ -116,6 +138,7 @@ class Function:
             outs = tuple(_as_array(o) for o in out)
         else:
             outs = (_as_array(out),)
+        inputs = [a for a in args if isinstance(a, Tensor)]
         if record:
             node = Node(cls, ctx,
                         tuple(a if isinstance(a, Tensor) and a.requires_grad else None for a in args),
@@ -124,9 +147,51 @@ class Function:
             for i, o in enumerate(outs):
                 diff = id(o) not in ctx.non_differentiable and o.dtype.kind in "fc"
                 results.append(Tensor._from_op(o, node if diff else None, i))
+            _share_versions_with_bases(results, inputs)
+            # every tensor's version now; which of them the backward reads is worked out only
+            # if one has changed by then (cheaper than doing it for every op of every forward)
+            node.versions = [(t._version_cell, t._version_cell[0], id(t.data),
+                              id(t.data.base), t.data.dtype, t.data.shape)
+                             for t in (*inputs, *results)]
         else:
             results = [Tensor._from_op(o, None, 0) for o in outs]
+            _share_versions_with_bases(results, inputs)
         return tuple(results) if isinstance(out, tuple) else results[0]
+
+
+def _share_versions_with_bases(results, inputs):
+    """An output that is a view of an input (reshape, transpose, basic indexing) shares its
+    version counter, as torch's views do: an in-place change through either is a change of
+    both."""
+    for r in results:
+        base = r.data.base
+        if base is None:
+            continue
+        for a in inputs:
+            if base is a.data or base is a.data.base:
+                r._version_cell = a._version_cell
+                break
+
+
+_CONTEXT_OWN = frozenset(("needs_input_grad", "saved_arrays", "non_differentiable"))
+
+
+def _saved_memory(ctx):
+    """ids of the arrays a forward kept for its backward (save_for_backward's, and ndarray
+    attributes of ctx, also inside tuples) and of the arrays that own their memory (NumPy
+    points a view's .base at the owner). Never id(None), the base id a Node records for
+    data that owns its memory."""
+    ids = set()
+    arrays = list(ctx.saved_arrays)
+    for name, v in vars(ctx).items():
+        if name not in _CONTEXT_OWN:
+            arrays.extend(v if isinstance(v, (tuple, list)) else (v,))
+    for a in arrays:
+        if isinstance(a, np.ndarray):
+            ids.add(id(a))
+            if a.base is not None:
+                ids.add(id(a.base))
+    return ids
 
 
 def _as_array(x):

@@ -27,14 +27,14 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.tensor import Tensor
+from ..kernels.upsample import linear_table
+from ..shapes import pair
 from ._generator import draw_from, own_generator
 
 __all__ = ["Compose", "Lambda", "ToTensor", "Normalize", "Pad", "CenterCrop",
            "RandomHorizontalFlip", "RandomVerticalFlip", "RandomCrop", "Resize",
            "RandomResizedCrop", "RandomRotation", "ColorJitter", "resize", "rotate", "imresize"]
 
-
-# -- helpers ---------------------------------------------------------------------------------
 
 def _image(img, who):
     """(array, was_tensor) of a floating (..., H, W) image, or a teaching error."""
@@ -55,19 +55,6 @@ def _same_kind(a, was_tensor):
     return Tensor(a) if was_tensor else a
 
 
-def _size_pair(size, who, name="size"):
-    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
-        h = w = int(size)
-    elif isinstance(size, (tuple, list)) and len(size) == 2 \
-            and all(isinstance(s, numbers.Integral) for s in size):
-        h, w = int(size[0]), int(size[1])
-    else:
-        raise TypeError(f"{who}: {name} must be an int or an (h, w) pair, got {size!r}")
-    if h < 1 or w < 1:
-        raise ValueError(f"{who}: {name} must be positive, got {size!r}")
-    return h, w
-
-
 def _fill_plane(a, fill, who):
     """`fill` as an array that broadcasts against (..., H, W): a scalar or one per channel."""
     f = np.asarray(fill, dtype=a.dtype)
@@ -79,23 +66,11 @@ def _fill_plane(a, fill, who):
                      f"({a.shape[-3] if a.ndim >= 3 else 1}), got {fill!r}")
 
 
-def _bilinear_axis(n_in, n_out):
-    """Source indices and weights of a 1-D linear resize with half-pixel centres.
-
-    Output pixel o samples the input at s = (o + 0.5) * n_in / n_out - 0.5, clamped at 0 as
-    PyTorch does; it mixes pixels i0 = floor(s) and i1 = min(i0 + 1, n_in - 1).
-    """
-    s = (np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
-    s = np.maximum(s, 0.0)
-    i0 = np.minimum(np.floor(s).astype(np.int64), n_in - 1)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    w1 = s - i0
-    return i0, i1, 1.0 - w1, w1
-
-
 def _interp_matrix(n_in, n_out, dtype):
-    """(n_out, n_in) matrix of a 1-D linear resize: row o holds the two weights of output o."""
-    i0, i1, w0, w1 = _bilinear_axis(n_in, n_out)
+    """(n_out, n_in) matrix of a 1-D linear resize: row o holds the two weights of output o.
+    The taps and weights are F.interpolate's (kernels/upsample.linear_table, half-pixel
+    centres, align_corners=False), so the two resizes cannot drift apart."""
+    i0, i1, w0, w1 = linear_table(n_in, n_out, None, False, dtype)
     m = np.zeros((n_out, n_in), dtype=dtype)
     rows = np.arange(n_out)
     np.add.at(m, (rows, i0), w0.astype(dtype))      # at the border i0 == i1: weights add up
@@ -115,7 +90,7 @@ def resize(img, size):
     downscaling by a large factor therefore aliases.
     """
     a, was_tensor = _image(img, "resize")
-    out_h, out_w = _size_pair(size, "resize")
+    out_h, out_w = pair(size, "size", "resize", minimum=1)
     h, w = a.shape[-2:]
     if (out_h, out_w) == (h, w):
         return _same_kind(a.copy(), was_tensor)
@@ -304,8 +279,6 @@ class Transform:
         return f"{type(self).__name__}({args})"
 
 
-# -- composition and conversion --------------------------------------------------------------
-
 class Compose(Transform):
     """Apply transforms in order: Compose([f, g])(x) = g(f(x))."""
 
@@ -401,8 +374,6 @@ class Normalize(Transform):
         return _same_kind((a - mean) / std, was_tensor)
 
 
-# -- geometry --------------------------------------------------------------------------------
-
 class Pad(Transform):
     """Pad the borders: (C, H, W) -> (C, top + H + bottom, left + W + right).
 
@@ -437,7 +408,7 @@ class CenterCrop(Transform):
     for left, as torchvision. The image must be at least the crop size."""
 
     def __init__(self, size):
-        self.size = _size_pair(size, "CenterCrop")
+        self.size = pair(size, "size", "CenterCrop", minimum=1)
 
     def _fields(self):
         return {"size": self.size}
@@ -498,7 +469,7 @@ class RandomCrop(Transform):
 
     def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant",
                  generator=None):
-        self.size = _size_pair(size, "RandomCrop")
+        self.size = pair(size, "size", "RandomCrop", minimum=1)
         self.padding = _pad_amounts(padding, "RandomCrop") if padding is not None else None
         if padding_mode not in _PAD_MODES:
             raise ValueError(f"RandomCrop: padding_mode must be one of {sorted(_PAD_MODES)}, "
@@ -550,7 +521,7 @@ class Resize(Transform):
                 raise ValueError(f"Resize: size must be positive, got {size}")
             self.size = int(size)
         else:
-            self.size = _size_pair(size, "Resize")
+            self.size = pair(size, "size", "Resize", minimum=1)
 
     def _fields(self):
         return {"size": self.size}
@@ -577,7 +548,7 @@ class RandomResizedCrop(Transform):
     """
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), generator=None):
-        self.size = _size_pair(size, "RandomResizedCrop")
+        self.size = pair(size, "size", "RandomResizedCrop", minimum=1)
         scale = tuple(float(s) for s in scale)
         ratio = tuple(float(r) for r in ratio)
         if len(scale) != 2 or not 0 < scale[0] <= scale[1]:
@@ -653,8 +624,6 @@ class RandomRotation(Transform):
         a, was_tensor = _image(img, "RandomRotation")
         return _same_kind(rotate(a, self.get_params(), self.fill), was_tensor)
 
-
-# -- colour ----------------------------------------------------------------------------------
 
 def _grayscale(a):
     """ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B of (..., 3, H, W) -> (..., 1, H, W)."""

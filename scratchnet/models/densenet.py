@@ -23,7 +23,7 @@ from collections import OrderedDict
 from .. import nn
 from ..nn import functional as F
 from ..nn import init
-from ..ops.methods import cat
+from .. import cat
 
 
 class DenseLayer(nn.Module):

@@ -31,7 +31,7 @@ from collections import namedtuple
 from .. import nn
 from ..nn import functional as F
 from ..nn import init
-from ..ops.methods import cat
+from .. import cat
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
 GoogLeNetOutputs.__doc__ = """What GoogLeNet returns in training mode with aux_logits=True."""

@@ -26,15 +26,6 @@ from ..nn import functional as F
 from ..nn import init
 
 
-class ReLU6(nn.Module):
-    """min(max(x, 0), 6): a ReLU capped at 6, which keeps activations in a range that
-    low-precision arithmetic on phones represents well. (*) -> (*)."""
-
-    def forward(self, x):
-        # relu first: its gradient at exactly 0 is 0, as PyTorch's ReLU6 has it
-        return F.relu(x).clamp(max=6.0)
-
-
 def _make_divisible(v: float, divisor: int = 8) -> int:
     """Round a channel count to a multiple of `divisor` (hardware likes multiples of 8),
     never going more than 10% below v."""
@@ -49,7 +40,7 @@ class ConvBNActivation(nn.Sequential):
     0, 1, 2 like torchvision's Conv2dNormActivation. (N, C, H, W) -> (N, K, H/s, W/s)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
-                 stride: int = 1, groups: int = 1, activation=ReLU6):
+                 stride: int = 1, groups: int = 1, activation=nn.ReLU6):
         super().__init__(
             nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
                       padding=(kernel_size - 1) // 2, groups=groups, bias=False),

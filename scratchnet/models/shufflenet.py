@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..nn import functional as F
-from ..ops.methods import cat
+from .. import cat
 
 
 class ChannelShuffle(nn.Module):

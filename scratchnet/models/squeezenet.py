@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..nn import init
-from ..ops.methods import cat
+from .. import cat
 
 
 class Fire(nn.Module):

@@ -20,8 +20,10 @@ from ..ops.upsample import (bed_of_nails, interpolate, upsample_bilinear,  # noq
 from ..ops.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d,  # noqa: F401
                         max_pool1d, max_pool2d, max_unpool2d, min_pool2d)
 from ..ops.methods import flatten  # noqa: F401
-from ..ops.norm import (batch_norm, dropout, dropout2d, linear,  # noqa: F401
-                        local_response_norm)
+from ..ops.norm import (batch_norm, dropout, dropout2d, group_norm, layer_norm,  # noqa: F401
+                        linear, local_response_norm)
+from ..ops.fold import fold, unfold  # noqa: F401
+from ..ops.activation import relu6  # noqa: F401
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                         cross_entropy, huber_loss, l1_loss, mse_loss, multi_margin_loss,
                         nll_loss, pairwise_distance, smooth_l1_loss, triplet_margin_loss)

@@ -93,6 +93,8 @@ def _fill(tensor, values):
     a = _array(tensor)
     # assignment casts to the tensor's own dtype: float32 stays float32
     a[...] = values
+    if isinstance(tensor, Tensor):
+        tensor._bump_version()
     return tensor
 
 

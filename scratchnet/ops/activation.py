@@ -87,3 +87,30 @@ def _slope_view(weight, ndim):
     if weight.shape[0] == 1:
         return weight.reshape(())
     return weight.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+@register("relu6")
+class Relu6(Function):
+    """min(max(x, 0), 6). Gradient 1 strictly inside (0, 6) and 0 at both kinks, as torch's
+    hardtanh(x, 0, 6) has it."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.clip(a, 0, 6)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_arrays
+        return grad * ((a > 0) & (a < 6))
+
+
+def relu6(input, inplace=False):
+    """F.relu6: (*) -> (*). `inplace` is accepted for torch code; the result is always a new
+    tensor."""
+    from .methods import as_tensor
+
+    x = as_tensor(input)
+    if x.dtype.kind != "f":
+        raise TypeError(f"relu6: the input must be floating point, got {x.dtype}")
+    return Relu6.apply(x)

@@ -45,7 +45,7 @@ import numpy as np
 from ..autograd.function import Function, register
 from ..kernels import conv_depthwise as KD
 from ..kernels.im2col import col2im, im2col
-from ..shapes import conv_output_size, conv_transpose_output_size
+from ..shapes import conv_output_size, conv_transpose_output_size, describe_window, ntuple
 from .methods import as_tensor
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -195,47 +195,6 @@ def _flat_window(g):
     return kh, kw, sh, sw, ph, pw, dh, dw
 
 
-# -- argument checking ---------------------------------------------------------------------
-
-def _ints(v, n, name, op, minimum):
-    """v as an n-tuple of ints >= minimum (an int is repeated, as PyTorch's _pair)."""
-    if isinstance(v, (tuple, list)):
-        if len(v) != n:
-            raise ValueError(f"{op}: {name} must be an int or a {n}-tuple, got {v!r}")
-        vals = tuple(v)
-    else:
-        vals = (v,) * n
-    try:
-        out = tuple(int(a) for a in vals)
-    except (TypeError, ValueError):
-        raise TypeError(f"{op}: {name} must be integers, got {v!r}") from None
-    if any(a != b for a, b in zip(out, vals)):
-        raise TypeError(f"{op}: {name} must be integers, got {v!r}")
-    if min(out) < minimum:
-        raise ValueError(f"{op}: {name} must be >= {minimum}, got {v!r}")
-    return out
-
-
-def _describe(op, c_in, c_out, k, s, p, d, groups, output_padding=None):
-    """'conv2d(3->16, k=5, s=2, p=1)': the layer as the error messages name it."""
-    def show(v):
-        if isinstance(v, str):
-            return repr(v)
-        return str(v[0]) if len(set(v)) == 1 else "x".join(str(a) for a in v)
-    parts = [f"{c_in}->{c_out}", f"k={show(k)}"]
-    if any(a != 1 for a in s):
-        parts.append(f"s={show(s)}")
-    if isinstance(p, str) or any(p):
-        parts.append(f"p={show(p)}")
-    if output_padding is not None and any(output_padding):
-        parts.append(f"output_padding={show(output_padding)}")
-    if any(a != 1 for a in d):
-        parts.append(f"d={show(d)}")
-    if groups != 1:
-        parts.append(f"groups={groups}")
-    return f"{op}({', '.join(parts)})"
-
-
 def _check_arrays(op, x, weight, bias, spatial):
     """dtypes and ranks; returns (x with a batch dimension, whether one was added)."""
     names = {1: "(N, C, L)", 2: "(N, C, H, W)"}[spatial]
@@ -286,8 +245,8 @@ def _conv_geometry(op, x, weight, bias, stride, padding, dilation, groups, spati
     spatial=1: a conv1d seen as a conv2d of height 1, described in 1-D terms."""
     N, C, H, W = x.shape
     K, Cg, kh, kw = weight.shape
-    s = _ints(stride, 2, "stride", op, 1)
-    d = _ints(dilation, 2, "dilation", op, 1)
+    s = ntuple(stride, 2, "stride", op, 1)
+    d = ntuple(dilation, 2, "dilation", op, 1)
     span = (d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1)
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
@@ -298,10 +257,10 @@ def _conv_geometry(op, x, weight, bias, stride, padding, dilation, groups, spati
                              f"convolutions (stride={stride}), as in PyTorch")
         p = (0, 0) if padding == "valid" else None
     else:
-        p = _ints(padding, 2, "padding", op, 0)
+        p = ntuple(padding, 2, "padding", op, 0)
     shown = slice(2 - spatial, 2)
-    layer = _describe(op, C, K, (kh, kw)[shown], s[shown],
-                      padding if p is None else p[shown], d[shown], groups)
+    layer = describe_window(op, (kh, kw)[shown], s[shown], padding if p is None else p[shown],
+                            d[shown], channels=(C, K), groups=groups)
     if isinstance(groups, (int, np.integer)) and groups >= 1 and Cg * groups != C:
         raise ValueError(f"{layer}: the input has {C} channels but the weight "
                          f"{tuple(weight.shape)} expects weight.shape[1] * groups = "
@@ -328,14 +287,15 @@ def _conv_transpose_geometry(op, x, weight, bias, stride, padding, output_paddin
     the convolution it is the transpose of: its output is that convolution's image."""
     N, C_in, H, W = x.shape
     C_w, Kg, kh, kw = weight.shape
-    s = _ints(stride, 2, "stride", op, 1)
-    p = _ints(padding, 2, "padding", op, 0)
-    op_ = _ints(output_padding, 2, "output_padding", op, 0)
-    d = _ints(dilation, 2, "dilation", op, 1)
+    s = ntuple(stride, 2, "stride", op, 1)
+    p = ntuple(padding, 2, "padding", op, 0)
+    op_ = ntuple(output_padding, 2, "output_padding", op, 0)
+    d = ntuple(dilation, 2, "dilation", op, 1)
     ok_groups = isinstance(groups, (int, np.integer)) and not isinstance(groups, bool) \
         and groups >= 1
     c_out = Kg * groups if ok_groups else Kg
-    layer = _describe(op, C_in, c_out, (kh, kw), s, p, d, groups, output_padding=op_)
+    layer = describe_window(op, (kh, kw), s, p, d, channels=(C_in, c_out), groups=groups,
+                            output_padding=op_)
     if C_w != C_in:
         raise ValueError(f"{layer}: the input has {C_in} channels but the weight "
                          f"{tuple(weight.shape)} expects weight.shape[0] = {C_w} "
@@ -351,25 +311,16 @@ def _conv_transpose_geometry(op, x, weight, bias, stride, padding, output_paddin
     return ConvGeometry(N, c_out, out_h, out_w, C_in, int(groups), (kh, kw), s, p, d, (H, W))
 
 
-# -- the ops -------------------------------------------------------------------------------
-
-def _one(v, name, op):
-    """The single int of a 1-D argument (an int or a 1-tuple)."""
-    if isinstance(v, (tuple, list)):
-        if len(v) != 1:
-            raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
-        v = v[0]
-    return v
-
-
 def _conv_forward(ctx, op, spatial, x, weight, bias, stride, padding, dilation, groups):
     x_shape, w_shape = x.shape, weight.shape
     x, _ = _check_arrays(op, x, weight, bias, spatial)
     if spatial == 1:
         # a 1-D convolution is a 2-D one on images of height 1
         x, weight = x[:, :, None, :], weight[:, :, None, :]
-        stride, dilation = (1, _one(stride, "stride", op)), (1, _one(dilation, "dilation", op))
-        padding = padding if isinstance(padding, str) else (0, _one(padding, "padding", op))
+        (s,), (d,) = ntuple(stride, 1, "stride", op), ntuple(dilation, 1, "dilation", op)
+        stride, dilation = (1, s), (1, d)
+        if not isinstance(padding, str):
+            padding = (0,) + ntuple(padding, 1, "padding", op)
     g = _conv_geometry(op, x, weight, bias, stride, padding, dilation, groups, spatial)
     x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
     out, _ = _im2col_pass(g, x, weight=weight)
@@ -484,8 +435,6 @@ class ConvTranspose2d(Function):
             db = grad.sum(axis=(0, 2, 3))
         return (dx, dw, db)[:len(ctx.needs_input_grad)]
 
-
-# -- functional API ------------------------------------------------------------------------
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution, as torch.nn.functional.conv2d.

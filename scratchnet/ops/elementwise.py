@@ -330,31 +330,6 @@ class Where(Function):
                 unbroadcast(np.where(cond, zero, grad), sb))
 
 
-@register("cast")
-class Cast(Function):
-    """Change of dtype; the gradient is cast back to the input's dtype."""
-
-    @staticmethod
-    def forward(ctx, a, dtype):
-        ctx.in_dtype = a.dtype
-        return a.astype(dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad.astype(ctx.in_dtype)
-
-
-@register("clone")
-class Clone(Function):
-    @staticmethod
-    def forward(ctx, a):
-        return a.copy()
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
-
-
 def _compare(name, ufunc):
     @register(name, differentiable=False)
     class Compare(Function):

@@ -107,7 +107,6 @@ def _same_shape(op, x, y, what="target"):
                          f"output))")
 
 
-# -- class-index targets --------------------------------------------------------------------------
 def _check_class_targets(op, x, target, ignore_index=None):
     """Validate integer class targets for logits/log-probs x of shape (N, C, *) or (C,)."""
     if x.ndim == 0:
@@ -194,7 +193,8 @@ class CrossEntropy(Function):
             soft = None
             if eps:
                 valid = (target != ignore_index)[:, None]
-                soft = (eps / n_classes) * (w if w is not None else 1.0) * valid
+                # a scalar of x's dtype: a Python float times the bool mask would be float64
+                soft = x.dtype.type(eps / n_classes) * (w if w is not None else 1) * valid
                 loss = loss - (soft * logp).sum(axis=1)
             denom = wt.sum()
             ctx.save_for_backward(p, safe, hard, soft)
@@ -316,7 +316,6 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return out.reshape(()) if unbatched and reduction == "none" else out
 
 
-# -- binary cross-entropy -------------------------------------------------------------------------
 @register("binary_cross_entropy")
 class BinaryCrossEntropy(Function):
     """x probabilities in [0, 1], y targets, same shape:
@@ -411,7 +410,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     x = _float_input(op, input)
     y = _float_like(op, target, x, "target")
     _same_shape(op, x, y)
-    if x.size and (np.nanmin(x.data) < 0 or np.nanmax(x.data) > 1):
+    if x.numel() and (np.nanmin(x.data) < 0 or np.nanmax(x.data) > 1):
         raise ValueError(f"{op}: all elements of input should be between 0 and 1 (they are "
                          f"probabilities), got values in [{float(x.data.min()):.4g}, "
                          f"{float(x.data.max()):.4g}]; apply sigmoid first, or use "
@@ -436,7 +435,6 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                               reduction=reduction)
 
 
-# -- regression losses ----------------------------------------------------------------------------
 class _PointwiseLoss(Function):
     """l = f(x - y) elementwise; subclasses give f and f' as `elementwise(d) -> (f, f')`.
     Backward: dl/dx = f'(d) and dl/dy = -f'(d), times the reduction's share."""
@@ -545,7 +543,6 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     return _pointwise(HuberLoss, "huber_loss", input, target, reduction, delta=float(delta))
 
 
-# -- metric learning ------------------------------------------------------------------------------
 @register("pairwise_distance")
 class PairwiseDistance(Function):
     """d = ||x1 - x2 + eps||_p over the last axis: x1, x2 (N, D) (broadcastable) -> (N,).
@@ -631,7 +628,6 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     return loss
 
 
-# -- multi-class hinge ----------------------------------------------------------------------------
 @register("multi_margin_loss")
 class MultiMarginLoss(Function):
     """The multi-class SVM hinge (R-CNN's per-class SVMs, CS231n's SVM loss):

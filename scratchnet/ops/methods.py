@@ -1,9 +1,16 @@
-"""The user-facing face of the ops: free functions (`scratchnet.exp(x)`, `scratchnet.cat`)
-and Tensor methods/operators (`x.exp()`, `x + y`, `x[idx]`). Each one only sorts out
-arguments and dtypes, then calls its Function.
+"""The Tensor API: every method and operator a Tensor has beyond its class.
+
+`autograd/tensor.py` holds what the engine needs (shape, dtype, size()/numel()/dim(),
+conversion, detach/clone, the in-place ops and `.data`, backward). Everything that computes
+(`x + y`, `x @ w`, `x.exp()`, `x.sum(dim=1)`, `x.view(...)`, `x.T`, `x[idx]`) is a free
+function here, also exported as `scratchnet.exp`, `scratchnet.cat`, ...; `TENSOR_METHODS` at
+the bottom lists, in one table, which of them becomes which Tensor method or operator, and
+nothing else in scratchnet adds methods to Tensor (tests/test_tensor_api.py checks). Each
+function only sorts out arguments and dtypes, then calls its Function.
 """
 from __future__ import annotations
 
+import builtins
 import numbers
 
 import numpy as np
@@ -58,7 +65,6 @@ def _keep(keepdims, keepdim):
     return keepdim if keepdim is not None else keepdims
 
 
-# -- elementwise --------------------------------------------------------------------------------
 def add(a, b):
     return E.Add.apply(*_operands(a, b))
 
@@ -189,7 +195,6 @@ def matmul(a, b):
     return L.MatMul.apply(a, b)
 
 
-# -- reductions ---------------------------------------------------------------------------------
 def sum(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     a = as_tensor(a)
     if a.dtype.kind == "b":
@@ -235,7 +240,6 @@ def argmin(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     return R.ArgMin.apply(as_tensor(a), axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
 
 
-# -- shape --------------------------------------------------------------------------------------
 def _shape_arg(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
@@ -260,6 +264,41 @@ def transpose(a, dim0=None, dim1=None):
     (d1,) = R.normalize_axis(dim1, a.ndim, "transpose")
     dims[d0], dims[d1] = dims[d1], dims[d0]
     return permute(a, *dims)
+
+
+def t(a):
+    """torch.t: a 2-D tensor transposed; 0-D and 1-D tensors come back as they are."""
+    a = as_tensor(a)
+    if a.ndim > 2:
+        raise ValueError(f"t() expects a tensor with <= 2 dimensions, but this one is "
+                         f"{a.ndim}-D (shape {a.shape}); use .mT or .transpose(dim0, dim1)")
+    return a if a.ndim < 2 else permute(a, 1, 0)
+
+
+def _T(a):
+    """`x.T`: the dims in reverse order (torch's rule for every rank: a 1-D tensor is itself,
+    a 2-D tensor its transpose, (N, C, H, W) becomes (W, H, C, N))."""
+    return a if a.ndim < 2 else permute(a, *range(a.ndim - 1, -1, -1))
+
+
+def _mT(a):
+    """`x.mT`: the last two dims swapped, a batch of matrices each transposed."""
+    if a.ndim < 2:
+        raise ValueError(f"tensor.mT is only supported on matrices or batches of matrices, "
+                         f"got a {a.ndim}-D tensor (shape {a.shape})")
+    return transpose(a, -2, -1)
+
+
+def mm(a, b):
+    """torch.mm: (n, m) @ (m, p) -> (n, p), 2-D only (matmul broadcasts batches)."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: both arguments must be 2-D matrices, got shapes {a.shape} and "
+                         f"{b.shape}; use matmul (@) for batches or vectors")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"mm: shapes {a.shape} and {b.shape} cannot be multiplied: "
+                         f"{a.shape[1]} columns against {b.shape[0]} rows")
+    return matmul(a, b)
 
 
 def flatten(a, start_dim=0, end_dim=-1):
@@ -348,7 +387,7 @@ def chunk(a, chunks, axis=0, *, dim=None):
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     step = -(-a.shape[ax] // chunks)
-    return split(a, builtins_max(step, 1), axis=ax)
+    return split(a, builtins.max(step, 1), axis=ax)
 
 
 def pad(a, pad, mode="constant", value=0.0):
@@ -371,50 +410,44 @@ def getitem(a, index):
     return S.GetItem.apply(a, index=S.convert_index(index))
 
 
-import builtins as _builtins  # noqa: E402
-
-builtins_max = _builtins.max
-
-
-# -- Tensor methods -----------------------------------------------------------------------------
-def _install():
-    T = Tensor
-    T.__add__ = add
-    T.__radd__ = lambda s, o: add(o, s)
-    T.__sub__ = sub
-    T.__rsub__ = lambda s, o: sub(o, s)
-    T.__mul__ = mul
-    T.__rmul__ = lambda s, o: mul(o, s)
-    T.__truediv__ = div
-    T.__rtruediv__ = lambda s, o: div(o, s)
-    T.__neg__ = neg
-    T.__pow__ = pow
-    T.__rpow__ = lambda s, o: pow(o, s)
-    T.__matmul__ = matmul
-    T.__rmatmul__ = lambda s, o: matmul(o, s)
-    T.__getitem__ = getitem
-    T.__eq__ = eq
-    T.__ne__ = ne
-    T.__lt__ = lt
-    T.__le__ = le
-    T.__gt__ = gt
-    T.__ge__ = ge
-    T.__hash__ = object.__hash__
-    T.__abs__ = abs
-    for name in ["add", "sub", "mul", "div", "pow", "exp", "log", "sqrt", "abs", "tanh",
-                 "sigmoid", "relu", "leaky_relu", "clamp", "clip", "maximum", "minimum",
-                 "matmul", "sum", "mean", "max", "min", "var", "std", "logsumexp", "argmax",
-                 "argmin", "reshape", "permute", "transpose", "flatten", "squeeze",
-                 "unsqueeze", "expand", "broadcast_to", "split", "chunk", "flip", "softmax",
-                 "log_softmax", "eq", "ne", "lt", "le", "gt", "ge"]:
-        setattr(T, name, globals()[name])
-    T.view = reshape
-    T.neg = neg
-    T.expand_as = lambda s, other: expand(s, other.shape)
-    T.view_as = lambda s, other: reshape(s, other.shape)
-    T.reshape_as = T.view_as
-    T.any = lambda s, axis=None: Tensor(np.asarray(s.data.any(axis=axis)))
-    T.all = lambda s, axis=None: Tensor(np.asarray(s.data.all(axis=axis)))
+def _any(a, axis=None):
+    return Tensor(np.asarray(a.data.any(axis=axis)))
 
 
-_install()
+def _all(a, axis=None):
+    return Tensor(np.asarray(a.data.all(axis=axis)))
+
+
+TENSOR_METHODS = {
+    # operators
+    "__add__": add, "__radd__": lambda s, o: add(o, s),
+    "__sub__": sub, "__rsub__": lambda s, o: sub(o, s),
+    "__mul__": mul, "__rmul__": lambda s, o: mul(o, s),
+    "__truediv__": div, "__rtruediv__": lambda s, o: div(o, s),
+    "__pow__": pow, "__rpow__": lambda s, o: pow(o, s),
+    "__matmul__": matmul, "__rmatmul__": lambda s, o: matmul(o, s),
+    "__neg__": neg, "__abs__": abs, "__getitem__": getitem,
+    "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
+    "__hash__": object.__hash__,     # __eq__ is elementwise; hash by identity as torch
+    # elementwise
+    "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg, "exp": exp,
+    "log": log, "sqrt": sqrt, "abs": abs, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
+    "leaky_relu": leaky_relu, "clamp": clamp, "clip": clip, "maximum": maximum,
+    "minimum": minimum, "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
+    # matrix products
+    "matmul": matmul, "mm": mm,
+    # reductions
+    "sum": sum, "mean": mean, "max": max, "min": min, "var": var, "std": std,
+    "logsumexp": logsumexp, "argmax": argmax, "argmin": argmin, "any": _any, "all": _all,
+    "softmax": softmax, "log_softmax": log_softmax,
+    # shape
+    "reshape": reshape, "view": reshape, "view_as": lambda s, o: reshape(s, o.shape),
+    "reshape_as": lambda s, o: reshape(s, o.shape), "permute": permute,
+    "transpose": transpose, "t": t, "T": property(_T), "mT": property(_mT),
+    "flatten": flatten, "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand,
+    "expand_as": lambda s, o: expand(s, o.shape), "broadcast_to": broadcast_to,
+    "split": split, "chunk": chunk, "flip": flip,
+}
+
+for _name, _fn in TENSOR_METHODS.items():
+    setattr(Tensor, _name, _fn)

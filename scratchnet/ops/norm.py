@@ -38,7 +38,6 @@ def _same_dtype(op, x, param, name):
                         f"convert one of them (model.double() / model.float(), or x.to(...))")
 
 
-# -- linear ---------------------------------------------------------------------------------------
 @register("linear")
 class Linear(Function):
     """y = x W^T + b:  x (*, in), W (out, in), b (out,) -> y (*, out)."""
@@ -94,7 +93,6 @@ def linear(input, weight, bias=None):
     return Linear.apply(x, w, b)
 
 
-# -- batch norm -----------------------------------------------------------------------------------
 def _channel_sum(a, b=None):
     """Sum over every axis but axis 1, of `a` or of `a * b` (without building the product:
     at batch-norm sizes each temporary array costs as much as the arithmetic)."""
@@ -186,7 +184,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                              f"{_shape_str(t.shape)}")
         arrays[name] = _data(t) if t is not None else None
     if training:
-        if x.size // max(c, 1) <= 1:
+        if x.numel() // max(c, 1) <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input size {_shape_str(x.shape)}; a batch of one "
                              "vector has no variance (use model.eval() to predict one sample)")
@@ -202,7 +200,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                            momentum=float(momentum), eps=float(eps))
 
 
-# -- local response normalisation -----------------------------------------------------------------
 def _channel_window_sum(x, before, after):
     """out[:, c] = x[:, c - before] + ... + x[:, c + after], channels outside [0, C) being 0."""
     c = x.shape[1]
@@ -257,7 +254,6 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
                                    k=float(k))
 
 
-# -- dropout --------------------------------------------------------------------------------------
 @register("dropout")
 class Dropout(Function):
     """y = x * mask, where mask (broadcastable to x) holds 0 for dropped units and 1/(1-p)
@@ -316,3 +312,167 @@ def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
     _require_float("dropout2d", x)
     mask_shape = x.shape[:2] + (1,) * (x.ndim - 2)
     return Dropout.apply(x, _dropout_mask(mask_shape, p, x.dtype, generator))
+
+
+# layer norm and group norm normalise rows of a (M, K) view: each row is one sample (layer
+# norm: the trailing `normalized_shape` dims; group norm: one group of C/G channels with all
+# their pixels), and the backward of one row is batch norm's formula along that row.
+def _normalize_rows(x2, eps):
+    """x2 (M, K) -> (xhat (M, K), invstd (M, 1)), biased variance, as torch."""
+    mean = x2.mean(axis=1, keepdims=True)
+    xc = x2 - mean
+    var = np.einsum("mk,mk->m", xc, xc)[:, None] / x2.dtype.type(x2.shape[1])
+    invstd = (1.0 / np.sqrt(var + x2.dtype.type(eps))).astype(x2.dtype, copy=False)
+    return xc * invstd, invstd
+
+
+def _normalize_rows_backward(gxhat, xhat, invstd):
+    """d/dx of the row normalisation, (M, K) each:
+    dx = invstd * (gxhat - mean(gxhat) - xhat * mean(gxhat * xhat)) along each row."""
+    k = xhat.dtype.type(xhat.shape[1])
+    mg = gxhat.sum(axis=1, keepdims=True) / k
+    mgx = np.einsum("mk,mk->m", gxhat, xhat)[:, None] / k
+    return invstd * (gxhat - mg - xhat * mgx)
+
+
+@register("layer_norm")
+class LayerNorm(Function):
+    """Layer normalisation (Ba et al., 2016) over the last D dims of x:
+
+        x (*, S) with S = normalized_shape (D dims); weight, bias of shape S -> y like x,
+        xhat = (x - mean) / sqrt(var + eps) per sample, over its prod(S) values,
+        y = xhat * weight + bias.
+
+    Backward: each sample is a row, dx = row-normalisation backward of g * weight;
+    dweight = sum over samples of g * xhat, dbias = sum over samples of g.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight=None, bias=None, ndim=1, eps=1e-5):
+        shape = x.shape[x.ndim - ndim:]
+        xhat, invstd = _normalize_rows(x.reshape(-1, int(np.prod(shape, dtype=np.int64))), eps)
+        xhat = xhat.reshape(x.shape)
+        out = xhat * weight if weight is not None else xhat.copy()
+        if bias is not None:
+            out += bias
+        ctx.save_for_backward(xhat, invstd, weight)
+        ctx.shape = shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        xhat, invstd, weight = ctx.saved_arrays
+        needs = ctx.needs_input_grad
+        rows = (invstd.shape[0], -1)
+        per_sample = (-1,) + ctx.shape
+        gx = gw = gb = None
+        if needs[0]:
+            gxhat = grad * weight if weight is not None else grad
+            gx = _normalize_rows_backward(gxhat.reshape(rows), xhat.reshape(rows),
+                                          invstd).reshape(grad.shape)
+        if needs[1]:
+            gw = (grad * xhat).reshape(per_sample).sum(axis=0)
+        if needs[2]:
+            gb = grad.reshape(per_sample).sum(axis=0)
+        return gx, gw, gb
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """F.layer_norm: input (*, *normalized_shape) -> the same shape, each sample normalised
+    over its last len(normalized_shape) dims; weight, bias: normalized_shape."""
+    op = "layer_norm"
+    x = as_tensor(input)
+    _require_float(op, x)
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) \
+        else tuple(normalized_shape)
+    shape = tuple(int(s) for s in shape)
+    if not shape:
+        raise ValueError(f"{op}: normalized_shape must name at least one dimension, got ()")
+    if x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):
+        raise ValueError(f"{op}: normalized_shape {shape} must be the last {len(shape)} "
+                         f"dimension(s) of the input, but the input has shape "
+                         f"{_shape_str(x.shape)}")
+    params = []
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is None:
+            params.append(None)
+            continue
+        t = as_tensor(t)
+        if t.shape != shape:
+            raise ValueError(f"{op}: {name} must have normalized_shape {shape}, got "
+                             f"{_shape_str(t.shape)}")
+        _same_dtype(op, x, t, name)
+        params.append(t)
+    return LayerNorm.apply(x, *params, ndim=len(shape), eps=float(eps))
+
+
+@register("group_norm")
+class GroupNorm(Function):
+    """Group normalisation (Wu and He, 2018): the C channels split into G groups of C/G,
+
+        x (N, C, *) -> y like x; weight, bias (C,),
+        xhat normalised over each sample's group (C/G channels times all positions),
+        y = xhat * weight[c] + bias[c].
+
+    G = 1 is layer norm over (C, H, W); G = C is instance norm.
+    Backward: the row-normalisation backward of g * weight[c] per (sample, group) row;
+    dweight[c] = sum of g * xhat over N and positions, dbias[c] = sum of g.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight=None, bias=None, num_groups=1, eps=1e-5):
+        n, c = x.shape[:2]
+        bshape = (1, c) + (1,) * (x.ndim - 2)
+        xhat, invstd = _normalize_rows(x.reshape(n * num_groups, -1), eps)
+        xhat = xhat.reshape(x.shape)
+        out = xhat * weight.reshape(bshape) if weight is not None else xhat.copy()
+        if bias is not None:
+            out += bias.reshape(bshape)
+        ctx.save_for_backward(xhat, invstd, weight)
+        ctx.bshape = bshape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        xhat, invstd, weight = ctx.saved_arrays
+        needs = ctx.needs_input_grad
+        rows = (invstd.shape[0], -1)
+        gx = gw = gb = None
+        if needs[0]:
+            gxhat = grad * weight.reshape(ctx.bshape) if weight is not None else grad
+            gx = _normalize_rows_backward(gxhat.reshape(rows), xhat.reshape(rows),
+                                          invstd).reshape(grad.shape)
+        if needs[1]:
+            gw = _channel_sum(grad, xhat)
+        if needs[2]:
+            gb = _channel_sum(grad)
+        return gx, gw, gb
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """F.group_norm: input (N, C, *) -> the same shape; C must divide into num_groups
+    groups; weight, bias (C,)."""
+    op = "group_norm"
+    x = as_tensor(input)
+    _require_float(op, x)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected an input (N, C, *) with at least 2 dimensions, got "
+                         f"shape {_shape_str(x.shape)}")
+    c = x.shape[1]
+    g = int(num_groups)
+    if g != num_groups or g < 1 or c % g:
+        raise ValueError(f"{op}: expected the number of channels ({c}) to be divisible by "
+                         f"num_groups, got num_groups={num_groups!r}: {c} / {num_groups} = "
+                         f"{c / num_groups if num_groups else float('nan'):.3g}")
+    params = []
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is None:
+            params.append(None)
+            continue
+        t = as_tensor(t)
+        if t.shape != (c,):
+            raise ValueError(f"{op}: {name} must have shape ({c},), one value per channel of "
+                             f"the input {_shape_str(x.shape)}, got {_shape_str(t.shape)}")
+        _same_dtype(op, x, t, name)
+        params.append(t)
+    return GroupNorm.apply(x, *params, num_groups=g, eps=float(eps))

@@ -24,24 +24,10 @@ import numpy as np
 from ..autograd.function import Function, register
 from ..kernels import pool as K
 from ..kernels import unpool as KU
-from ..shapes import conv_output_size, pair
+from ..shapes import conv_output_size, describe_window, ntuple, pair
 from .methods import as_tensor
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _describe(op, k, s, p=(0, 0), d=(1, 1), ceil_mode=False):
-    """'max_pool2d(k=3, s=2, p=1)': the layer as errors name it."""
-    def show(v):
-        return str(v[0]) if v[0] == v[1] else str(tuple(v))
-    parts = [f"k={show(k)}", f"s={show(s)}"]
-    if p != (0, 0):
-        parts.append(f"p={show(p)}")
-    if d != (1, 1):
-        parts.append(f"d={show(d)}")
-    if ceil_mode:
-        parts.append("ceil_mode=True")
-    return f"{op}({', '.join(parts)})"
 
 
 def _planes(x, op):
@@ -119,7 +105,7 @@ class MaxPool2d(Function):
     def forward(ctx, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                 return_indices=False, op="max_pool2d"):
         k, s, p, d = _window_args(op, kernel_size, stride, padding, dilation)
-        layer = _describe(op, k, s, p, d, ceil_mode)
+        layer = describe_window(op, k, s, p, d, ceil_mode=ceil_mode, stride_always=True)
         planes, lead = _planes(x, layer)
         H, W = planes.shape[1:]
         out_h, out_w = _output_hw(layer, H, W, k, s, p, d, ceil_mode)
@@ -156,7 +142,8 @@ class AvgPool2d(Function):
     def forward(ctx, x, kernel_size, stride=None, padding=0, ceil_mode=False,
                 count_include_pad=True, divisor_override=None):
         k, s, p, _ = _window_args("avg_pool2d", kernel_size, stride, padding)
-        layer = _describe("avg_pool2d", k, s, p, ceil_mode=ceil_mode)
+        layer = describe_window("avg_pool2d", k, s, p, ceil_mode=ceil_mode,
+                                stride_always=True)
         if divisor_override is not None:
             if isinstance(divisor_override, bool) or not isinstance(
                     divisor_override, (int, np.integer)):
@@ -290,7 +277,7 @@ class MaxUnpool2d(Function):
     @staticmethod
     def forward(ctx, x, indices, kernel_size, stride=None, padding=0, output_size=None):
         k, s, p, _ = _window_args("max_unpool2d", kernel_size, stride, padding)
-        layer = _describe("max_unpool2d", k, s, p)
+        layer = describe_window("max_unpool2d", k, s, p, stride_always=True)
         planes, lead = _planes(x, layer)
         if not isinstance(indices, np.ndarray) or indices.dtype.kind not in "iu":
             raise TypeError(f"{layer}: indices must be an integer array (from max_pool2d with "
@@ -323,8 +310,6 @@ class MaxUnpool2d(Function):
         return KU.max_unpool2d_backward(g, flat_idx).reshape(ctx.in_shape), None
 
 
-# -- the functional face ------------------------------------------------------------------------
-
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """2-D max pooling, as torch.nn.functional.max_pool2d.
@@ -350,11 +335,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
     def as_1x(v, name, fill):
         # a 1-D window is a 2-D window of height 1: (fill, v)
-        if isinstance(v, (tuple, list)):
-            if len(v) != 1:
-                raise ValueError(f"max_pool1d: {name} must be an int or a 1-tuple, got {v!r}")
-            v = v[0]
-        return (fill, v)
+        return (fill,) + ntuple(v, 1, name, "max_pool1d")
 
     no_stride = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
     res = MaxPool2d.apply(x.unsqueeze(-2), kernel_size=as_1x(kernel_size, "kernel_size", 1),

@@ -9,23 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function, register
-
-
-def normalize_axis(axis, ndim, op):
-    """A tuple of non-negative axes, or None for all; errors name the op and the rank."""
-    if axis is None:
-        return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for ax in axes:
-        ax = int(ax)
-        if not -max(ndim, 1) <= ax < max(ndim, 1):
-            raise ValueError(f"{op}: axis {ax} is out of range for a tensor with {ndim} "
-                             f"dimension(s) (valid: {-max(ndim, 1)} to {max(ndim, 1) - 1})")
-        out.append(ax % max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: axis {axis} names a dimension twice")
-    return tuple(out)
+from ..shapes import normalize_axis  # noqa: F401  (ops.methods uses it from here)
 
 
 def _expand_reduced(grad, in_shape, axes, keepdims):

@@ -21,6 +21,7 @@ import numpy as np
 from ..autograd.function import Function, register
 from ..autograd.tensor import Tensor
 from ..kernels import roi as K
+from ..shapes import pair
 
 _BOXES = ("a (K, 5) tensor of [batch_index, x1, y1, x2, y2] or a list of (L, 4) tensors of "
           "[x1, y1, x2, y2], one per image")
@@ -39,20 +40,11 @@ def _check_input(x, op):
 
 
 def _pair_size(output_size, op):
-    if isinstance(output_size, (tuple, list)):
-        if len(output_size) != 2:
-            raise ValueError(f"{op}: output_size must be an int or a pair (height, width), "
-                             f"got {output_size!r}")
-        size = tuple(output_size)
-    else:
-        size = (output_size, output_size)
-    for s in size:
-        if isinstance(s, bool) or not isinstance(s, numbers.Integral):
-            raise TypeError(f"{op}: output_size must hold ints, got {output_size!r}")
+    size = pair(output_size, "output_size", op)
     if min(size) < 1:
         raise ValueError(f"{op}: output_size must be at least 1x1 (each RoI is split into "
                          f"output_size[0] x output_size[1] bins), got {output_size!r}")
-    return int(size[0]), int(size[1])
+    return size
 
 
 def _scale(spatial_scale, op, dtype):

@@ -158,7 +158,7 @@ class BedOfNails(Function):
         return np.ascontiguousarray(grad[:, :, ::sh, ::sw])
 
 
-# -- argument checking: everything the Functions and kernels above are allowed to assume ---------
+# Argument checking: everything the Functions and kernels above are allowed to assume.
 def _float_input(input, layer):
     x = as_tensor(input)
     if x.dtype not in _FLOATS:

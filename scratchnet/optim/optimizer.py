@@ -127,6 +127,8 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 self.update(p.data, self._grad_array(p), self.state[p], options)
+                # the values changed in place: a graph that saved them can no longer backprop
+                p._bump_version()
         self._steps_taken += 1
         return loss
 

@@ -26,6 +26,22 @@ class ReLU(Module):
         return "inplace=True" if self.inplace else ""
 
 
+class ReLU6(Module):
+    """min(max(x, 0), 6): a ReLU capped at 6, which keeps activations in a range that
+    low-precision arithmetic on phones represents well (MobileNet's activation).
+    `inplace` is accepted for PyTorch code; the result is always a new tensor."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.relu6(input)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
 class LeakyReLU(Module):
     """x for x > 0, negative_slope * x otherwise."""
 

@@ -8,20 +8,13 @@ import math
 import numpy as np
 
 from ... import dtypes
+from ...shapes import ntuple
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _ntuple(value, n, name):
-    if isinstance(value, (tuple, list)):
-        if len(value) != n:
-            raise ValueError(f"{name} must be an int or a tuple of {n}, got {value!r}")
-        return tuple(int(v) for v in value)
-    return (int(value),) * n
 
 
 class _ConvNd(Module):
@@ -54,10 +47,8 @@ class _ConvNd(Module):
                              f"{padding_mode!r}")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
-        self.kernel_size = _ntuple(kernel_size, n, "kernel_size")
-        if min(self.kernel_size) < 0:
-            raise ValueError(f"{name}: kernel_size must be >= 0, got {kernel_size!r}")
-        self.stride = _ntuple(stride, n, "stride")
+        self.kernel_size = ntuple(kernel_size, n, "kernel_size", name, minimum=0)
+        self.stride = ntuple(stride, n, "stride", name)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or "
@@ -67,10 +58,10 @@ class _ConvNd(Module):
                                  f"convolutions (stride={self.stride})")
             self.padding = padding
         else:
-            self.padding = _ntuple(padding, n, "padding")
-        self.dilation = _ntuple(dilation, n, "dilation")
+            self.padding = ntuple(padding, n, "padding", name)
+        self.dilation = ntuple(dilation, n, "dilation", name)
         self.transposed = transposed
-        self.output_padding = _ntuple(output_padding, n, "output_padding")
+        self.output_padding = ntuple(output_padding, n, "output_padding", name)
         self.groups = int(groups)
         self.padding_mode = padding_mode
         dtype = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()

@@ -65,6 +65,11 @@ def _addindent(text, spaces):
     return lines[0] + "\n" + "\n".join(pad + line for line in lines[1:])
 
 
+def _is_uninitialized(t):
+    """A lazy layer's parameter or buffer that has no shape yet (see lazy.py)."""
+    return callable(getattr(type(t), "materialize", None))
+
+
 def _state_array(value):
     """(ndarray, None) for a state-dict value that can be copied into a parameter, or
     (None, the reason it cannot). Only numbers and bools are copied: NumPy would turn a
@@ -127,7 +132,6 @@ class Module:
                 output = new_output
         return output
 
-    # -- registration -----------------------------------------------------------------------------
     def _check_init(self, what):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {what} before Module.__init__() call: call "
@@ -239,7 +243,6 @@ class Module:
         keys += list(self._parameters) + list(self._buffers) + list(self._modules)
         return sorted(k for k in set(keys) if not k[0].isdigit())
 
-    # -- walking the tree -------------------------------------------------------------------------
     def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
         """(name, module) for this module and every descendant, depth first; "" is self.
         A module reachable twice (shared weights) is listed once."""
@@ -317,7 +320,6 @@ class Module:
         fn(self)
         return self
 
-    # -- modes and gradients ----------------------------------------------------------------------
     def train(self, mode: bool = True):
         """Training mode (the default): Dropout drops, BatchNorm uses batch statistics and
         updates its running ones. Applies to every descendant; returns self."""
@@ -349,7 +351,6 @@ class Module:
             else:
                 p.grad.data = np.zeros_like(p.grad.data)
 
-    # -- dtype ------------------------------------------------------------------------------------
     def to(self, *args, dtype=None, device=None):
         """Cast floating-point parameters and buffers in place (integer buffers such as
         num_batches_tracked keep their dtype). Accepts a dtype, and for code written for
@@ -391,7 +392,6 @@ class Module:
     def cpu(self):
         return self
 
-    # -- state dict -------------------------------------------------------------------------------
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
         """An OrderedDict from PyTorch-style dotted names to tensors: each module's parameters,
         then its persistent buffers, then its children's entries. Values share memory with the
@@ -434,6 +434,8 @@ class Module:
                 mismatched.append(f'While copying the parameter named "{key}": {problem}.')
                 continue
             arrays[key] = value
+            if _is_uninitialized(target):
+                continue     # a lazy layer's parameter takes its shape from the checkpoint
             if value.shape != target.shape:
                 mismatched.append(f"size mismatch for {key}: copying a param with shape "
                                   f"{tuple(value.shape)} from checkpoint, the shape in current "
@@ -453,10 +455,12 @@ class Module:
         for key, target in own.items():
             if key in arrays:
                 # in place: optimisers and shared modules keep pointing at the same tensor
+                if _is_uninitialized(target):
+                    target.materialize(arrays[key].shape)
                 np.copyto(target.data, arrays[key], casting="unsafe")
+                target._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
-    # -- hooks ------------------------------------------------------------------------------------
     def register_forward_hook(self, hook):
         """hook(module, inputs, output) runs after every forward; a non-None return value
         replaces the output. Use it to capture activations (feature-map figures, the style
@@ -472,7 +476,6 @@ class Module:
         self._forward_pre_hooks[handle.id] = hook
         return handle
 
-    # -- repr -------------------------------------------------------------------------------------
     def _get_name(self):
         return type(self).__name__
 

@@ -7,12 +7,9 @@ MaxPool2d(2) halves H and W.
 """
 from __future__ import annotations
 
+from ...shapes import pair
 from .. import functional as F
 from .module import Module
-
-
-def _pair(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
 class _PoolBase(Module):
@@ -57,9 +54,10 @@ class MaxUnpool2d(_PoolBase):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride if stride is not None else kernel_size)
-        self.padding = _pair(padding)
+        self.kernel_size = pair(kernel_size, "kernel_size", "MaxUnpool2d")
+        self.stride = pair(stride if stride is not None else kernel_size, "stride",
+                           "MaxUnpool2d")
+        self.padding = pair(padding, "padding", "MaxUnpool2d")
 
     def forward(self, input, indices, output_size=None):
         return self._call(F.max_unpool2d, input, indices, self.kernel_size, self.stride,
