@@ -24,6 +24,6 @@ expose the classic mistakes, and:
 from __future__ import annotations
 
 from .checker import CheckReport, check, load_module
-from .specs import EXERCISES
+from .registry import EXERCISES
 
 __all__ = ["EXERCISES", "check", "load_module", "CheckReport"]

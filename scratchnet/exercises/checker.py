@@ -269,7 +269,8 @@ def check(name, path=None, module=None, rtol=1e-6, atol=1e-8, lang=None,
     already-imported `module` runs in this process (how the tests drive many variants).
     lang: 'ko' or 'en' for the report (default: scratchnet.lesson.lang())."""
     from ..lesson import lang as default_lang
-    from .specs import EXERCISES, template_path
+    from .registry import EXERCISES
+    from .specs import template_path
 
     if name not in EXERCISES:
         raise ValueError(f"no exercise named {name!r}; choose one of: {', '.join(EXERCISES)}")

@@ -158,7 +158,7 @@ def student_runs(module, ex, plan, emit, rtol, atol):
 def _child_main(name, path, out_dir):
     """The child process: import the student's file and run the plan, writing events."""
     from .checker import build_plan, load_module
-    from .specs import EXERCISES
+    from .registry import EXERCISES
 
     ex = EXERCISES[name]
     plan = build_plan(ex)

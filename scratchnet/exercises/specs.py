@@ -563,10 +563,6 @@ CONV_TRANSPOSE = Exercise(
 )
 
 
-EXERCISES = {e.name: e for e in [LINEAR, RELU, SOFTMAX_CE, CONV2D, MAX_POOL, BATCH_NORM,
-                                 MAX_UNPOOL, CONV_TRANSPOSE]}
-
-# the application half; imported last because it builds on the definitions above
-from .applications import APPLICATION_EXERCISES  # noqa: E402
-
-EXERCISES.update((e.name, e) for e in APPLICATION_EXERCISES)
+FIRST_HALF = {e.name: e for e in [LINEAR, RELU, SOFTMAX_CE, CONV2D, MAX_POOL, BATCH_NORM,
+                                  MAX_UNPOOL, CONV_TRANSPOSE]}
+"""The first half of the course's exercises; scratchnet.exercises.registry adds the rest."""
