@@ -22,9 +22,12 @@ import time
 import numpy as np
 
 RECIPES = {
-    # name: (constructor(scale), takes the LR image, steps, batch, lr). Sized for a few
-    # minutes of 2 cores each (the SRCNNs cost 10-40x more per patch than FSRCNN); every model
-    # but VDSR starts from plain upscaling (models.sr.identity_init_), so Adam's rate is small
+    # name: (constructor(scale), takes the LR image, steps, batch, lr). Sized for minutes on
+    # 2 free cores (the SRCNNs cost 10-40x more per patch than FSRCNN); measured on 2 cores
+    # shared with other jobs (load 10-20), srcnn, srcnn_915 and fsrcnn took 27-31 min each,
+    # three at once: 30.05, 29.86 and 30.05 dB on the held-out photos at x3, bicubic 29.65.
+    # Every model but VDSR starts from plain upscaling (models.sr.identity_init_), so
+    # Adam's rate is small
     "srcnn": (lambda s: _sr().srcnn(9, 5, 5), False, 150, 8, 1e-4),
     "srcnn_915": (lambda s: _sr().srcnn(9, 1, 5), False, 150, 8, 1e-4),
     "fsrcnn": (lambda s: _sr().fsrcnn(scale=s), True, 600, 16, 3e-4),
