@@ -29,14 +29,14 @@ def test_srcnn_counts_by_hand():
     # 9-1-5: 81*64 + 1*64*32 + 25*32 = 5184 + 2048 + 800 = 8032 weights, + 64 + 32 + 1 biases
     m = sr.srcnn(9, 1, 5)
     assert sr.table_weights(m) == 8032
-    assert sum(p.size for p in m.parameters()) == 8032 + 97
+    assert sum(p.numel() for p in m.parameters()) == 8032 + 97
 
 
 def test_vdsr_counts():
     # 9*64 + 18 * 9*64*64 + 9*64 = 664,704 weights and 19 * 64 + 1 biases
     m = sr.vdsr()
     assert sr.table_weights(m) == 664704
-    assert sum(p.size for p in m.parameters()) == 664704 + 19 * 64 + 1
+    assert sum(p.numel() for p in m.parameters()) == 664704 + 19 * 64 + 1
 
 
 def test_receptive_fields():

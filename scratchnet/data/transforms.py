@@ -169,7 +169,7 @@ def imresize(img, scale=None, size=None, antialias=True):
         out_h, out_w = int(math.ceil(h * scale)), int(math.ceil(w * scale))
         sh = sw = float(scale)
     else:
-        out_h, out_w = _size_pair(size, "imresize")
+        out_h, out_w = pair(size, "size", "imresize", minimum=1)
         sh, sw = out_h / h, out_w / w
     rows = _imresize_matrix(h, out_h, sh, antialias).astype(a.dtype)
     cols = _imresize_matrix(w, out_w, sw, antialias).astype(a.dtype)

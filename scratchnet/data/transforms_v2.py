@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ..shapes import pair
 from . import transforms as _t
 from ._generator import draw_from, own_generator
 
@@ -207,7 +208,7 @@ def _output_size(h, w, size, max_size, who):
     """torchvision's Resize size rule: an int sets the shorter edge (the longer one keeps the
     aspect ratio, truncated), an (h, w) pair sets both."""
     if isinstance(size, (tuple, list)):
-        return _t._size_pair(tuple(size), who)
+        return pair(tuple(size), "size", who, minimum=1)
     short, long = (h, w) if h <= w else (w, h)
     new_short, new_long = int(size), int(size * long / short)
     if max_size is not None and new_long > max_size:
@@ -227,7 +228,7 @@ class Resize(Transform):
             if size < 1:
                 raise ValueError(f"Resize: size must be positive, got {size}")
         else:
-            _t._size_pair(tuple(size), "Resize")
+            pair(tuple(size), "size", "Resize", minimum=1)
         self.size, self.max_size = size, max_size
 
     def forward(self, image, target):
@@ -242,7 +243,7 @@ class RandomCrop(Transform):
     (follow it with SanitizeBoundingBoxes to drop the ones the crop left empty)."""
 
     def __init__(self, size, generator=None):
-        self.size = _t._size_pair(size, "RandomCrop")
+        self.size = pair(size, "size", "RandomCrop", minimum=1)
         self.generator = own_generator(generator, "RandomCrop")
 
     def get_params(self, h, w):
@@ -264,7 +265,7 @@ class ScaleJitter(Transform):
     int(side * scale) (truncated), image bilinear, masks nearest, boxes scaled."""
 
     def __init__(self, target_size, scale_range=(0.1, 2.0), generator=None):
-        self.target_size = _t._size_pair(target_size, "ScaleJitter", "target_size")
+        self.target_size = pair(target_size, "target_size", "ScaleJitter", minimum=1)
         lo, hi = scale_range
         if not 0 < lo <= hi:
             raise ValueError(f"ScaleJitter: scale_range must be 0 < lo <= hi, got "

@@ -22,7 +22,7 @@ def table_weights(model) -> int:
     """Convolution and deconvolution weights, no biases or PReLU slopes, as the FSRCNN table
     (and the SRCNN paper) count parameters."""
     from ... import nn
-    return sum(m.weight.size for m in model.modules()
+    return sum(m.weight.numel() for m in model.modules()
                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
 
 
