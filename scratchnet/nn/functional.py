@@ -23,6 +23,7 @@ from ..ops.methods import flatten  # noqa: F401
 from ..ops.norm import (batch_norm, dropout, dropout2d, linear,  # noqa: F401
                         local_response_norm)
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
-                        cross_entropy, huber_loss, l1_loss, mse_loss, multi_margin_loss,
-                        nll_loss, pairwise_distance, smooth_l1_loss, triplet_margin_loss)
+                        cross_entropy, dice_loss, huber_loss, l1_loss, mse_loss,
+                        multi_margin_loss, nll_loss, pairwise_distance, smooth_l1_loss,
+                        triplet_margin_loss)
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401

@@ -5,8 +5,8 @@ from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten
 from .linear import Identity, Linear
-from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
-                   MultiMarginLoss, NLLLoss, SmoothL1Loss, TripletMarginLoss)
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, DiceLoss, HuberLoss, L1Loss,
+                   MSELoss, MultiMarginLoss, NLLLoss, SmoothL1Loss, TripletMarginLoss)
 from .module import IncompatibleKeys, Module, RemovableHandle, StateDictError
 from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 from .pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d,
@@ -23,5 +23,5 @@ __all__ = [
     "ReLU", "LeakyReLU", "PReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Flatten",
     "RoIPool", "RoIAlign",
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss",
-    "SmoothL1Loss", "HuberLoss", "TripletMarginLoss", "MultiMarginLoss",
+    "SmoothL1Loss", "HuberLoss", "TripletMarginLoss", "MultiMarginLoss", "DiceLoss",
 ]
