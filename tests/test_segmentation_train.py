@@ -101,7 +101,7 @@ def test_unet_learns_nuclei_in_a_short_run(tmp_path):
     """A short run of the default U-Net recipe must beat chance on held-out crops: predicting
     background everywhere scores a nucleus IoU of 0."""
     from scratchnet.segmentation import train
-    _, history, r = train("unet", epochs=4, out=str(tmp_path / "u"), progress=False,
+    _, history, r = train("unet", epochs=3, out=str(tmp_path / "u"), progress=False,
                           log=None, width=0.125)
     assert r["class_iou"][1] > 0.3, r["class_iou"]
 
