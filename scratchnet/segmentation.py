@@ -39,10 +39,10 @@ CLASS_NAMES = {"digit-scenes": ["bg"] + [str(d) for d in range(10)],
 
 # name: constructor kwargs, input channels, default data, (epochs, batch, optimizer, lr)
 RECIPES = {
-    "fcn32s": ({"width": 0.125}, 3, "digit-scenes", (5, 16, "adam", 1e-3)),
-    "fcn16s": ({"width": 0.125}, 3, "digit-scenes", (5, 16, "adam", 1e-3)),
-    "fcn8s": ({"width": 0.125}, 3, "digit-scenes", (5, 16, "adam", 1e-3)),
-    "deconvnet": ({"width": 0.125, "fc_kernel": 2}, 3, "digit-scenes", (5, 16, "adam", 1e-3)),
+    "fcn32s": ({"width": 0.125}, 3, "digit-scenes", (3, 16, "adam", 1e-3)),
+    "fcn16s": ({"width": 0.125}, 3, "digit-scenes", (3, 16, "adam", 1e-3)),
+    "fcn8s": ({"width": 0.125}, 3, "digit-scenes", (3, 16, "adam", 1e-3)),
+    "deconvnet": ({"width": 0.125, "fc_kernel": 2}, 3, "digit-scenes", (3, 16, "adam", 1e-3)),
     "unet": ({"width": 0.25, "padding": 1, "batch_norm": True}, 1, "nuclei",
              (20, 4, "adam", 1e-3)),
 }

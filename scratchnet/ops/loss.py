@@ -700,7 +700,8 @@ def dice_loss(input, target, smooth=1.0, ignore_index=-100):
     input (N, C, d1, ...) logits, target (N, d1, ...) class indices (entries equal to
     ignore_index count for nothing) -> scalar. smooth > 0 makes a class absent from both the
     prediction and the target score 1 instead of 0/0. Composed from softmax, products and sums,
-    so autograd supplies the backward.
+    so autograd supplies the backward. (The `dice_loss` exercise writes the binary form, one
+    foreground probability per pixel and a mean over images; this is its multi-class form.)
     """
     op = "dice_loss"
     x = _float_input(op, input)
