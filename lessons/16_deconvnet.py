@@ -23,7 +23,7 @@ import numpy as np
 
 import scratchnet as sn
 import scratchnet.nn.functional as F
-from scratchnet import data, nn, optim
+from scratchnet import data, optim
 from scratchnet.lesson import check, fast, header, plt, savefig
 from scratchnet.models.segmentation import deconvnet
 from scratchnet.segmentation import load_test, load_train
