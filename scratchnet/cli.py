@@ -1,6 +1,8 @@
 """The `scratchnet` command line.
 
     scratchnet train lenet5 [--epochs --batch-size --lr --optimizer --data --out --seed]
+    scratchnet train fcn8s|fcn16s|fcn32s|deconvnet [--width]     (DigitScenes segmentation)
+    scratchnet train unet [--data nuclei]
     scratchnet evaluate CHECKPOINT
     scratchnet info                 versions, numba threading and kernel cache directory
     scratchnet demo                 tensors, backward and a gradient check in ten lines
@@ -76,7 +78,8 @@ def cmd_train(args) -> int:
         _, _, result = train(args.model, args.data, args.epochs, args.batch_size, args.lr,
                              args.optimizer, args.out or os.path.join("runs", args.model),
                              args.seed, args.data_root, args.download,
-                             progress=not args.no_progress, limit=args.limit)
+                             progress=not args.no_progress, limit=args.limit,
+                             width=args.width)
     except (RecipeError, NonFiniteLossError, FileNotFoundError) as e:
         print(f"error: {e}")
         return 2
@@ -282,11 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
                                             "teaching")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     from .recipes import DATASETS, MODELS
+    from .segmentation import DATA as SEG_DATA, RECIPES as SEG_MODELS
 
     s = sub.add_parser("train", help="train a model (LeNet-5 on real digits by default)")
-    s.add_argument("model", nargs="?", default="lenet5", choices=sorted(MODELS))
-    s.add_argument("--data", choices=sorted(DATASETS),
-                   help="dataset (default: digits for lenet5, cifar10 for convnetjs_cifar10)")
+    s.add_argument("model", nargs="?", default="lenet5",
+                   choices=sorted(MODELS) + list(SEG_MODELS))
+    s.add_argument("--data", choices=sorted(DATASETS) + list(SEG_DATA),
+                   help="dataset (default: digits for lenet5, cifar10 for convnetjs_cifar10, "
+                        "digit-scenes for the FCNs and deconvnet, nuclei for unet)")
     s.add_argument("--data-root", help="folder holding the dataset files (MNIST, CIFAR-10)")
     s.add_argument("--download", action="store_true", help="fetch missing dataset files")
     s.add_argument("--epochs", type=int)
@@ -297,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="output folder (default: runs/MODEL)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--limit", type=int, help="use only the first N train and test images")
+    s.add_argument("--width", type=float,
+                   help="segmentation models: channel multiplier (default: the recipe's)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(fn=cmd_train)
     s = sub.add_parser("evaluate", help="evaluate a checkpoint written by `train`")

@@ -136,13 +136,24 @@ def prepare_out_dir(out):
 
 def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=None,
           optimizer=None, out="runs/lenet5", seed=0, data_root=None, download=False,
-          progress=True, log=print, limit=None):
+          progress=True, log=print, limit=None, width=None):
     """Train, evaluate, and write checkpoint.npz, history.json, curves.png and
-    confusion.png into `out`. Returns (model, history, test result)."""
+    confusion.png into `out`. Returns (model, history, test result).
+    Segmentation models (fcn8s, unet, ...) go to scratchnet.segmentation.train, which returns
+    (model, history, held-out report)."""
     from . import data, optim, plotting, random, serialization
+    from . import segmentation
     from ._atomic import atomic_write
     from .train import evaluate, fit
 
+    if model_name in segmentation.RECIPES:
+        try:
+            return segmentation.train(model_name, data_name, epochs, batch_size, lr,
+                                      optimizer, out, seed, progress, log, limit, width)
+        except segmentation.SegmentationError as e:
+            raise RecipeError(str(e)) from e
+    if width is not None:
+        raise RecipeError(f"--width scales the segmentation models; {model_name} has none")
     log = log or (lambda *a: None)
     if model_name not in MODELS:
         _choices("model", model_name, MODELS)
@@ -221,6 +232,12 @@ def evaluate_checkpoint(path, data_root=None, log=print):
             and isinstance(meta.get("model"), str) and isinstance(meta.get("data"), str)):
         raise RecipeError(f"{path} is not a `scratchnet train` checkpoint (it needs a 'model' "
                           f"state dict and 'meta' naming the model and data)")
+    if meta.get("task") == "segmentation":
+        from . import segmentation
+        try:
+            return segmentation.evaluate_checkpoint(ckpt, path, log)
+        except segmentation.SegmentationError as e:
+            raise RecipeError(str(e)) from e
     name = meta["model"]
     model = build_model(name)
     try:

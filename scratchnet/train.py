@@ -71,13 +71,23 @@ def _labels(y):
     return np.asarray(y.data if hasattr(y, "data") else y).reshape(-1)
 
 
+def _valid(labels, num_classes):
+    """Which labels count: all of them, or (for a known number of classes) those in
+    [0, num_classes), so that a segmentation map's ignore_index (255) is left out."""
+    if num_classes is None:
+        return np.ones(labels.shape, bool)
+    return (labels >= 0) & (labels < num_classes)
+
+
 def evaluate(model, loader, loss_fn=None, num_classes=None) -> EvalResult:
     """Mean loss, accuracy and confusion matrix of a classifier over a loader, in eval mode
-    (the model's previous mode is restored)."""
+    (the model's previous mode is restored). For a segmentation model (logits (N, C, H, W),
+    labels (N, H, W)) accuracy and confusion count pixels, leaving out labels outside
+    [0, num_classes) (the ignore index)."""
     loss_fn = loss_fn or _default_loss()
     was_training = model.training
     model.eval()
-    total_loss, n, correct = 0.0, 0, 0
+    total_loss, n, correct, counted = 0.0, 0, 0, 0
     pairs = []
     try:
         with no_grad():
@@ -86,10 +96,12 @@ def evaluate(model, loader, loss_fn=None, num_classes=None) -> EvalResult:
                 loss = loss_fn(logits, y)
                 b = logits.shape[0]
                 total_loss += float(loss.item()) * b
-                pred = np.argmax(logits.data, axis=1)
+                pred = np.argmax(logits.data, axis=1).reshape(-1)
                 labels = _labels(y)
-                correct += int((pred == labels).sum())
-                pairs.append((labels, pred))
+                keep = _valid(labels, num_classes)
+                correct += int((pred[keep] == labels[keep]).sum())
+                counted += int(keep.sum())
+                pairs.append((labels[keep], pred[keep]))
                 n += b
     finally:
         model.train(was_training)
@@ -97,10 +109,12 @@ def evaluate(model, loader, loss_fn=None, num_classes=None) -> EvalResult:
         raise ValueError("evaluate: the loader produced no examples")
     if num_classes is None:
         num_classes = int(max(max(t.max(), p.max()) for t, p in pairs)) + 1
-    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    confusion = np.zeros(num_classes * num_classes, dtype=np.int64)
     for t, p in pairs:
-        np.add.at(confusion, (t, p), 1)
-    return EvalResult(total_loss / n, correct / n, confusion, n)
+        confusion += np.bincount(t.astype(np.int64) * num_classes + p,
+                                 minlength=num_classes * num_classes)
+    return EvalResult(total_loss / n, correct / max(counted, 1),
+                      confusion.reshape(num_classes, num_classes), n)
 
 
 def fit(model, train_loader, optimizer, epochs=1, loss_fn=None, val_loader=None,
@@ -116,7 +130,7 @@ def fit(model, train_loader, optimizer, epochs=1, loss_fn=None, val_loader=None,
     for epoch in range(1, epochs + 1):
         model.train()
         t0 = time.perf_counter()
-        seen, loss_sum, correct = 0, 0.0, 0
+        seen, loss_sum, correct, counted = 0, 0.0, 0, 0
         bar = _progress(train_loader, f"epoch {epoch}/{epochs}", progress)
         for step, (x, y) in enumerate(bar):
             optimizer.zero_grad()
@@ -133,13 +147,18 @@ def fit(model, train_loader, optimizer, epochs=1, loss_fn=None, val_loader=None,
             b = logits.shape[0]
             seen += b
             loss_sum += value * b
-            correct += int((np.argmax(logits.data, axis=1) == _labels(y)).sum())
+            labels = _labels(y)
+            keep = _valid(labels, num_classes)
+            pred = np.argmax(logits.data, axis=1).reshape(-1)
+            correct += int((pred[keep] == labels[keep]).sum())
+            counted += int(keep.sum())
             if progress and hasattr(bar, "set_postfix"):
                 elapsed = time.perf_counter() - t0
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}",
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}",
+                                acc=f"{correct / max(counted, 1):.3f}",
                                 ex_s=f"{seen / max(elapsed, 1e-9):.0f}")
         seconds = time.perf_counter() - t0
-        stats = EpochStats(epoch, loss_sum / max(seen, 1), correct / max(seen, 1),
+        stats = EpochStats(epoch, loss_sum / max(seen, 1), correct / max(counted, 1),
                            _lr(optimizer), seconds, seen / max(seconds, 1e-9))
         if val_loader is not None:
             r = evaluate(model, val_loader, loss_fn, num_classes)

@@ -224,3 +224,70 @@ def test_label_smoothing_keeps_float32_in_the_backward():
         assert x.grad.dtype == np.float32
     finally:
         A.set_strict_dtypes(before)
+def _dice_numpy(x, t, smooth=1.0, ignore_index=-100):
+    """The soft Dice loss from its definition, class by class with explicit loops."""
+    p = np.exp(_log_softmax(x))
+    c = x.shape[1]
+    scores = []
+    for k in range(c):
+        inter = total = 0.0
+        for idx in np.ndindex(t.shape):
+            if t[idx] == ignore_index:
+                continue
+            pk = p[(idx[0], k) + idx[1:]]
+            yk = 1.0 if t[idx] == k else 0.0
+            inter += pk * yk
+            total += pk + yk
+        scores.append((2 * inter + smooth) / (total + smooth))
+    return 1.0 - np.mean(scores)
+
+
+def test_dice_loss_by_hand_uniform_prediction():
+    # two classes, equal logits (p = 1/2 everywhere), targets [0, 1]: for each class
+    # I = 1/2, S = 1/2 + 1/2 + 1 = 2, dice = (2 * 1/2 + 1) / (2 + 1) = 2/3, loss = 1/3
+    x = sn.tensor(np.zeros((1, 2, 1, 2)))
+    assert F.dice_loss(x, sn.tensor(np.array([[[0, 1]]]))).item() == pytest.approx(1 / 3)
+    # without smoothing: dice = 1 / 2 per class, loss 1/2
+    assert F.dice_loss(x, sn.tensor(np.array([[[0, 1]]])), smooth=0.0).item() == \
+        pytest.approx(0.5)
+
+
+def test_dice_loss_is_zero_for_a_confident_correct_prediction_and_ignores_void():
+    x = np.zeros((1, 3, 2, 2))
+    t = np.array([[[0, 2], [2, 255]]])
+    for (i, j), k in np.ndenumerate(t[0]):
+        x[0, k if k != 255 else 1, i, j] = 60.0
+    # the ignored pixel predicts class 1 (absent from the targets): it must not count
+    loss = F.dice_loss(sn.tensor(x), sn.tensor(t), ignore_index=255)
+    assert loss.item() == pytest.approx(0.0, abs=1e-12)
+    loss_counted = F.dice_loss(sn.tensor(x[:, :, :1]), sn.tensor(np.array([[[0, 2]]])))
+    assert loss_counted.item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_dice_loss_matches_its_definition_and_module_form():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4, 3, 5))
+    t = rng.integers(0, 4, (2, 3, 5))
+    t[rng.random(t.shape) < 0.3] = -100
+    ours = F.dice_loss(sn.tensor(x), sn.tensor(t), smooth=0.5)
+    assert ours.item() == pytest.approx(_dice_numpy(x, t, smooth=0.5), rel=1e-12)
+    module = nn.DiceLoss(smooth=0.5)(sn.tensor(x), sn.tensor(t))
+    assert module.item() == pytest.approx(ours.item(), rel=1e-15)
+
+
+def test_dice_loss_gradcheck_with_ignore():
+    rng = np.random.default_rng(4)
+    x = sn.tensor(rng.standard_normal((2, 3, 4, 3)), requires_grad=True)
+    t = rng.integers(0, 3, (2, 4, 3))
+    t[rng.random(t.shape) < 0.25] = 255
+    report = sn.gradcheck(lambda a: F.dice_loss(a, sn.tensor(t), ignore_index=255), [x])
+    assert report.passed, report
+
+
+def test_dice_loss_keeps_float32_and_names_bad_targets():
+    x = sn.tensor(np.zeros((1, 2, 2, 2), np.float32))
+    assert F.dice_loss(x, sn.tensor(np.zeros((1, 2, 2), np.int64))).dtype == np.float32
+    with pytest.raises(ValueError, match="dice_loss: target value 2"):
+        F.dice_loss(x, sn.tensor(np.full((1, 2, 2), 2)))
+    with pytest.raises(ValueError, match="dice_loss: expected a target of shape"):
+        F.dice_loss(x, sn.tensor(np.zeros((1, 2), np.int64)))

@@ -25,6 +25,7 @@ from ..ops.norm import (batch_norm, dropout, dropout2d, group_norm, layer_norm, 
 from ..ops.fold import fold, unfold  # noqa: F401
 from ..ops.activation import relu6  # noqa: F401
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
-                        cross_entropy, huber_loss, l1_loss, mse_loss, multi_margin_loss,
-                        nll_loss, pairwise_distance, smooth_l1_loss, triplet_margin_loss)
+                        cross_entropy, dice_loss, huber_loss, l1_loss, mse_loss,
+                        multi_margin_loss, nll_loss, pairwise_distance, smooth_l1_loss,
+                        triplet_margin_loss)
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401

@@ -683,3 +683,40 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     out = MultiMarginLoss.apply(x2, t2.data, p=int(p), margin=float(margin), weight=w,
                                 reduction=reduction)
     return out.reshape(()) if unbatched and reduction == "none" else out
+
+
+# -- soft Dice ------------------------------------------------------------------------------------
+def dice_loss(input, target, smooth=1.0, ignore_index=-100):
+    """Soft Dice loss on softmax probabilities (not in PyTorch; U-Net papers' V-Net form):
+
+        p = softmax(input, dim=1),  y = one_hot(target),  m = 1 where target != ignore_index
+        I_c = sum_{n,h,w} m p_c y_c,   S_c = sum_{n,h,w} m (p_c + y_c)
+        dice_c = (2 I_c + smooth) / (S_c + smooth),    loss = 1 - mean_c dice_c
+
+    input (N, C, d1, ...) logits, target (N, d1, ...) class indices (entries equal to
+    ignore_index count for nothing) -> scalar. smooth > 0 makes a class absent from both the
+    prediction and the target score 1 instead of 0/0. Composed from softmax, products and sums,
+    so autograd supplies the backward. (The `dice_loss` exercise writes the binary form, one
+    foreground probability per pixel and a mean over images; this is its multi-class form.)
+    """
+    op = "dice_loss"
+    x = _float_input(op, input)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: the input must be (N, C, d1, ...) logits with the classes on "
+                         f"axis 1, got shape {_shape_str(x.shape)}")
+    t = as_tensor(target)
+    c = _check_class_targets(op, x, t, ignore_index)
+    if not (math.isfinite(smooth) and smooth >= 0):
+        raise ValueError(f"{op}: smooth must be a finite number >= 0, got {smooth}")
+    labels = t.data
+    valid = labels != ignore_index
+    # one-hot with the class axis at 1, zero at ignored entries; the mask is the same for p
+    onehot = (np.moveaxis(np.eye(c, dtype=x.dtype)[np.where(valid, labels, 0)], -1, 1)
+              * np.expand_dims(valid, 1))
+    mask = np.expand_dims(valid, 1).astype(x.dtype)
+    p = x.softmax(dim=1) * mask
+    axes = (0,) + tuple(range(2, x.ndim))
+    intersection = (p * onehot).sum(axis=axes)
+    total = p.sum(axis=axes) + onehot.sum(axis=axes)
+    dice = (intersection * 2.0 + smooth) / (total + smooth)
+    return 1.0 - dice.mean()

@@ -7,8 +7,8 @@ from .flatten import Flatten
 from .lazy import (LazyBatchNorm2d, LazyConv2d, LazyLinear, UninitializedBuffer,
                    UninitializedParameter)
 from .linear import Identity, Linear
-from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
-                   MultiMarginLoss, NLLLoss, SmoothL1Loss, TripletMarginLoss)
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, DiceLoss, HuberLoss, L1Loss,
+                   MSELoss, MultiMarginLoss, NLLLoss, SmoothL1Loss, TripletMarginLoss)
 from .module import IncompatibleKeys, Module, RemovableHandle, StateDictError
 from .fold import Fold, Unfold
 from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm,
@@ -29,5 +29,5 @@ __all__ = [
     "ReLU", "ReLU6", "LeakyReLU", "PReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Flatten",
     "RoIPool", "RoIAlign",
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss",
-    "SmoothL1Loss", "HuberLoss", "TripletMarginLoss", "MultiMarginLoss",
+    "SmoothL1Loss", "HuberLoss", "TripletMarginLoss", "MultiMarginLoss", "DiceLoss",
 ]

@@ -161,3 +161,17 @@ class MultiMarginLoss(_WeightedLoss):
     def forward(self, input, target):
         return F.multi_margin_loss(input, target, p=self.p, margin=self.margin,
                                    weight=self.weight, reduction=self.reduction)
+
+
+class DiceLoss(Module):
+    """1 - mean over classes of the soft Dice score of softmax(input) against one-hot targets
+    (see F.dice_loss for the formula; not in PyTorch). input (N, C, H, W) logits, target
+    (N, H, W) class indices; entries equal to ignore_index are left out."""
+
+    def __init__(self, smooth: float = 1.0, ignore_index: int = -100):
+        super().__init__()
+        self.smooth = smooth
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return F.dice_loss(input, target, smooth=self.smooth, ignore_index=self.ignore_index)
