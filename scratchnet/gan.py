@@ -29,7 +29,8 @@ import numpy as np
 MODELS = ("dcgan", "gan")
 LOSSES = ("non-saturating", "minimax")
 # data: (image size, epochs, batch size) sized for minutes of 2 cores
-DATA = {"mnist": (28, 5, 64), "digits": (8, 10, 64)}
+DATA = {"mnist": (28, 3, 64), "digits": (8, 10, 64)}
+WIDTH = 16          # DCGAN channels: 16 and 32 (the paper: 128 to 1024, for 64x64 colour)
 N_JUDGE = 1000
 
 
@@ -148,7 +149,7 @@ def train(model="dcgan", data="mnist", loss="non-saturating", epochs=None, batch
     os.makedirs(out, exist_ok=True)
     random.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    G, D = dcgan(size, nz) if model == "dcgan" else mlp_gan(size, nz)
+    G, D = dcgan(size, nz, WIDTH) if model == "dcgan" else mlp_gan(size, nz)
     opt_g = optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
     fixed_z = rng.standard_normal((64, nz)).astype(np.float32)
