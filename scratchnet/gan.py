@@ -124,11 +124,11 @@ def sample(G, z):
 
 def train(model="dcgan", data="mnist", loss="non-saturating", epochs=None, batch_size=None,
           lr=2e-4, nz=None, out="runs/dcgan", seed=0, log=print, progress=True, plots=True,
-          judge=None):
+          judge=None, steps_per_epoch=None):
     """Train G and D with Adam (lr 2e-4, beta1 = 0.5, DCGAN's settings); writes
     samples_epochNN.png per epoch, progression.png, curves.png, report.json and
     checkpoint.npz into `out`. Returns (G, D, report). `judge` reuses a (model, accuracy)
-    from train_judge."""
+    from train_judge; steps_per_epoch caps the batches of an epoch (quick runs)."""
     from . import optim, random, serialization, tensor
     from ._atomic import atomic_write
     from .models.gan import dcgan, mlp_gan
@@ -159,6 +159,7 @@ def train(model="dcgan", data="mnist", loss="non-saturating", epochs=None, batch
     grids = []
     t0 = time.perf_counter()
     n_batches = len(labels) // batch_size
+    n_batches = min(n_batches, steps_per_epoch) if steps_per_epoch else n_batches
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(labels))
         for b in range(n_batches):

@@ -171,10 +171,11 @@ def check_options(loss, mining):
 
 def train(loss="triplet", mining="semi-hard", data="mnist", epochs=None, lr=None, dim=32,
           out="runs/siamese", seed=0, log=print, progress=True, plots=True,
-          train_classes=TRAIN_CLASSES, margin=None):
+          train_classes=TRAIN_CLASSES, margin=None, steps_per_epoch=None):
     """Train an EmbeddingNet (and a VerificationHead for loss="head") with Adam, then verify
     on the held-out identities; writes checkpoint.npz, report.json, roc.png, embedding.png and
-    curves.png into `out` (plots=False skips the figures). Returns (model, head, report)."""
+    curves.png into `out` (plots=False skips the figures); steps_per_epoch caps the batches of
+    an epoch (quick runs). Returns (model, head, report)."""
     from . import optim, random, serialization, tensor
     from ._atomic import atomic_write
     from .models.siamese import EmbeddingNet, VerificationHead
@@ -203,6 +204,7 @@ def train(loss="triplet", mining="semi-hard", data="mnist", epochs=None, lr=None
     t0 = time.perf_counter()
     for epoch in range(1, epochs + 1):
         batches = pk_batches(y_tr, d["classes_per_batch"], d["per_class"], rng)
+        batches = batches[:steps_per_epoch] if steps_per_epoch else batches
         losses, active = [], []
         for step, idx in enumerate(batches):
             emb = model(tensor(x_tr[idx]))
