@@ -220,15 +220,11 @@ def _sigmoid(x):
 
 
 def tile(images, cols=8):
-    """(N, 1, s, s) images in [-1, 1] -> one (rows*(s+1)-1, cols*(s+1)-1) array in [0, 1]."""
-    n, _, s, _ = images.shape
-    rows = -(-n // cols)
-    out = np.ones((rows * (s + 1) - 1, cols * (s + 1) - 1), np.float32)
-    for k in range(n):
-        r, c = divmod(k, cols)
-        out[r * (s + 1):r * (s + 1) + s, c * (s + 1):c * (s + 1) + s] = \
-            (np.clip(images[k, 0], -1, 1) + 1) / 2
-    return out
+    """(N, 1, s, s) images in [-1, 1] -> one grey (H', W') array in [0, 1], `cols` per row
+    with 1-pixel white borders (utils.make_grid, torchvision's layout)."""
+    from .utils.draw import make_grid
+    return make_grid(np.clip(images, -1, 1), nrow=cols, padding=1, normalize=True,
+                     value_range=(-1, 1), pad_value=1.0)[0]
 
 
 def save_grid(images, path, title=""):

@@ -97,8 +97,10 @@ def test_judge_histogram_and_entropy():
 def test_tile_layout():
     imgs = -np.ones((3, 1, 2, 2), np.float32)
     t = tile(imgs, cols=2)
-    # 2 rows x 2 cols of 2x2 black tiles with 1-pixel white gaps; the missing 4th tile white
-    assert t.shape == (5, 5) and t[0, 0] == 0 and t[2, 0] == 1 and t[3, 3] == 1
+    # 2 rows x 2 cols of 2x2 black tiles inside 1-pixel white borders: 2 * (2 + 1) + 1 = 7;
+    # the missing 4th tile stays white
+    assert t.shape == (7, 7) and t[1, 1] == 0 and t[0, 0] == 1 and t[3, 1] == 1
+    assert t[4, 1] == 0 and t[4, 4] == 1
 
 
 def test_pk_batches_and_eval_pairs():
