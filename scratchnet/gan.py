@@ -29,7 +29,7 @@ import numpy as np
 MODELS = ("dcgan", "gan")
 LOSSES = ("non-saturating", "minimax")
 # data: (image size, epochs, batch size) sized for minutes of 2 cores
-DATA = {"mnist": (28, 3, 64), "digits": (8, 10, 64)}
+DATA = {"mnist": (28, 10, 64), "digits": (8, 10, 64)}
 WIDTH = 16          # DCGAN channels: 16 and 32 (the paper: 128 to 1024, for 64x64 colour)
 N_JUDGE = 1000
 
