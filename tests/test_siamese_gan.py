@@ -187,3 +187,19 @@ def test_dcgan_on_mnist_both_losses(tmp_path):
                           log=None)
     assert rep["generated"]["confidence"] > 0.6 and rep["generated"]["entropy"] > 0.8
     assert (tmp_path / "ns" / "samples_epoch03.png").exists()
+
+
+@pytest.mark.parametrize("loss", ["triplet", "triplet-torch", "contrastive", "head"])
+@pytest.mark.parametrize("mining", ["random", "batch-hard", "semi-hard"])
+def test_every_loss_and_mining_gives_a_gradient(loss, mining):
+    from scratchnet.siamese import batch_loss
+    rng = np.random.default_rng(0)
+    emb = sn.tensor(rng.standard_normal((12, 4)), requires_grad=True)
+    labels = np.repeat(np.arange(3), 4)
+    head = VerificationHead(4).double() if loss == "head" else None
+    value, n = batch_loss(loss, emb, labels, mining, head, rng=1)
+    # random and batch-hard: one triplet per anchor; semi-hard: one per (anchor, positive)
+    assert n == (12 * 3 if mining == "semi-hard" else 12)
+    assert value.shape == () and np.isfinite(value.item())
+    value.backward()
+    assert emb.grad is not None and np.abs(emb.grad.data).sum() > 0
