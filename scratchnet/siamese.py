@@ -151,7 +151,9 @@ def verify(model, images, labels, head=None, n_pairs=N_EVAL_PAIRS, seed=0):
     else:
         head.eval()
         with no_grad():
-            scores = head(tensor(e[i]), tensor(e[j])).data.astype(np.float64)
+            # the head is float32 like the network; the stored embeddings are float64
+            scores = head(tensor(e[i].astype(np.float32)),
+                          tensor(e[j].astype(np.float32))).data.astype(np.float64)
         head.train()
     fpr, tpr, _ = V.roc_curve(same, scores)
     eer, _ = V.equal_error_rate(same, scores)

@@ -203,3 +203,11 @@ def test_every_loss_and_mining_gives_a_gradient(loss, mining):
     assert value.shape == () and np.isfinite(value.item())
     value.backward()
     assert emb.grad is not None and np.abs(emb.grad.data).sum() > 0
+
+
+def test_head_recipe_verifies_with_the_head(tmp_path):
+    """loss="head" scores pairs with the trained head (float32) on stored embeddings."""
+    _, head, rep = train_siamese("head", "random", data="lfw", epochs=1, steps_per_epoch=2,
+                                 out=tmp_path, log=None, plots=False)
+    assert isinstance(head, VerificationHead) and 0.0 <= rep["auc"] <= 1.0
+    assert "head" in sn.load(str(tmp_path / "checkpoint.npz"))
