@@ -74,6 +74,12 @@ def cmd_train(args) -> int:
     from .recipes import RecipeError, train
     from .train import NonFiniteLossError
 
+    if args.model in UNSUPERVISED:
+        return _cmd_train_pairs_or_gan(args)
+    if args.loss or args.mining or args.margin is not None or args.data == "lfw":
+        print(f"error: --loss, --mining, --margin and --data lfw belong to "
+              f"{', '.join(UNSUPERVISED)}, not {args.model}")
+        return 2
     try:
         _, _, result = train(args.model, args.data, args.epochs, args.batch_size, args.lr,
                              args.optimizer, args.out or os.path.join("runs", args.model),
@@ -279,6 +285,46 @@ def _add_sr(sub):
     s.set_defaults(fn=cmd_sr)
 
 
+UNSUPERVISED = ("siamese", "dcgan", "gan")
+
+
+def _add_pair_and_gan_options(s):
+    g = s.add_argument_group("siamese / dcgan / gan")
+    g.add_argument("--loss", help="siamese: triplet (default, FaceNet's squared form), "
+                                  "triplet-torch, contrastive, head; dcgan/gan: "
+                                  "non-saturating (default) or minimax")
+    g.add_argument("--mining", help="siamese: semi-hard (default), batch-hard or random")
+    g.add_argument("--margin", type=float, help="siamese: the loss's margin")
+
+
+def _cmd_train_pairs_or_gan(args) -> int:
+    from .gan import GANError
+    from .siamese import SiameseError
+
+    out = args.out or os.path.join("runs", args.model)
+    try:
+        if args.model == "siamese":
+            from .siamese import train
+            if args.optimizer or args.batch_size or args.limit:
+                raise SiameseError("siamese: --optimizer, --batch-size and --limit are not "
+                                   "options of this recipe (Adam, batches of identities x "
+                                   "images)")
+            train(args.loss or "triplet", args.mining or "semi-hard", args.data or "mnist",
+                  args.epochs, args.lr, out=out, seed=args.seed, margin=args.margin,
+                  progress=not args.no_progress)
+        else:
+            from .gan import train
+            if args.mining or args.margin is not None:
+                raise GANError(f"{args.model}: --mining and --margin belong to siamese")
+            train(args.model, args.data or "mnist", args.loss or "non-saturating",
+                  args.epochs, args.batch_size, args.lr or 2e-4, out=out, seed=args.seed,
+                  progress=not args.no_progress)
+    except (SiameseError, GANError, ImportError) as e:
+        print(f"error: {e}")
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scratchnet",
                                 description="scratchnet: a from-scratch CNN framework for "
@@ -289,10 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train a model (LeNet-5 on real digits by default)")
     s.add_argument("model", nargs="?", default="lenet5",
-                   choices=sorted(MODELS) + list(SEG_MODELS))
-    s.add_argument("--data", choices=sorted(DATASETS) + list(SEG_DATA),
+                   choices=sorted(MODELS) + list(SEG_MODELS) + list(UNSUPERVISED))
+    s.add_argument("--data", choices=sorted(DATASETS) + list(SEG_DATA) + ["lfw"],
                    help="dataset (default: digits for lenet5, cifar10 for convnetjs_cifar10, "
-                        "digit-scenes for the FCNs and deconvnet, nuclei for unet)")
+                        "digit-scenes for the FCNs and deconvnet, nuclei for unet; siamese: "
+                        "mnist = MNIST's 5,000-digit sample, or lfw; dcgan/gan: mnist (the "
+                        "5,000 sample) or digits)")
     s.add_argument("--data-root", help="folder holding the dataset files (MNIST, CIFAR-10)")
     s.add_argument("--download", action="store_true", help="fetch missing dataset files")
     s.add_argument("--epochs", type=int)
@@ -306,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--width", type=float,
                    help="segmentation models: channel multiplier (default: the recipe's)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_pair_and_gan_options(s)
     s.set_defaults(fn=cmd_train)
     s = sub.add_parser("evaluate", help="evaluate a checkpoint written by `train`")
     s.add_argument("checkpoint")

@@ -29,3 +29,5 @@ from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, 
                         multi_margin_loss, nll_loss, pairwise_distance, smooth_l1_loss,
                         triplet_margin_loss)
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401
+from ..ops.metric_learning import (contrastive_loss, cosine_embedding_loss,  # noqa: F401
+                                   cosine_similarity, normalize, squared_triplet_margin_loss)

@@ -17,6 +17,8 @@ from .pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
                       MaxUnpool2d)
 from .roi import RoIAlign, RoIPool
 from .upsampling import Upsample
+from .loss import (ContrastiveLoss, CosineEmbeddingLoss, CosineSimilarity,  # noqa: E402
+                   SquaredTripletMarginLoss)
 
 __all__ = [
     "Module", "Sequential", "ModuleList", "ModuleDict", "IncompatibleKeys", "StateDictError",
@@ -31,3 +33,5 @@ __all__ = [
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss",
     "SmoothL1Loss", "HuberLoss", "TripletMarginLoss", "MultiMarginLoss", "DiceLoss",
 ]
+__all__ += ["CosineEmbeddingLoss", "ContrastiveLoss", "SquaredTripletMarginLoss",
+            "CosineSimilarity"]

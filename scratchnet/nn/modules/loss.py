@@ -175,3 +175,59 @@ class DiceLoss(Module):
 
     def forward(self, input, target):
         return F.dice_loss(input, target, smooth=self.smooth, ignore_index=self.ignore_index)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """1 - cos(x1, x2) for pairs labelled 1, max(0, cos - margin) for pairs labelled -1;
+    x1, x2 (N, D), target (N,)."""
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return F.cosine_embedding_loss(input1, input2, target, margin=self.margin,
+                                       reduction=self.reduction)
+
+
+class ContrastiveLoss(_Loss):
+    """Hadsell et al. 2006: D^2 / 2 for pairs labelled 1 (same), max(0, margin - D)^2 / 2 for
+    pairs labelled 0; x1, x2 (N, D), target (N,). PyTorch has no such module."""
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        if margin <= 0:
+            raise ValueError(f"ContrastiveLoss: margin must be greater than 0, got {margin}")
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return F.contrastive_loss(input1, input2, target, margin=self.margin,
+                                  reduction=self.reduction)
+
+
+class SquaredTripletMarginLoss(_Loss):
+    """FaceNet's / deck 002's max(||a-p||^2 - ||a-n||^2 + margin, 0) on (N, D) embeddings
+    (TripletMarginLoss is PyTorch's form, with unsquared distances)."""
+
+    def __init__(self, margin: float = 0.2, reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        if margin <= 0:
+            raise ValueError(f"SquaredTripletMarginLoss: margin must be greater than 0, got "
+                             f"{margin}")
+        self.margin = margin
+
+    def forward(self, anchor, positive, negative):
+        return F.squared_triplet_margin_loss(anchor, positive, negative, margin=self.margin,
+                                             reduction=self.reduction)
+
+
+class CosineSimilarity(Module):
+    """cos(x1, x2) along `dim` (torch.nn.CosineSimilarity)."""
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, dim=self.dim, eps=self.eps)
