@@ -120,7 +120,7 @@ def render(frame, kind, i):
             return tile(to_uint8(weight).reshape(o * c, kh, kw), columns=c,
                         scale=max(1, 12 // kh))
         if weight.ndim == 2:        # a fully connected layer: its weight matrix
-            return to_uint8(weight).repeat(3, axis=0).repeat(2, axis=1)
+            return to_uint8(weight).repeat(3, axis=0)
         raise LookupError(f"layer {i}'s weights have {weight.ndim} dimensions")
     raise LookupError(f"no picture kind {kind!r}: input, act, filters or test")
 

@@ -25,10 +25,12 @@ import numpy as np
 from .data import augment
 
 OPTIMIZERS = ("adadelta", "sgd", "adam")
-# The ConvNetJS demo: Adadelta (ro 0.95, eps 1e-6), batch 4, l2 decay 0.0001; its lr and
-# momentum fields matter for SGD only. Adam starts from the usual 1e-3.
+# The ConvNetJS demo: Adadelta (ro 0.95, eps 1e-6), l2 decay 0.0001, batch 4; its lr and
+# momentum fields matter for SGD only. Adam starts from the usual 1e-3. The batch here is 16:
+# each batch costs Python a fixed overhead, which 4 examples share badly (the demo, in
+# JavaScript, ran one example at a time whatever its batch size).
 DEFAULT_LR = {"adadelta": 1.0, "sgd": 0.01, "adam": 1e-3}
-DEFAULTS = {"optimizer": "adadelta", "lr": 1.0, "momentum": 0.9, "batch_size": 4,
+DEFAULTS = {"optimizer": "adadelta", "lr": 1.0, "momentum": 0.9, "batch_size": 16,
             "weight_decay": 1e-4}
 LIMITS = {"lr": (0.0, 10.0), "momentum": (0.0, 0.999), "batch_size": (1, 1024),
           "weight_decay": (0.0, 1.0)}
@@ -115,6 +117,8 @@ class LiveTrainer:
         self.message = ""
         self._order = self.rng.permutation(len(data.train_y))
         self._cursor = 0
+        # test images in a fixed shuffled order, so that the shown ones mix the classes
+        self._val_order = self.rng.permutation(len(data.test_y))
         self._val_cursor = 0
         self.examples_seen = 0
         self.steps = 0
@@ -336,7 +340,7 @@ class LiveTrainer:
         from ..autograd.grad_mode import no_grad
         from ..autograd.tensor import Tensor
         n = len(self.data.test_y)
-        idx = (self._val_cursor + np.arange(min(VAL_CHUNK, n))) % n
+        idx = self._val_order[(self._val_cursor + np.arange(min(VAL_CHUNK, n))) % n]
         self._val_cursor = int((self._val_cursor + len(idx)) % n)
         self.model.eval()
         with no_grad():
