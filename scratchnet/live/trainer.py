@@ -163,6 +163,7 @@ class LiveTrainer:
     def pause(self):
         self._running.clear()
         self.message = "paused"
+        self._republish()
 
     def resume(self):
         if self._stop.is_set():
@@ -170,6 +171,12 @@ class LiveTrainer:
         self.error = None
         self._running.set()
         self.message = "training"
+        self._republish()
+
+    def _republish(self):
+        """A new frame now (after a control), taken between two training steps."""
+        with self.lock:
+            self._publish()
 
     def update(self, values: dict) -> dict:
         """Apply new settings (all checked first: one bad value changes nothing). Choosing an
@@ -192,7 +199,7 @@ class LiveTrainer:
                 self.opt.param_groups[0]["weight_decay"] = self.settings["weight_decay"]
         self.message = "set " + ", ".join(f"{k} = {v:g}" if not isinstance(v, str) else
                                           f"{k} = {v}" for k, v in new.items())
-        self._publish()
+        self._republish()
         return dict(self.settings)
 
     def save_checkpoint(self) -> str:
@@ -232,7 +239,7 @@ class LiveTrainer:
             self._build_optimizer()
         self.message = (f"loaded {self.checkpoint_path} ({self.examples_seen:,} examples "
                         f"seen when it was saved)")
-        self._publish()
+        self._republish()
         return self.checkpoint_path
 
     # the thread ------------------------------------------------------------------------------
@@ -257,7 +264,10 @@ class LiveTrainer:
             self._running.clear()
             self.error = f"training stopped: {type(e).__name__}: {e}"
             self.message = "stopped by an error"
-            self._publish()
+            try:
+                self._republish()
+            except Exception:       # the failing code may be the frame itself: keep the old
+                pass
 
     def _train_until_stopped(self):
         last_frame = time.perf_counter()
