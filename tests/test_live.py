@@ -213,13 +213,31 @@ def test_training_runs_and_reports_numbers(live):
     assert later["version"] > first["version"]
     assert later["forward_ms_per_example"] > 0 and later["backward_ms_per_example"] > 0
     assert 0 < later["classification_loss"] < 10
-    # 0.5 * 1e-4 * sum of the squared weights (not the biases), from the model itself
+    # paused, the weights hold still: the frame's L2 loss is 0.5 * 1e-4 * the sum of the
+    # squared weights (not the biases), worked out here from the model itself
+    control(live, {"action": "pause"})
+    frozen = stats(live)
     weights = [p.data for p in live.trainer.model.parameters() if p.ndim > 1]
-    assert later["l2_weight_decay_loss"] == pytest.approx(
-        0.5 * 1e-4 * sum(float((w.astype(np.float64) ** 2).sum()) for w in weights), rel=0.2)
+    assert len(weights) == 4                              # three convs and the classifier
+    assert frozen["l2_weight_decay_loss"] == pytest.approx(
+        0.5 * 1e-4 * sum(float((w.astype(np.float64) ** 2).sum()) for w in weights),
+        rel=1e-12)
+    control(live, {"action": "resume"})
     assert 0 <= later["train_accuracy"] <= 1 and 0 <= later["val_accuracy"] <= 1
     assert sum(map(sum, later["confusion"])) == later["val_examples"] > 0
     assert later["loss_graph"][-1][0] <= later["examples_seen"]
+
+
+def test_a_stalled_client_does_not_stop_training(live):
+    import socket
+    stalled = socket.create_connection(("127.0.0.1", live.port))
+    try:
+        stalled.sendall(b"GET /api/stats?token=")          # and never finishes the request
+        before = live.trainer.examples_seen
+        wait_for(lambda: live.trainer.examples_seen > before, timeout=30)
+        assert stats(live)["examples_seen"] >= before     # and others are still answered
+    finally:
+        stalled.close()
 
 
 def test_pictures_are_pngs_of_the_documented_sizes(live):
