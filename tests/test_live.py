@@ -413,7 +413,13 @@ def test_the_command_serves_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert meta["model"] == "convnetjs_cifar10" and meta["examples_seen"] > 0
 
 
-def test_the_command_refuses_a_bad_port(capsys):
+def test_the_command_refuses_bad_settings_before_doing_anything(capsys, tmp_path):
     from scratchnet.cli import main
-    assert main(["live", "--data", "digits", "--port", "70000", "--no-browser"]) == 2
+    out = tmp_path / "run"
+    assert main(["live", "--data", "digits", "--port", "70000", "--no-browser",
+                 "--out", str(out)]) == 2
     assert "--port must be between 0 and 65535" in capsys.readouterr().out
+    assert main(["live", "--data", "digits", "--port", "0", "--batch-size", "0",
+                 "--no-browser", "--out", str(out)]) == 2
+    assert "batch_size must be between 1 and 1024, got 0" in capsys.readouterr().out
+    assert not out.exists()

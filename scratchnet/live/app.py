@@ -8,7 +8,7 @@ import sys
 import threading
 
 from .data import CHOICES, LiveDataError, load_live_data
-from .trainer import DEFAULTS, LiveError, LiveTrainer
+from .trainer import DEFAULTS, LiveError, LiveTrainer, check_settings
 
 
 def add_parser(sub):
@@ -52,11 +52,12 @@ def main(args) -> int:
         print(f"error: --port must be between 0 and 65535, got {args.port}")
         return 2
     try:
+        settings = check_settings({"batch_size": args.batch_size})    # before any file or data
         out = prepare_out_dir(args.out)
         data = load_live_data(args.data, MODELS[args.model]["channels"], args.data_root,
                               args.download)
         trainer = LiveTrainer(build_model(args.model, len(data.classes)), data, args.model,
-                              out, seed=args.seed, settings={"batch_size": args.batch_size})
+                              out, seed=args.seed, settings=settings)
     except (LiveDataError, LiveError, RecipeError, FileNotFoundError, OSError) as e:
         print(f"error: {e}")
         return 2
