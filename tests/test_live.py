@@ -423,3 +423,20 @@ def test_the_command_refuses_bad_settings_before_doing_anything(capsys, tmp_path
                  "--no-browser", "--out", str(out)]) == 2
     assert "batch_size must be between 1 and 1024, got 0" in capsys.readouterr().out
     assert not out.exists()
+
+
+def test_a_diverging_loss_pauses_with_a_message_instead_of_training_on_nan(tmp_path):
+    data = load_live_data("digits", channels=3)
+    data.train_x = data.train_x.copy()
+    data.train_x[:] = np.nan                                  # every batch gives a NaN loss
+    trainer = LiveTrainer(build_model("convnetjs_cifar10"), data, "convnetjs_cifar10",
+                          tmp_path)
+    trainer.start()
+    try:
+        wait_for(lambda: trainer.paused, timeout=60)
+        assert "the loss became nan" in trainer.error and "Lower the learning rate" in \
+            trainer.error
+        assert trainer.examples_seen == 0
+        assert trainer.frame["stats"]["error"] == trainer.error
+    finally:
+        trainer.stop()

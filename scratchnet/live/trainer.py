@@ -330,14 +330,18 @@ class LiveTrainer:
                 self._graph_every *= 2
 
     def _diverged(self, value):
+        """Called under the lock by _step: stop, go back to the last good weights, say why."""
+        restored = ""
         if self._last_good is not None:
             self.model.load_state_dict(self._last_good)
+            restored = ", and the weights went back to those of the last good frame"
         self._build_optimizer()
         self._running.clear()
-        self.error = (f"the loss became {value} (training diverged): paused, and the weights "
-                      f"went back to the last good frame. Lower the learning rate "
-                      f"(now {self.settings['lr']:g}), then resume.")
+        self.error = (f"the loss became {value} (training diverged): paused{restored}. Lower "
+                      f"the learning rate (now {self.settings['lr']:g}) or check the data, "
+                      f"then resume.")
         self.message = "paused"
+        self._publish()
 
     def _l2_loss(self):
         wd = self.opt.param_groups[0]["weight_decay"]
