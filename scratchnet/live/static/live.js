@@ -96,22 +96,38 @@ function drawLayers(s) {
 }
 
 function drawTests(s) {
+  // the elements are made once and updated in place: a new src keeps the old picture on
+  // screen until the new one has arrived, so the images never blink
   const box = $("tests");
-  while (box.firstChild) box.removeChild(box.firstChild);
-  s.tests.forEach((t, i) => {
-    const d = el("div", null, "test" + (t.correct ? "" : " wrong"));
-    const img = el("img"); img.alt = "test image " + i; img.src = imageUrl("test", i, s.version);
-    d.appendChild(img);
-    d.appendChild(el("div", "true: " + t.label, "truth"));
-    t.guesses.forEach(g => {
-      const row = el("div", null, "guess");
-      const bar = el("div", null, "bar");
-      bar.style.width = Math.max(1, Math.round(70 * g[1])) + "px";
-      row.appendChild(bar);
-      row.appendChild(el("span", g[0] + " " + (100 * g[1]).toFixed(0) + "%"));
-      d.appendChild(row);
+  if (box.children.length !== s.tests.length) {
+    while (box.firstChild) box.removeChild(box.firstChild);
+    s.tests.forEach((t, i) => {
+      const d = el("div", null, "test");
+      const img = el("img"); img.alt = "test image " + i;
+      d.appendChild(img);
+      d.appendChild(el("div", "", "truth"));
+      for (let k = 0; k < 3; k++) {
+        const row = el("div", null, "guess");
+        row.appendChild(el("div", null, "bar"));
+        row.appendChild(el("span", ""));
+        d.appendChild(row);
+      }
+      box.appendChild(d);
     });
-    box.appendChild(d);
+  }
+  s.tests.forEach((t, i) => {
+    const d = box.children[i];
+    d.className = "test" + (t.correct ? "" : " wrong");
+    d.querySelector("img").src = imageUrl("test", i, s.version);
+    d.querySelector(".truth").textContent = "true: " + t.label;
+    const rows = d.querySelectorAll(".guess");
+    rows.forEach((row, k) => {
+      const g = t.guesses[k];
+      row.style.visibility = g ? "visible" : "hidden";
+      if (!g) return;
+      row.querySelector(".bar").style.width = Math.max(1, Math.round(70 * g[1])) + "px";
+      row.querySelector("span").textContent = g[0] + " " + (100 * g[1]).toFixed(0) + "%";
+    });
   });
 }
 
