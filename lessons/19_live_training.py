@@ -23,7 +23,8 @@
 # 그리고 **혼동 행렬** (confusion matrix)이 나옵니다. 일시 정지, **학습률** (learning rate),
 # 모멘텀, 배치 크기, 가중치 감쇠, 최적화 방법 (Adadelta, SGD+모멘텀, Adam), 체크포인트 저장과
 # 불러오기도 페이지에서 바꿉니다. CIFAR-10이 캐시에 없으면 인터넷 없이 MNIST 5,000장 표본으로
-# 학습하고, 페이지에 그렇게 적습니다. 아래 그림은 브라우저 테스트가 찍은 화면입니다.
+# 학습하고, 페이지에 그렇게 적습니다. 아래 그림은 헤드리스 chromium으로 찍은 화면으로,
+# MNIST 표본 2,160개를 본 뒤 일시 정지한 모습입니다.
 #
 # ![scratchnet live](images/19_live_training.png)
 
@@ -38,7 +39,8 @@
 # confusion matrix. Pause, learning rate, momentum, batch size, weight decay, the optimizer
 # (Adadelta, SGD+momentum, Adam) and saving or loading a checkpoint are controls on the page.
 # Without CIFAR-10 in the cache it trains, offline, on MNIST's 5,000-image sample and says so
-# on the page. The picture below is the screen the browser test took.
+# on the page. The picture below was taken in headless chromium, paused after 2,160 examples
+# of the MNIST sample.
 #
 # ![scratchnet live](images/19_live_training.png)
 

@@ -14,7 +14,6 @@ import zlib
 import numpy as np
 import pytest
 
-from scratchnet.live import server as live_server
 from scratchnet.live.data import LiveDataError, augment, load_live_data
 from scratchnet.live.png import encode_png, tile
 from scratchnet.live.server import LiveServer, TOKEN_HEADER

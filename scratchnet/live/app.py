@@ -44,7 +44,8 @@ def _can_open_browser():
 
 
 def main(args) -> int:
-    from ..recipes import MODELS, build_model, prepare_out_dir, RecipeError
+    from .. import random as sn_random
+    from ..recipes import MODELS, RecipeError, build_model, prepare_out_dir
     from .server import LiveServer
 
     host = args.host or "127.0.0.1"
@@ -56,6 +57,7 @@ def main(args) -> int:
         out = prepare_out_dir(args.out)
         data = load_live_data(args.data, MODELS[args.model]["channels"], args.data_root,
                               args.download)
+        sn_random.manual_seed(args.seed)          # the initial weights
         trainer = LiveTrainer(build_model(args.model, len(data.classes)), data, args.model,
                               out, seed=args.seed, settings=settings)
     except (LiveDataError, LiveError, RecipeError, FileNotFoundError, OSError) as e:

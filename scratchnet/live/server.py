@@ -24,8 +24,6 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
-
 from .png import encode_png, tile, to_uint8
 from .trainer import LiveError
 

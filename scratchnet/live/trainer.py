@@ -97,15 +97,14 @@ class LiveTrainer:
     """Trains `model` on `data` (a LiveData) in a background thread; see the module doc.
 
     out_dir: where save_checkpoint writes checkpoint.npz (and load_checkpoint reads it).
+    seed: the order of the examples and the augmentation (the weights are the model's own).
     """
 
     def __init__(self, model, data, model_name, out_dir, seed=0, settings=None):
-        from .. import random as sn_random
         self.model, self.data, self.model_name = model, data, model_name
         self.out_dir = os.fspath(out_dir)
         self.checkpoint_path = os.path.join(self.out_dir, "checkpoint.npz")
         self.rng = np.random.default_rng(seed)
-        sn_random.manual_seed(seed)
         self.settings = dict(DEFAULTS)
         if settings:
             self.settings.update(check_settings(settings))
@@ -155,7 +154,6 @@ class LiveTrainer:
         else:
             self.opt = optim.Adam(groups, lr=s["lr"])
 
-    # controls (called from the server's threads) ---------------------------------------------
     @property
     def paused(self):
         return not self._running.is_set()
@@ -242,7 +240,6 @@ class LiveTrainer:
         self._republish()
         return self.checkpoint_path
 
-    # the thread ------------------------------------------------------------------------------
     def start(self, paused=False):
         if not paused:
             self._running.set()

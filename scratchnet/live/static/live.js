@@ -57,7 +57,8 @@ function drawGraph(points) {
   if (y1 <= y0) y1 = y0 + 1;
   const sx = x => L + (W - L - R) * (x - x0) / Math.max(1, x1 - x0);
   const sy = y => H - B - (H - T - B) * (y - y0) / (y1 - y0);
-  add("polyline", {points: pts.map(p => sx(p[0]).toFixed(1) + "," + sy(p[1]).toFixed(1)).join(" ")});
+  const coords = pts.map(p => sx(p[0]).toFixed(1) + "," + sy(p[1]).toFixed(1));
+  add("polyline", {points: coords.join(" ")});
   add("text", {x: L - 5, y: T + 10, "text-anchor": "end"}, y1.toFixed(2));
   add("text", {x: L - 5, y: H - B, "text-anchor": "end"}, y0.toFixed(2));
   add("text", {x: L, y: H - 8}, x0.toLocaleString());
@@ -235,7 +236,10 @@ function start() {
     values.optimizer = $("optimizer").value;
     send("set", values);
   });
-  if (!TOKEN) showMessage("this address has no ?token=...: open the URL that scratchnet live printed", true);
+  if (!TOKEN) {
+    showMessage("this address has no ?token=...: open the URL that scratchnet live printed",
+                true);
+  }
   poll();
 }
 
