@@ -432,10 +432,12 @@ def test_a_diverging_loss_pauses_with_a_message_instead_of_training_on_nan(tmp_p
                           tmp_path)
     trainer.start()
     try:
-        wait_for(lambda: trainer.paused, timeout=60)
-        assert "the loss became nan" in trainer.error and "Lower the learning rate" in \
-            trainer.error
-        assert trainer.examples_seen == 0
-        assert trainer.frame["stats"]["error"] == trainer.error
+        # the frame that says why comes out in the same step that paused
+        frame = wait_for(lambda: trainer.frame["stats"]["error"] and trainer.frame["stats"],
+                         timeout=60)
+        assert trainer.paused and frame["paused"] is True
+        assert "the loss became nan" in frame["error"] and "Lower the learning rate" in \
+            frame["error"]
+        assert trainer.examples_seen == 0 == frame["examples_seen"]
     finally:
         trainer.stop()
