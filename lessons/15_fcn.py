@@ -65,9 +65,9 @@ print(f"on a 5x4 map the convolution gives a score map of shape {tuple(bigger.sh
 assert same < 1e-5 and tuple(bigger.shape) == (1, 3, 4, 3)
 # VGG-16's fc6 as a 7x7 convolution: the same 25,088 x 4,096 weights, no new parameter
 fc6 = nn.Conv2d(512, 4096, 7)
-print(f"fc6 as Conv2d(512, 4096, 7): {fc6.weight.size + fc6.bias.size:,} parameters "
+print(f"fc6 as Conv2d(512, 4096, 7): {fc6.weight.numel() + fc6.bias.numel():,} parameters "
       f"= 25,088 x 4,096 + 4,096 = {25088 * 4096 + 4096:,}")
-assert fc6.weight.size + fc6.bias.size == 25088 * 4096 + 4096
+assert fc6.weight.numel() + fc6.bias.numel() == 25088 * 4096 + 4096
 
 # %% [markdown] lang="ko"
 # ## 어떤 크기의 입력도 받는다

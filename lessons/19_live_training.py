@@ -63,7 +63,7 @@ sn.manual_seed(0)
 data = load_live_data("auto", channels=3)
 print(data.note)
 model = convnetjs_cifar10()
-print(f"{sum(p.size for p in model.parameters()):,} parameters")
+print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 
 # %% [markdown] lang="ko"
 # ## 예제당 순전파와 역전파 시간

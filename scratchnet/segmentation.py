@@ -275,7 +275,7 @@ def train(model_name="fcn8s", data_name=None, epochs=None, batch_size=None, lr=N
     opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
     loss_fn = partial(F.cross_entropy, ignore_index=IGNORE)
-    n_params = sum(p.size for p in model.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
     log(f"training {model_name} (width {width:g}, {n_params:,} parameters) on {data_name}: "
         f"{len(train_set)} train / {len(tx)} held-out images, {epochs} epochs, batch "
         f"{batch_size}, {optimizer} lr={lr:g} (cosine schedule), seed {seed}")

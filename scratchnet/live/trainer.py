@@ -420,7 +420,7 @@ class LiveTrainer:
             "message": self.message,
             "error": self.error,
             "model": self.model_name,
-            "parameters": int(sum(p.size for p in self.model.parameters())),
+            "parameters": int(sum(p.numel() for p in self.model.parameters())),
             "data": d.name, "data_note": d.note, "classes": d.classes,
             "settings": dict(self.settings),
             "examples_seen": self.examples_seen, "steps": self.steps,

@@ -685,7 +685,6 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return out.reshape(()) if unbatched and reduction == "none" else out
 
 
-# -- soft Dice ------------------------------------------------------------------------------------
 def dice_loss(input, target, smooth=1.0, ignore_index=-100):
     """Soft Dice loss on softmax probabilities (not in PyTorch; U-Net papers' V-Net form):
 
