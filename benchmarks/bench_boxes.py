@@ -32,6 +32,9 @@ import harness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from tests.torch_boxes import torch_box_iou  # noqa: E402  (plain Python: needs no torch)
 
 NMS, IOU = "nms of 6,000 boxes", "iou 2,000 x 2,000"
 
@@ -86,17 +89,9 @@ def torch_side(args):
                                lambda r: float(r.double().sum()))}
 
 
-def torch_box_iou(torch, b1, b2):
-    area1 = (b1[:, 2] - b1[:, 0]) * (b1[:, 3] - b1[:, 1])
-    area2 = (b2[:, 2] - b2[:, 0]) * (b2[:, 3] - b2[:, 1])
-    lt = torch.max(b1[:, None, :2], b2[:, :2])
-    rb = torch.min(b1[:, None, 2:], b2[:, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[:, :, 0] * wh[:, :, 1]
-    return inter / (area1[:, None] + area2 - inter)
-
-
 def torch_nms(torch, boxes, scores, thr):
+    """torchvision's greedy NMS in torch ops, one vectorised IoU row per kept box (faster than
+    tests/torch_boxes.py's loop over every box, which mirrors the C++ kernel line by line)."""
     order = torch.sort(scores, stable=True, descending=True)[1]
     keep = []
     while order.numel():
