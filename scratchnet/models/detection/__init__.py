@@ -10,3 +10,4 @@ from .backbone import ConvBackbone, digit_scenes_backbone  # noqa: F401
 from .fast_rcnn import DenseWindows, FastRCNN, fast_rcnn  # noqa: F401
 from .roi_heads import (FastRCNNPredictor, RoIHeads, TwoMLPHead, fastrcnn_loss,  # noqa: F401
                         fastrcnn_loss_reference)
+from .selective_search import felzenszwalb, selective_search  # noqa: F401
