@@ -21,15 +21,31 @@ from ._jit import jit
 
 
 @jit
+def _intersection(p, q):
+    """Histogram intersection sum_k min(p_k, q_k)."""
+    s = 0.0
+    for k in range(p.shape[0]):
+        s += min(p[k], q[k])
+    return s
+
+
+@jit
+def _mix(h, a, b, na, nb):
+    """Row a <- the size-weighted mean of rows a and b (the merged region's histogram)."""
+    for k in range(h.shape[1]):
+        h[a, k] = (na * h[a, k] + nb * h[b, k]) / (na + nb)
+
+
+@jit
 def similarity(sa, sb, ba, bb, ca, cb, ta, tb, image_size, weights):
     """s(a, b) = w0 s_colour + w1 s_texture + w2 s_size + w3 s_fill (the paper's eq. 1-5):
     histogram intersections sum_k min(c_a^k, c_b^k) and sum_k min(t_a^k, t_b^k);
     size 1 - (|a| + |b|) / |image|; fill 1 - (|box(a u b)| - |a| - |b|) / |image|."""
     s = 0.0
     if weights[0] != 0:
-        s += weights[0] * np.minimum(ca, cb).sum()
+        s += weights[0] * _intersection(ca, cb)
     if weights[1] != 0:
-        s += weights[1] * np.minimum(ta, tb).sum()
+        s += weights[1] * _intersection(ta, tb)
     if weights[2] != 0:
         s += weights[2] * (1.0 - (sa + sb) / image_size)
     if weights[3] != 0:
@@ -149,8 +165,8 @@ def group(size, box, colour, texture, pairs, image_size, weights):
             continue
         sa, sb = slot[a], slot[b]
         na, nb = size[sa], size[sb]
-        colour[sa] = (na * colour[sa] + nb * colour[sb]) / (na + nb)
-        texture[sa] = (na * texture[sa] + nb * texture[sb]) / (na + nb)
+        _mix(colour, sa, sb, na, nb)
+        _mix(texture, sa, sb, na, nb)
         size[sa] = na + nb
         for c in range(2):
             boxes[new, c] = min(boxes[a, c], boxes[b, c])
