@@ -241,7 +241,12 @@ def region_features(labels, image, bins=None):
     """Regions of a segmentation `labels` (H, W) int 0..n-1 of `image` (H, W, C) in [0, 1].
     bins: (colour_bins(image), texture_bins(image)) computed before, to reuse for several
     segmentations of one image."""
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.shape != image.shape[:2]:
+        raise ValueError(f"region_features: labels must be (H, W) like the image "
+                         f"{image.shape[:2]}, got {labels.shape}")
+    # any integer labels: renumber 0..n-1 so that no region is empty
+    labels = np.unique(labels, return_inverse=True)[1].reshape(labels.shape).astype(np.int64)
     h, w = labels.shape
     n = int(labels.max()) + 1
     cb, tb = (colour_bins(image), texture_bins(image)) if bins is None else bins
