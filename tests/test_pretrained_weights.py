@@ -8,6 +8,7 @@ does not), or written by torch from a torchvision-keyed twin (tests/torch_twins.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import http.server
 import os
 import subprocess
@@ -57,6 +58,9 @@ def test_every_registered_arch_is_a_zoo_constructor_taking_weights():
         fn = getattr(M, arch)
         assert fn.__wrapped__.__name__ == arch
         assert "weights" in fn.__doc__
+        # what code that asks "does this constructor take weights?" sees
+        params = inspect.signature(fn).parameters
+        assert params["weights"].default is None and "num_classes" in params
 
 
 @pytest.mark.parametrize("spelling", ["DEFAULT", "IMAGENET1K_V2", "resnet50",

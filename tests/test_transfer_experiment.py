@@ -111,7 +111,7 @@ def test_the_command_prints_the_table_and_writes_results(tmp_path, capsys):
     assert "linear probe" in out and "학습 어려움 (hard to learn)" in out
     results = json.loads((tmp_path / "results.json").read_text())
     assert [(r["target"], r["size"], r["n"]) for r in results["rows"]] == \
-        [("faces", "small", 20), ("faces", "large", 160)]
+        [("faces", "small", 20), ("faces", "large", 40)]
     assert (tmp_path / "transfer_table.png").stat().st_size > 0
     assert main(["transfer", "--targets", "cats", "--out", str(tmp_path)]) == 2
 

@@ -27,6 +27,7 @@ command that fetches it. `download=True` fetches it instead.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import re
 import urllib.error
@@ -230,7 +231,7 @@ def get_weight(name, arch=None) -> Weights:
     else:
         found = next((w for w in list_weights() if w.filename == name), None)
     if found is None:
-        where = arch or head
+        where = arch or (head if head in REGISTRY else None)
         known = ", ".join(REGISTRY[where]) if where in REGISTRY else \
             "`scratchnet weights list` shows them"
         raise ValueError(f"unknown weights {name!r}" + (f" for {where}" if where else "")
@@ -349,7 +350,8 @@ def load_pretrained_state(model, weights) -> None:
 
 def with_weights(arch):
     """Decorator for a zoo constructor: adds torchvision's `weights=None, progress=True`
-    (and `download=False`). With weights, the model is built for ImageNet's 1000 classes
+    (progress is accepted for torchvision's sake; nothing is downloaded unless
+    `download=True`). With weights, the model is built for ImageNet's 1000 classes
     (another num_classes is an error, as in torchvision: replace the head afterwards) and the
     file is loaded into it."""
 
@@ -373,12 +375,20 @@ def with_weights(arch):
             keep_aux = options.get("aux_logits", False)
             if arch == "googlenet":
                 options["aux_logits"] = True               # the file holds aux1 and aux2
-            model = build(1000, **options)
+            model = build(1000, *args[1:], **options)
             load_pretrained_state(model, w)
             if arch == "googlenet" and not keep_aux:
                 model.aux_logits, model.aux1, model.aux2 = False, None, None
             return model
 
+        # inspect.signature shows the added keywords (it would follow __wrapped__ otherwise)
+        sig = inspect.signature(build)
+        plain = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        rest = [p for p in sig.parameters.values() if p.kind is p.VAR_KEYWORD]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+                 for name, default in (("weights", None), ("progress", True),
+                                       ("download", False))]
+        constructor.__signature__ = sig.replace(parameters=plain + added + rest)
         constructor.__doc__ = (build.__doc__ or "") + (
             "\n\n    weights: None (random initialisation) or pretrained ImageNet weights by "
             f"name,\n    e.g. \"DEFAULT\" or {ENUM_NAMES[arch]}.DEFAULT (see "
