@@ -290,3 +290,35 @@ def test_the_command_runs_as_a_program(home):
                          capture_output=True, text=True, env=os.environ.copy())
     assert out.returncode == 1
     assert "alexnet-owt-7be5be79.pth is not in" in out.stderr
+
+
+def test_download_true_fetches_and_loads_a_file_written_by_torch(home, monkeypatch):
+    """End to end: torch writes a torchvision-keyed state dict, a local server publishes it
+    under its SHA-256 prefix, the constructor downloads, checks and loads it."""
+    torch = pytest.importorskip("torch")
+    import io
+
+    from tests import torch_twins
+
+    torch.manual_seed(1)
+    twin = torch_twins.build("squeezenet1_1", 1000).eval()
+    buffer = io.BytesIO()
+    torch.save(twin.state_dict(), buffer)
+    body = buffer.getvalue()
+    name = f"squeezenet1_1-{hashlib.sha256(body).hexdigest()[:8]}.pth"
+    server = _Server({name: body})
+    try:
+        w = P.Weights("squeezenet1_1", "IMAGENET1K_V1", server.url + name, 1_235_496, 58.178)
+        monkeypatch.setitem(P.REGISTRY, "squeezenet1_1", {"IMAGENET1K_V1": w, "DEFAULT": w})
+        with pytest.raises(P.WeightsNotFoundError):
+            M.squeezenet1_1(weights="DEFAULT")
+        model = M.squeezenet1_1(weights="DEFAULT", download=True).eval()
+        assert server.requests == ["/" + name]
+    finally:
+        server.close()
+    x = np.random.default_rng(1).standard_normal((1, 3, 64, 64)).astype(np.float32)
+    with torch.no_grad():
+        theirs = twin(torch.from_numpy(x)).numpy()
+    with sn.no_grad():
+        ours = model(sn.tensor(x)).data
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
