@@ -405,12 +405,14 @@ def _cmd_weights(args) -> int:
     from ..data.datasets._download import IntegrityError
 
     if args.action == "list":
-        print(f"{'weights':<40} {'file':<32} {'params':>12} {'top-1':>6}  where")
-        for w in list_weights():
-            default = " (DEFAULT)" if REGISTRY[w.arch]["DEFAULT"] is w else ""
+        names = {w: w.enum_name + (" (DEFAULT)" if REGISTRY[w.arch]["DEFAULT"] is w else "")
+                 for w in list_weights()}
+        width = max(map(len, names.values()))
+        print(f"{'weights':<{width}} {'file':<32} {'params':>12} {'top-1':>6}  where")
+        for w, name in names.items():
             path = find_weights_file(w)
-            print(f"{w.enum_name + default:<40} {w.filename:<32} {w.num_params:>12,} "
-                  f"{w.acc1:>6.2f}  {path or '-'}")
+            print(f"{name:<{width}} {w.filename:<32} {w.num_params:>12,} {w.acc1:>6.2f}  "
+                  f"{path or '-'}")
         print(f"searched: {', '.join(search_dirs())}")
         return 0
     if not args.name:
