@@ -307,9 +307,8 @@ def download_weights(weights, force: bool = False) -> str:
     try:
         _download.download_file(w.url, path, sha256_prefix=w.sha256_prefix,
                                 who=f"weights {w}")
-    except (urllib.error.URLError, OSError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+        # the network failed; a full disk or a read-only folder is reported as it is
         raise ConnectionError(f"weights {w}: could not download {w.url} ({e}); save the file "
                               f"as {path} by hand") from e
     return path
