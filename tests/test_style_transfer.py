@@ -206,7 +206,7 @@ def test_synthesis_lowers_the_loss_and_keeps_the_content_image(features, optimiz
     np.testing.assert_array_equal(c, c_before)
 
 
-def test_lbfgs_synthesis_evaluates_once_per_step(features, monkeypatch):
+def test_synthesis_counts_loss_evaluations(features, monkeypatch):
     ex = style.VGGFeatures(features, style.STYLE_LAYERS + (style.CONTENT_LAYER,))
     rng = np.random.default_rng(6)
     c, s = (rng.uniform(0, 1, (1, 3, 16, 16)).astype(np.float32) for _ in range(2))
@@ -214,8 +214,13 @@ def test_lbfgs_synthesis_evaluates_once_per_step(features, monkeypatch):
     calls = []
     loss = obj.loss
     monkeypatch.setattr(obj, "loss", lambda x: calls.append(1) or loss(x))
-    style.synthesize(obj, c, 4, "lbfgs")
-    assert len(calls) == 4
+    _, history = style.synthesize(obj, c, 4, "lbfgs")
+    # the line search may evaluate more than once per step, and the history says how often
+    counts = [h[3] for h in history]
+    assert counts == sorted(counts) and counts[0] >= 1 and counts[-1] == len(calls) >= 4
+    calls.clear()
+    _, history = style.synthesize(obj, c, 3, "adam")
+    assert [h[3] for h in history] == [1, 2, 3] and len(calls) == 3
 
 
 class _FakeMissing(FileNotFoundError):
