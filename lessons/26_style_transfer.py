@@ -196,6 +196,8 @@ extractor = style.VGGFeatures(features, layers)
 # 이미지에서 출발해 픽셀을 L-BFGS로 고칩니다. beta = 1로 두고 alpha를 100배씩 키우면 왼쪽에서
 # 오른쪽으로 "Content loss에 더 강한 가중치"에서 "Style loss에 더 강한 가중치"로 갑니다.
 # 콘텐츠는 scikit-image의 고양이 사진, 스타일은 염색된 조직 사진입니다.
+# 균형점은 이미지 크기에 따라 움직입니다. L_content는 conv4_2의 위치 M개에 대해 더하고 E_l은
+# M^2로 나누므로, 큰 이미지일수록 같은 모습을 얻는 데 더 큰 alpha가 필요합니다.
 
 # %% [markdown] lang="en"
 # ## Alpha and beta: between style and content
@@ -206,11 +208,13 @@ extractor = style.VGGFeatures(features, layers)
 # time, the strip goes from "Content loss에 더 강한 가중치" (more weight on content) on the left
 # to "Style loss에 더 강한 가중치" (more weight on style) on the right. The content is
 # scikit-image's cat photo, the style its stained-tissue picture.
+# Where the balance sits depends on the image size: L_content sums over the M positions of
+# conv4_2 while E_l divides by M^2, so a larger image needs a larger alpha for the same look.
 
 # %%
 content = style.prepare(style.load_image("chelsea"), SIZE)
 style_img = style.prepare(style.load_image("immunohistochemistry"), content.shape[-2:])
-alphas = [1e3, 1e5, 1e7]
+alphas = [1e4, 1e6, 1e8]
 results = {}
 for alpha in alphas:
     objective = style.StyleTransfer(extractor, content, style_img, alpha=alpha, beta=1.0)
@@ -248,8 +252,8 @@ savefig(fig, "26_alpha_beta_strip.png")
 # evaluations (`scratchnet.optim.LBFGS` follows torch.optim.LBFGS iterate for iterate).
 
 # %%
-objective = style.StyleTransfer(extractor, content, style_img, alpha=1e5, beta=1.0)
-curves = {"lbfgs": results[1e5][1]}
+objective = style.StyleTransfer(extractor, content, style_img, alpha=1e6, beta=1.0)
+curves = {"lbfgs": results[1e6][1]}
 budget = curves["lbfgs"][-1][3]          # Adam gets as many loss evaluations as L-BFGS used
 _, curves["adam"] = style.synthesize(objective, content, budget, "adam")
 fig, ax = pyplot.subplots(figsize=(5, 3.5))
@@ -258,7 +262,7 @@ for name, history in curves.items():
     print(f"{name}: total loss {history[0][0]:.4g} -> {history[-1][0]:.4g} in "
           f"{history[-1][3]} loss evaluations")
 ax.set(xlabel="loss evaluations", ylabel="alpha * style + beta * content",
-       title="alpha = 1e5, beta = 1")
+       title="alpha = 1e6, beta = 1")
 ax.legend()
 savefig(fig, "26_lbfgs_vs_adam.png")
 
@@ -277,12 +281,12 @@ savefig(fig, "26_lbfgs_vs_adam.png")
 # %%
 if pretrained:
     random_extractor = style.VGGFeatures(style.random_vgg19_features(), layers)
-    objective = style.StyleTransfer(random_extractor, content, style_img, alpha=1e5, beta=1.0)
+    objective = style.StyleTransfer(random_extractor, content, style_img, alpha=1e6, beta=1.0)
     random_image, _ = style.synthesize(objective, content, STEPS, "lbfgs")
-    pair = [("pretrained VGG-19", results[1e5][0]), ("random VGG-19", random_image)]
+    pair = [("pretrained VGG-19", results[1e6][0]), ("random VGG-19", random_image)]
 else:
     print("ImageNet weights are not in the cache: only random VGG-19 features are shown")
-    pair = [("random VGG-19", results[1e5][0])]
+    pair = [("random VGG-19", results[1e6][0])]
 fig, axes = pyplot.subplots(1, len(pair), figsize=(3.5 * len(pair), 3.5), squeeze=False)
 for ax, (title, img) in zip(axes[0], pair):
     ax.imshow(style.to_hwc(img))
