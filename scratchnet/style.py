@@ -350,9 +350,21 @@ def run(content: str, style: str, out: str, steps: int, optimizer: str = "lbfgs"
                          f"got {size}")
     if init not in ("content", "noise"):
         raise StyleError(f"--init must be content or noise, got {init!r}")
+    if not (alpha >= 0 and beta >= 0) or alpha == beta == 0:
+        raise StyleError(f"--alpha and --beta weigh the two losses: both >= 0 and not both 0, "
+                         f"got alpha={alpha}, beta={beta}")
+    # everything that can fail at the end is checked before minutes of optimisation
     out_dir = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(out_dir):
         raise StyleError(f"cannot write {out}: folder {out_dir} does not exist")
+    if os.path.isdir(out):
+        raise StyleError(f"cannot write {out}: it is a folder; give a file name like out.png")
+    if os.path.splitext(out)[1].lower() not in (".png", ".jpg", ".jpeg"):
+        raise StyleError(f"cannot write {out}: the output must end in .png, .jpg or .jpeg")
+    if not os.access(out_dir, os.W_OK):
+        raise StyleError(f"cannot write {out}: folder {out_dir} is not writable")
+    if frames and os.path.exists(frames) and not os.path.isdir(frames):
+        raise StyleError(f"--frames {frames} is a file, not a folder")
     c_img = prepare(load_image(content), size)
     s_img = prepare(load_image(style), c_img.shape[-2:])
     features, is_pretrained = vgg19_features(pretrained, log=log)

@@ -292,8 +292,13 @@ def test_cli_runs_with_frames_and_says_which_features(tmp_path):
     (["astronaut", "brick", "o.png", "--steps", "0"], "--steps must be at least 1"),
     (["astronaut", "brick", "o.png", "--steps", "2", "--size", "8"], "--size must be"),
     (["astronaut", "brick", "missing/o.png", "--steps", "2"], "does not exist"),
+    (["astronaut", "brick", ".", "--steps", "2"], "it is a folder"),
+    (["astronaut", "brick", "o.txt", "--steps", "2"], "must end in .png"),
+    (["astronaut", "brick", "o.png", "--steps", "2", "--alpha", "-1"], "both >= 0"),
+    (["astronaut", "brick", "o.png", "--steps", "2", "--frames", "afile"], "is a file"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
+    (tmp_path / "afile").write_text("")
     out = _cli(*args, tmp_path=tmp_path)
     assert out.returncode == 2, out.stdout + out.stderr
     lines = out.stdout.strip().splitlines()
