@@ -152,8 +152,9 @@ check("the deck's content layer", "conv4_2", style.CONTENT_LAYER, ko="덱의 콘
 # %% [markdown] lang="ko"
 # ## VGG-19와 그 층 이름
 #
-# 덱은 **사전학습** (pretraining)된 VGG-19를 씁니다. 19는 가중치가 있는 층의 수입니다: 합성곱
-# 16개와 완전 연결 층 3개. scratchnet의 VGG-19는 torchvision과 같은 순서로 층을 쌓으므로
+# 덱은 ImageNet으로 학습해 둔 **사전학습된 모형** (pretrained model) VGG-19를 씁니다.
+# 19는 가중치가 있는 층의 수입니다: 합성곱 16개와 완전 연결 층 3개. scratchnet의 VGG-19는
+# torchvision과 같은 순서로 층을 쌓으므로
 # conv1_1 ... conv5_1, conv4_2는 `features`의 번호로 정해집니다 (`style.VGG19_LAYERS`).
 #
 # 솔직하게 밝혀 둡니다: ImageNet 가중치 파일은 오프라인으로 설치할 수 있는 패키지에 들어 있지

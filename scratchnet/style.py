@@ -25,7 +25,6 @@ that untrained VGG features still carry texture and content, though the results 
 """
 from __future__ import annotations
 
-import inspect
 import os
 import time
 
@@ -177,17 +176,13 @@ def vgg19_features(pretrained: bool = True, log=print):
     there (FileNotFoundError) says so in one line and falls back to random weights."""
     from .models import vgg19
     if pretrained:
-        if "weights" not in inspect.signature(vgg19).parameters:
-            log(f"features: {RANDOM_NOTE}; this build of scratchnet cannot load ImageNet "
-                f"weights")
+        try:
+            model = vgg19(weights="IMAGENET1K_V1")
+        except FileNotFoundError as e:
+            log(f"features: {RANDOM_NOTE}; ImageNet weights not found ({e})")
         else:
-            try:
-                model = vgg19(weights="IMAGENET1K_V1")
-            except FileNotFoundError as e:
-                log(f"features: {RANDOM_NOTE}; ImageNet weights not found ({e})")
-            else:
-                log("features: VGG-19 with ImageNet weights (IMAGENET1K_V1)")
-                return model.features, True
+            log("features: VGG-19 with ImageNet weights (IMAGENET1K_V1)")
+            return model.features, True
     else:
         log(f"features: {RANDOM_NOTE}")
     return random_vgg19_features(), False
