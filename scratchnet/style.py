@@ -296,7 +296,12 @@ def load_image(source: str) -> np.ndarray:
         except (UnidentifiedImageError, OSError) as e:
             raise StyleError(f"{source}: not an image file Pillow can read ({e})") from None
     elif source in PHOTOS + TEXTURES:
-        from skimage import data
+        try:
+            from skimage import data
+        except ImportError:
+            raise StyleError(f"{source!r} is one of scikit-image's pictures, but scikit-image "
+                             f"is not installed (pip install scratchnet[datasets]); pass an "
+                             f"image file instead") from None
         a = getattr(data, source)()
     else:
         raise StyleError(f"{source!r} is neither an image file nor one of scikit-image's "
