@@ -199,7 +199,7 @@ class StyleTransfer:
     `loss(x)` -> (total, style, content) scalars for the image x (1, 3, H, W).
     """
 
-    def __init__(self, extractor: VGGFeatures, content, style, alpha=1e6, beta=1.0,
+    def __init__(self, extractor: VGGFeatures, content, style, alpha=1e7, beta=1.0,
                  style_layers=STYLE_LAYERS, content_layer=CONTENT_LAYER, layer_weights=None,
                  content_factor="half"):
         self.extractor = extractor
@@ -338,7 +338,7 @@ def save_png(path: str, x) -> None:
 
 
 def run(content: str, style: str, out: str, steps: int, optimizer: str = "lbfgs",
-        size: int = 256, alpha=1e6, beta=1.0, frames=None, init="content", pretrained=True,
+        size: int = 256, alpha=1e7, beta=1.0, frames=None, init="content", pretrained=True,
         compare=False, seed=0, log=print):
     """What `scratchnet style` does: load, extract, optimise, write OUT (and frames).
     With `compare` and ImageNet weights present, runs again on random weights and writes
@@ -421,8 +421,8 @@ def add_parser(sub):
     s.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs")
     s.add_argument("--size", type=int, default=256,
                    help="longer side of the image in pixels (default 256)")
-    s.add_argument("--alpha", type=float, default=1e6,
-                   help="weight of the style loss (the deck's alpha; default 1e6)")
+    s.add_argument("--alpha", type=float, default=1e7,
+                   help="weight of the style loss (the deck's alpha; default 1e7)")
     s.add_argument("--beta", type=float, default=1.0,
                    help="weight of the content loss (the deck's beta; default 1)")
     s.add_argument("--frames", help="folder for intermediate images (10 over the run)")
