@@ -72,6 +72,17 @@ def test_gradcheck_content_loss(factor):
     assert report.passed, str(report)
 
 
+def test_style_loss_agrees_with_the_exercise_reference():
+    # the gradient exercise's own forward (scratchnet.exercises), written separately
+    from scratchnet.exercises.applications import _style_ref
+    rng = np.random.default_rng(7)
+    f = np.abs(rng.standard_normal((4, 3, 5)))
+    s = rng.standard_normal((4, 9))
+    a = s @ s.T
+    ours = style.style_loss(sn.tensor(f), a).item()
+    assert ours == pytest.approx(_style_ref(f, a), rel=1e-13)
+
+
 def test_style_loss_gradient_by_hand():
     # dE/dF = 1/(N^2 M^2) (G - A) F for symmetric G, A (the 4 and the 2 of the square cancel)
     A = np.array([[4.0, 2.0], [2.0, 8.0]])
