@@ -99,7 +99,8 @@ def test_verdicts_read_the_table_as_the_deck_does():
     lines = T.verdicts(results)
     assert lines[0].endswith("-> agrees")
     assert "differs: fine-tune last layers 0.600" in lines[1]
-    assert "agrees: lower than the easier cells; pretraining adds +0.050" in lines[2]
+    assert "agrees: lower than the easier cells; the best use of pretraining adds +0.050" \
+        in lines[2]
     assert lines[3].endswith("-> agrees")
 
 

@@ -14,8 +14,8 @@ from scratchnet.transfer import freeze_batchnorm, param_groups, replace_head
 
 
 def small_net(lib):
-    """conv-BN-ReLU-pool, conv-ReLU, then Linear 8 -> 8 -> 3 (on 4x4 inputs): the same layout in scratchnet
-    (lib=nn) and torch (lib=torch.nn), so that state dicts match key for key."""
+    """conv-BN-ReLU-pool, conv-ReLU, then Linear 8 -> 8 -> 3 (on 4x4 inputs): the same layout
+    in scratchnet (lib=nn) and torch (lib=torch.nn), so that state dicts match key for key."""
     return lib.Sequential(
         lib.Conv2d(2, 4, 3, padding=1), lib.BatchNorm2d(4), lib.ReLU(), lib.MaxPool2d(2),
         lib.Conv2d(4, 2, 3, padding=1), lib.ReLU(), lib.Flatten(),

@@ -307,9 +307,8 @@ def download_weights(weights, force: bool = False) -> str:
     try:
         _download.download_file(w.url, path, sha256_prefix=w.sha256_prefix,
                                 who=f"weights {w}")
-    except (urllib.error.URLError, OSError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+        # the network failed; a full disk or a read-only folder is reported as it is
         raise ConnectionError(f"weights {w}: could not download {w.url} ({e}); save the file "
                               f"as {path} by hand") from e
     return path
@@ -405,12 +404,14 @@ def _cmd_weights(args) -> int:
     from ..data.datasets._download import IntegrityError
 
     if args.action == "list":
-        print(f"{'weights':<40} {'file':<32} {'params':>12} {'top-1':>6}  where")
-        for w in list_weights():
-            default = " (DEFAULT)" if REGISTRY[w.arch]["DEFAULT"] is w else ""
+        names = {w: w.enum_name + (" (DEFAULT)" if REGISTRY[w.arch]["DEFAULT"] is w else "")
+                 for w in list_weights()}
+        width = max(map(len, names.values()))
+        print(f"{'weights':<{width}} {'file':<32} {'params':>12} {'top-1':>6}  where")
+        for w, name in names.items():
             path = find_weights_file(w)
-            print(f"{w.enum_name + default:<40} {w.filename:<32} {w.num_params:>12,} "
-                  f"{w.acc1:>6.2f}  {path or '-'}")
+            print(f"{name:<{width}} {w.filename:<32} {w.num_params:>12,} {w.acc1:>6.2f}  "
+                  f"{path or '-'}")
         print(f"searched: {', '.join(search_dirs())}")
         return 0
     if not args.name:
