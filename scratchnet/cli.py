@@ -15,6 +15,7 @@
     scratchnet detect list|train NAME|evaluate --checkpoint C|predict IMAGE --checkpoint C
     scratchnet weights list|download NAME|path NAME     (pretrained ImageNet weights)
     scratchnet transfer [--targets --repeats --steps --out --fast]   (deck 002's table)
+    scratchnet style CONTENT STYLE OUT.png --steps N [--optimizer lbfgs|adam] [--size --frames]
     scratchnet live [MODEL] [--data auto|cifar10|mnist-5k|digits] [--port P] [--host H]
 """
 from __future__ import annotations
@@ -402,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_weights(sub)
     from .transfer import add_parser as add_transfer
     add_transfer(sub)
+    from .style import add_parser as add_style
+    add_style(sub)
     from .live.app import add_parser as add_live
     add_live(sub)
     from .detection.cli import add_parser as add_detect
