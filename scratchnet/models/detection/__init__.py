@@ -1,4 +1,3 @@
-<<<<<<< HEAD
 """Object detection models, torchvision's layout: the shared parts (Matcher and sampler,
 backbone, RoI heads) and the detectors of the course's road from sliding windows to
 Faster R-CNN.
@@ -8,11 +7,6 @@ losses; in eval mode `model(images)` returns one dict per image with "boxes" (K,
 xyxy, "scores" (K,) float32 and "labels" (K,) int64 (0 is background)."""
 from ._utils import BalancedPositiveNegativeSampler, Matcher  # noqa: F401
 from .backbone import ConvBackbone, digit_scenes_backbone  # noqa: F401
+from .selective_search import felzenszwalb, selective_search  # noqa: F401
 from .rcnn import RCNN, RegionCNN, SelectiveSearchProposer, SlidingWindowProposer  # noqa: F401
 from .sppnet import SPPNet  # noqa: F401
-=======
-"""Object detection, the road the course decks walk: sliding windows, region proposals by
-selective search, then the R-CNN family (torchvision's layout: scratchnet.models.detection).
-"""
-from .selective_search import felzenszwalb, selective_search  # noqa: F401
->>>>>>> det-proposals
