@@ -24,29 +24,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import nn
-from ...autograd.grad_mode import no_grad
-from ...autograd.tensor import Tensor
+from ... import Tensor, nn, no_grad
 from ...nn import functional as F
-from .rcnn import RegionCNN, RegionDetector, _np
+from .backbone import digit_scenes_backbone
+from .rcnn import RegionDetector, _np
 
 
 class SPPNet(RegionDetector):
     """SPPNet(trunk=None, proposer=None, num_classes=11, levels=(4, 2, 1), image_scale=2.0)
 
-    trunk: a conv module (N, C, H, W) -> (N, D, H/stride, W/stride), frozen (default: a
-    fresh RegionCNN's features; scratchnet.detection.rcnn gives it a trained one).
-    map_cache: conv maps of the last image are reused when the same image object comes back
-    (fine-tuning samples several batches of windows from one image)."""
+    trunk: a conv backbone (N, C, H, W) -> (N, out_channels, H/stride, W/stride) with
+    `out_channels` and `stride` attributes (digit_scenes_backbone), frozen: its weights get
+    no gradient and its BatchNorm stays in eval mode (default: a fresh backbone;
+    scratchnet.detection.sppnet gives it a trained one)."""
 
     def __init__(self, trunk=None, proposer=None, num_classes: int = 11, in_channels: int = 1,
-                 levels=(4, 2, 1), image_scale: float = 2.0, trunk_channels: int = 64,
-                 trunk_stride: int = RegionCNN.stride, hidden: int = 256, **kwargs):
+                 levels=(4, 2, 1), image_scale: float = 2.0, hidden: int = 256, **kwargs):
+        trunk = trunk if trunk is not None else digit_scenes_backbone(in_channels)
         self_levels = tuple(int(n) for n in levels)
-        pool_dim = trunk_channels * sum(n * n for n in self_levels)
+        trunk_stride = int(trunk.stride)
+        pool_dim = trunk.out_channels * sum(n * n for n in self_levels)
         super().__init__(proposer, num_classes, hidden, pool_dim, **kwargs)
-        self.features = trunk if trunk is not None else \
-            RegionCNN(in_channels, num_classes).features
+        self.features = trunk
         self.features.requires_grad_(False)
         self.levels = self_levels
         self.image_scale = float(image_scale)
@@ -56,6 +55,11 @@ class SPPNet(RegionDetector):
         self.fc = nn.Sequential(nn.Linear(pool_dim, hidden), nn.ReLU(),
                                 nn.Linear(hidden, hidden), nn.ReLU())
         self.classifier = nn.Linear(hidden, num_classes)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.features.eval()     # frozen: BatchNorm keeps its running statistics
+        return self
 
     def conv_map(self, image):
         """The one convolution of an image (C, H, W): (1, D, sH/stride, sW/stride), no
