@@ -28,10 +28,10 @@ from .recipes import Recipe, fit_default
 
 SHARED_DEFAULTS = {
     "num_val": 0,                 # no per-epoch mAP: detection needs the SVMs of stage 3
-    "num_train": 400,
-    "num_test": 100,
+    "num_train": 200,
+    "num_test": 100,              # R-CNN runs its CNN ~360 times per test scene
     "proposer": "selective_search",   # or "sliding_window"
-    "cache_images": 200,          # training scenes whose region features are cached (stage 2)
+    "cache_images": 150,          # training scenes whose region features are cached (stage 2)
     "svm_C": 0.01,                # hinge-loss cost per region (features scaled to norm 20)
     "svm_positive_weight": 2.0,   # positives cost this much more (R-CNN's code: 2)
     "svm_rounds": 4,              # hard-negative mining rounds at most
