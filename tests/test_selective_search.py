@@ -245,3 +245,35 @@ def test_bad_options():
         selective_search(img, strategies=(("hsv",), (0,), ("C",)))
     with pytest.raises(ValueError, match="scale > 0"):
         felzenszwalb(img, scale=-1)
+
+
+def test_image_scale_maps_boxes_back():
+    img = np.full((20, 20), 0.5)
+    img[4:12, 6:16] = 1.0
+    boxes = selective_search(img, "fast", image_scale=4)
+    # at 80x80 the square is [24, 16, 64, 48]; mapped back by / 4 (bilinear blur may widen
+    # a box by a scaled pixel or two, so look for the best match)
+    best = np.abs(boxes - np.array([6, 4, 16, 12], np.float32)).sum(axis=1).min()
+    assert best <= 0.5
+    assert boxes[:, 2].max() <= 20 and boxes[:, 3].max() <= 20
+    with pytest.raises(ValueError, match="image_scale must be > 0"):
+        selective_search(img, image_scale=0)
+
+
+def test_proposal_recall_by_hand():
+    from scratchnet.metrics import proposal_recall
+    gt1 = {"boxes": np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)}
+    gt2 = {"boxes": np.array([[0, 0, 4, 4]], np.float32)}
+    # image 1: the first proposal misses both, the second covers box 0 (IoU 81/100), the
+    # third box 1 at IoU 50/100 exactly (counts: the threshold is >=); image 2: none hit
+    p1 = np.array([[50, 50, 60, 60], [1, 1, 10, 10], [20, 20, 30, 25]], np.float32)
+    p2 = np.array([[0, 0, 1, 1]], np.float32)
+    r = proposal_recall([p1, p2], [gt1, gt2], counts=(0, 1, 2, 3, 100))
+    np.testing.assert_allclose(r, [0, 0, 1 / 3, 2 / 3, 2 / 3])
+    r = proposal_recall([p1, np.zeros((0, 4))], [gt1, gt2["boxes"]], counts=(3,),
+                        iou_threshold=0.8)
+    np.testing.assert_allclose(r, [1 / 3])
+    with pytest.raises(ValueError, match="one of each per image"):
+        proposal_recall([p1], [gt1, gt2])
+    with pytest.raises(ValueError, match=r"must be \(P, 4\)"):
+        proposal_recall([p1[:, :3], p2], [gt1, gt2])

@@ -117,10 +117,22 @@ def _union(parent, size, a, b):
 
 
 @jit
+def sort_edges(weights):
+    """Edge order by weight, lightest first; stable, so equal weights keep grid order."""
+    return np.argsort(weights, kind="mergesort")
+
+
+@jit
 def segment_graph(n_nodes, edges, weights, k, min_size):
     """Felzenszwalb-Huttenlocher on any graph. edges (E, 2) int64, weights (E,) float64;
     returns (n_nodes,) int64 labels 0..n-1, numbered in order of each segment's first node."""
-    order = np.argsort(weights, kind="mergesort")   # stable: equal weights keep grid order
+    return segment_sorted(n_nodes, edges, weights, sort_edges(weights), k, min_size)
+
+
+@jit
+def segment_sorted(n_nodes, edges, weights, order, k, min_size):
+    """`segment_graph` with the edge order given (sorting is most of the time, and one
+    sorted graph serves every k)."""
     parent = np.arange(n_nodes)
     size = np.ones(n_nodes, np.int64)
     internal = np.zeros(n_nodes)                    # Int(C), valid at roots
@@ -148,10 +160,18 @@ def segment_graph(n_nodes, edges, weights, k, min_size):
     return labels
 
 
-def felzenszwalb(image, k, sigma, min_size):
-    """Segment an (H, W, C) float64 image: smooth with a Gaussian of `sigma`, build the
-    8-neighbour graph, run `segment_graph`. Returns (H, W) int64 labels 0..n-1."""
-    h, w, _ = image.shape
+def image_graph(image, sigma):
+    """The sorted 8-neighbour graph of an (H, W, C) image smoothed with a Gaussian of
+    `sigma`: edges (E, 2), weights (E,), order (E,) lightest first."""
     smoothed = smooth(np.ascontiguousarray(image, dtype=np.float64), gaussian_kernel1d(sigma))
     edges, weights = grid_edges(smoothed)
-    return segment_graph(h * w, edges, weights, float(k), int(min_size)).reshape(h, w)
+    return edges, weights, sort_edges(weights)
+
+
+def felzenszwalb(image, k, sigma, min_size, graph=None):
+    """Segment an (H, W, C) float64 image: smooth with a Gaussian of `sigma`, build the
+    8-neighbour graph, run `segment_sorted`. `graph`: `image_graph(image, sigma)` computed
+    before, to reuse for several k. Returns (H, W) int64 labels 0..n-1."""
+    h, w, _ = image.shape
+    edges, weights, order = image_graph(image, sigma) if graph is None else graph
+    return segment_sorted(h * w, edges, weights, order, float(k), int(min_size)).reshape(h, w)

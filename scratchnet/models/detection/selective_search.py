@@ -39,6 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ...data.transforms import resize
 from ...kernels import felzenszwalb as _fz
 from ...kernels import grouping as _grouping
 
@@ -236,12 +237,15 @@ class Regions(NamedTuple):
     image_size: float
 
 
-def region_features(labels, image):
-    """Regions of a segmentation `labels` (H, W) int 0..n-1 of `image` (H, W, C) in [0, 1]."""
+def region_features(labels, image, bins=None):
+    """Regions of a segmentation `labels` (H, W) int 0..n-1 of `image` (H, W, C) in [0, 1].
+    bins: (colour_bins(image), texture_bins(image)) computed before, to reuse for several
+    segmentations of one image."""
     labels = np.ascontiguousarray(labels, dtype=np.int64)
     n = int(labels.max()) + 1
-    size, box, colour, texture = _grouping.region_stats(
-        labels, n, colour_bins(image), COLOUR_BINS, texture_bins(image), TEXTURE_BINS)
+    cb, tb = (colour_bins(image), texture_bins(image)) if bins is None else bins
+    size, box, colour, texture = _grouping.region_stats(labels, n, cb, COLOUR_BINS, tb,
+                                                        TEXTURE_BINS)
     return Regions(size, box, colour, texture, _grouping.adjacent_pairs(labels),
                    float(labels.size))
 
@@ -293,17 +297,33 @@ def rank_proposals(hierarchies, seed=0):
     return boxes[np.sort(first)]
 
 
-def selective_search(image, mode="fast", seed=0, min_box_size=0, strategies=None):
+def selective_search(image, mode="fast", seed=0, min_box_size=0, strategies=None,
+                     image_scale=1.0):
     """Region proposals of one image.
 
     image: (H, W), (H, W, 3) or (C, H, W), uint8 or floating in [0, 1]
     mode: "single", "fast" or "quality" (see STRATEGIES), or give
     strategies: (colour spaces, k values, similarity combinations) to choose your own
     seed: the random ranking (same seed, same order)
-    min_box_size: drop boxes narrower or lower than this (the authors' demo uses 20 px)
+    min_box_size: drop boxes narrower or lower than this (the authors' demo uses 20 px),
+        in the input image's pixels
+    image_scale: resize the image by this factor (bilinear) before the search and map the
+        boxes back. The paper's k and min_size = k are tuned for photos of about 500x375;
+        on a small image they swallow small objects whole (a 64x64 DigitScenes scene
+        needs about 4)
     Returns (N, 4) float32 xyxy boxes in pixel edges (a one-pixel region at (x, y) is
     [x, y, x + 1, y + 1]), best-ranked first, no duplicates."""
     rgb = as_rgb(image)
+    if not (np.isfinite(image_scale) and image_scale > 0):
+        raise ValueError(f"selective_search: image_scale must be > 0, got {image_scale}")
+    if image_scale != 1.0:
+        h, w = rgb.shape[:2]
+        size = (max(1, round(h * image_scale)), max(1, round(w * image_scale)))
+        scaled = np.clip(resize(np.moveaxis(rgb, -1, 0), size), 0.0, 1.0)
+        boxes = selective_search(np.moveaxis(scaled, 0, -1), mode, seed, 0, strategies)
+        boxes = boxes.astype(np.float64) * [w / size[1], h / size[0], w / size[1],
+                                            h / size[0]]
+        return _keep_large(boxes, min_box_size).astype(np.float32)
     if strategies is None:
         if mode not in STRATEGIES:
             raise ValueError(f"selective_search: mode must be one of {tuple(STRATEGIES)}, "
@@ -318,14 +338,20 @@ def selective_search(image, mode="fast", seed=0, min_box_size=0, strategies=None
     hierarchies = []
     for space in spaces:
         img = colour_space(rgb, space)
+        # the graph and the pixels' bins depend on the colour space only, not on k
+        graph = _fz.image_graph(img, 0.8)
+        bins = colour_bins(img), texture_bins(img)
         for k in ks:
-            labels = _fz.felzenszwalb(img, k / 255.0, 0.8, int(k))
-            regions = region_features(labels, img)
+            labels = _fz.felzenszwalb(img, k / 255.0, 0.8, int(k), graph)
+            regions = region_features(labels, img, bins)
             for s in sims:
                 hierarchies.append(hierarchical_grouping(regions, s))
-    boxes = rank_proposals(hierarchies, seed)
-    if min_box_size > 0:
-        keep = ((boxes[:, 2] - boxes[:, 0]) >= min_box_size) & \
-               ((boxes[:, 3] - boxes[:, 1]) >= min_box_size)
-        boxes = boxes[keep]
-    return boxes.astype(np.float32)
+    return _keep_large(rank_proposals(hierarchies, seed), min_box_size).astype(np.float32)
+
+
+def _keep_large(boxes, min_box_size):
+    if min_box_size <= 0:
+        return boxes
+    keep = ((boxes[:, 2] - boxes[:, 0]) >= min_box_size) & \
+           ((boxes[:, 3] - boxes[:, 1]) >= min_box_size)
+    return boxes[keep]
