@@ -179,8 +179,8 @@ assert rounds[0]["added"] == 1 and abs(w[0] - 4) < 1e-2 and abs(b + 7) < 2e-2
 #
 # P = [10, 10, 30, 50]: 중심 (20, 30), 20 x 40. G = [12, 8, 36, 56]: 중심 (24, 32), 24 x 48.
 # 그러면 t_x = 4/20 = 0.2, t_y = 2/40 = 0.05, t_w = t_h = log 1.2 = 0.1823입니다.
-# 논문은 pool5 특징에서 이 t를 클래스마다 **릿지 회귀** (ridge regression)로 (람다 = 1000)
-# 예측하고, 정답과 IoU가 0.6을 넘는 제안만 학습에 씁니다.
+# 논문은 pool5 특징에서 이 t를 클래스마다 **릿지 회귀** (ridge regression)로 예측하고
+# (람다 = 1000), 정답과 IoU가 0.6을 넘는 제안만 학습에 씁니다.
 
 # %% [markdown] lang="en"
 # ## Box regression: the targets by hand
