@@ -219,3 +219,24 @@ def test_four_stages_on_a_tiny_set(tmp_path):
 def test_bad_input(call, err, match):
     with pytest.raises(err, match=match):
         call()
+
+
+def test_postprocess_per_class_nms_by_hand():
+    model = RCNN(proposer=_tiny_proposer())
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [30, 30, 40, 40]], np.float32)
+    fc7 = np.zeros((3, 256), np.float32)
+    fc7[:, 0] = [2.0, 1.0, 0.5]          # class 1 reads feature 0
+    fc7[:, 1] = [0.0, 3.0, 0.0]          # class 2 reads feature 1
+    model.svm_weight.data[...] = 0.0
+    model.svm_weight.data[0, 0] = 1.0
+    model.svm_weight.data[1, 1] = 1.0
+    model.svm_bias.data[...] = -5.0      # every other class scores -5 < score_thresh -1.5
+    model.svm_bias.data[:2] = 0.0
+    pooled = np.zeros((3, model.box_weight.shape[1]), np.float32)   # no box movement
+    out = model.postprocess(boxes, pooled, fc7, (64, 64))
+    # class 1: A (2.0) suppresses B (IoU 81/119 = 0.68 > 0.3), C kept (0.5); class 2: B
+    # (3.0) kept although A overlaps it, and A, C at 0.0 (A suppressed by B)
+    got = sorted(zip(out["labels"].tolist(), out["scores"].tolist(),
+                     [tuple(b) for b in out["boxes"].tolist()]), key=lambda r: -r[1])
+    assert got == [(2, 3.0, (1, 1, 11, 11)), (1, 2.0, (0, 0, 10, 10)),
+                   (1, 0.5, (30, 30, 40, 40)), (2, 0.0, (30, 30, 40, 40))]

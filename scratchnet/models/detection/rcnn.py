@@ -390,12 +390,11 @@ class RegionDetector(nn.Module):
                 images, [self.proposals(im) for im in images], targets)}
         return [self.detect(im) for im in images]
 
-    def scores_and_boxes(self, image, boxes):
-        """All classes for K regions: (SVM scores (K, k), regressed boxes (K, k, 4))."""
-        with no_grad():
-            pooled, fc7 = self.region_features(image, boxes)
-        pooled = pooled.numpy() * self.feature_scale.numpy()[1]
-        fc7 = fc7.numpy() * self.feature_scale.numpy()[0]
+    def scores_and_boxes(self, boxes, pooled, fc7):
+        """All classes for K regions from their features (arrays pooled (K, D_pool) and
+        fc7 (K, D_fc7)): (SVM scores (K, k), regressed boxes (K, k, 4))."""
+        pooled = np.asarray(pooled) * self.feature_scale.numpy()[1]
+        fc7 = np.asarray(fc7) * self.feature_scale.numpy()[0]
         scores = fc7 @ self.svm_weight.numpy().T + self.svm_bias.numpy()
         deltas = np.einsum("kd,cdj->kcj", pooled, self.box_weight.numpy()) + \
             self.box_bias.numpy()
@@ -403,19 +402,18 @@ class RegionDetector(nn.Module):
             deltas.reshape(len(boxes), -1).astype(np.float32), boxes)
         return scores, decoded.reshape(len(boxes), -1, 4)
 
-    def detect(self, image):
-        """One image (C, H, W) -> {"boxes", "scores", "labels"}: score every proposal with
-        every class's SVM, move it with that class's regressor, per-class NMS, best first."""
-        img = _np(image)
-        boxes = self.proposals(img)
+    def postprocess(self, boxes, pooled, fc7, image_size):
+        """Detections from K proposals (K, 4) and their features: every class's SVM score,
+        that class's regressed box clipped to image_size (H, W), per-class NMS, best first,
+        at most detections_per_img."""
         empty = {"boxes": np.zeros((0, 4), np.float32), "scores": np.zeros(0, np.float32),
                  "labels": np.zeros(0, np.int64)}
         if len(boxes) == 0:
             return empty
-        scores, moved = self.scores_and_boxes(img, boxes)
+        scores, moved = self.scores_and_boxes(boxes, pooled, fc7)
         k = scores.shape[1]
         labels = np.tile(np.arange(1, k + 1), len(boxes))
-        flat_boxes = clip_boxes_to_image(moved.reshape(-1, 4), img.shape[-2:])
+        flat_boxes = clip_boxes_to_image(moved.reshape(-1, 4), image_size)
         flat_scores = scores.reshape(-1).astype(np.float32)
         keep = np.flatnonzero((flat_scores > self.score_thresh)
                               & (flat_boxes[:, 2] > flat_boxes[:, 0])
@@ -426,6 +424,17 @@ class RegionDetector(nn.Module):
         kept = keep[np.asarray(kept)[:self.detections_per_img]]
         return {"boxes": flat_boxes[kept].astype(np.float32),
                 "scores": flat_scores[kept], "labels": labels[kept].astype(np.int64)}
+
+    def detect(self, image):
+        """One image (C, H, W) -> {"boxes", "scores", "labels"}: the proposals' features,
+        then postprocess."""
+        img = _np(image)
+        boxes = self.proposals(img)
+        if len(boxes) == 0:
+            return self.postprocess(boxes, None, None, img.shape[-2:])
+        with no_grad():
+            pooled, fc7 = self.region_features(img, boxes)
+        return self.postprocess(boxes, pooled.numpy(), fc7.numpy(), img.shape[-2:])
 
 
 class RCNN(RegionDetector):
