@@ -240,3 +240,22 @@ def test_postprocess_per_class_nms_by_hand():
                      [tuple(b) for b in out["boxes"].tolist()]), key=lambda r: -r[1])
     assert got == [(2, 3.0, (1, 1, 11, 11)), (1, 2.0, (0, 0, 10, 10)),
                    (1, 0.5, (30, 30, 40, 40)), (2, 0.0, (30, 30, 40, 40))]
+
+
+def test_svm_matches_liblinear_through_scikit_learn():
+    """The same problem (hinge loss, bias as a regularised constant column, positives
+    weighted) solved by LIBLINEAR: equal objectives and nearly equal weights."""
+    svm = pytest.importorskip("sklearn.svm")
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(0.7, 1.0, (40, 5)), rng.normal(-0.5, 1.0, (120, 5))])
+    y = np.concatenate([np.ones(40), -np.ones(120)])
+    ours_w, ours_b = train_linear_svm(X, y, C=0.1, positive_weight=2.0, tol=1e-10,
+                                      max_epochs=100000)
+    ref = svm.LinearSVC(loss="hinge", C=0.1, class_weight={1: 2.0, -1: 1.0},
+                        intercept_scaling=1.0, tol=1e-10, max_iter=1000000).fit(X, y)
+    ref_w, ref_b = ref.coef_[0], float(ref.intercept_[0])
+    ours = hinge_objective(ours_w, ours_b, X, y, 0.1, 2.0)
+    theirs = hinge_objective(ref_w, ref_b, X, y, 0.1, 2.0)
+    assert ours == pytest.approx(theirs, rel=1e-5)
+    np.testing.assert_allclose(ours_w, ref_w, atol=1e-3)
+    assert ours_b == pytest.approx(ref_b, abs=1e-3)
