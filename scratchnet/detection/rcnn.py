@@ -1,5 +1,9 @@
 """`scratchnet detect train rcnn`: R-CNN's multi-stage training, one visible stage at a time.
 
+    stage 0    supervised pre-training of the CNN as a 10-way digit classifier of the warped
+               objects of pretrain_scenes training scenes (the paper pre-trains on ImageNet
+               classification; no such auxiliary set ships here, so the objects of the
+               training scenes play its part)
     stage 1/4  fine-tune the region CNN as a softmax classifier of warped regions
                (engine.fit on the model's training loss)
     stage 2/4  run the CNN over every proposal (and object) of `cache_images` training scenes
@@ -20,19 +24,24 @@ import time
 
 import numpy as np
 
-from .. import no_grad
+from .. import Tensor, no_grad
 from ..models.detection.rcnn import (RCNN, RegionCNN, assign_regions, feature_norm_scale,
                                      fit_ridge, make_proposer, regression_pairs,
-                                     svm_with_hard_negatives)
+                                     scaled_context, svm_with_hard_negatives, warp_regions)
+from ..nn import functional as F
 from .recipes import Recipe, fit_default
 
 SHARED_DEFAULTS = {
+    "optimizer": "adam",
+    "lr": 0.001,
+    "pretrain_scenes": 2000,      # stage 0: scenes whose objects pre-train the CNN
+    "pretrain_epochs": 8,
     "num_val": 0,                 # no per-epoch mAP: detection needs the SVMs of stage 3
     "num_train": 200,
     "num_test": 100,              # R-CNN runs its CNN ~360 times per test scene
     "proposer": "selective_search",   # or "sliding_window"
     "cache_images": 150,          # training scenes whose region features are cached (stage 2)
-    "svm_C": 0.01,                # hinge-loss cost per region (features scaled to norm 20)
+    "svm_C": 0.1,                 # hinge-loss cost per region (features scaled to norm 20)
     "svm_positive_weight": 2.0,   # positives cost this much more (R-CNN's code: 2)
     "svm_rounds": 4,              # hard-negative mining rounds at most
     "svm_initial_negatives": 3000,
@@ -47,6 +56,49 @@ SHARED_DEFAULTS = {
 def _stage(log, k, n, text):
     log(f"stage {k}/{n}: {text}")
     return time.perf_counter()
+
+
+def pretrain(cnn, config, progress=True, log=print):
+    """Stage 0: the RegionCNN `cnn` trained as a classifier of the warped objects (context
+    padding as at detection time) of the first pretrain_scenes training scenes, batches of
+    128, the configured optimizer and learning rate. Returns the last epoch's accuracy."""
+    from .. import optim
+    from ..data import DigitScenes
+    from ..recipes import make_optimizer
+    from ..train import _progress
+
+    scenes = DigitScenes("train", num_samples=int(config["pretrain_scenes"]),
+                         seed=int(config["seed"]))
+    crops, labels = [], []
+    for i in range(len(scenes)):
+        image, target = scenes[i]
+        crops.append(warp_regions(image, target["boxes"], cnn.warp_size,
+                                  scaled_context(cnn.warp_size)))
+        labels.append(np.asarray(target["labels"], np.int64))
+    crops, labels = np.concatenate(crops), np.concatenate(labels)
+    opt = make_optimizer(config["optimizer"], list(cnn.parameters()), float(config["lr"]))
+    epochs = int(config["pretrain_epochs"])
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
+    rng = np.random.default_rng(int(config["seed"]))
+    accuracy = 0.0
+    cnn.train()
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(len(crops))
+        correct, total = 0, 0.0
+        batches = [order[k:k + 128] for k in range(0, len(order), 128)]
+        for idx in _progress(batches, f"pre-train {epoch}/{epochs}", progress):
+            opt.zero_grad()
+            logits = cnn(Tensor(crops[idx]))
+            loss = F.cross_entropy(logits, Tensor(labels[idx]))
+            loss.backward()
+            opt.step()
+            correct += int((logits.detach().numpy().argmax(1) == labels[idx]).sum())
+            total += float(loss.item()) * len(idx)
+        sched.step()
+        accuracy = correct / len(crops)
+        log(f"  pre-train epoch {epoch}: loss {total / len(crops):.4f}, accuracy "
+            f"{accuracy:.3f} on {len(crops)} warped objects")
+    return accuracy
 
 
 def finetune(model, train_set, config, progress=True, log=print):
@@ -162,8 +214,21 @@ def train_box_regressors(model, paths, config, log=print):
     return counts
 
 
+def train_rcnn(model, train_set, config, progress=True, log=print):
+    """R-CNN: stage 0 (pre-training the CNN), then the four stages of train_stages."""
+    t = time.perf_counter()
+    log("stage 0: supervised pre-training of the CNN on warped objects (the paper: ImageNet)")
+    pretrain(model.cnn, config, progress=progress, log=log)
+    seconds = time.perf_counter() - t
+    history = train_stages(model, train_set, config, progress, log)
+    history.stage_seconds = dict({"0 pre-train": seconds}, **history.stage_seconds)
+    log("  all stages: " + ", ".join(f"{k} {v:.0f} s" for k, v in
+                                     history.stage_seconds.items()))
+    return history
+
+
 def train_stages(model, train_set, config, progress=True, log=print, first_stage=finetune):
-    """All four stages with their seconds; returns stage 1's DetectionHistory with
+    """The four stages with their seconds; returns stage 1's DetectionHistory with
     `stage_seconds` (dict) and `feature_cache_bytes` attached."""
     seconds = {}
     t = _stage(log, 1, 4, f"fine-tune {type(model).__name__}'s classifier on regions "
@@ -208,5 +273,5 @@ RECIPE = Recipe(
             "SVMs and box regression, trained in four stages",
     build=build,
     defaults=dict(SHARED_DEFAULTS, epochs=4, warp_size=32),
-    train_fn=train_stages,
+    train_fn=train_rcnn,
 )

@@ -1,9 +1,9 @@
 """`scratchnet detect train sppnet`: SPPNet detection, R-CNN's stages on pooled windows.
 
     stage 0    the conv layers: the paper takes them from an ImageNet classifier and never
-               updates them; here they are the backbone of a RegionCNN fine-tuned on warped
-               DigitScenes regions (R-CNN's stage 1, trunk_epochs epochs), or the trunk of a
-               trained R-CNN checkpoint (--set trunk=PATH), frozen from then on
+               updates them; here they are the backbone of a RegionCNN pre-trained and
+               fine-tuned as R-CNN's stages 0 and 1 (trunk_epochs epochs of fine-tuning), or
+               the trunk of a trained R-CNN checkpoint (--set trunk=PATH), frozen from then on
     stage 1/4  fine-tune fc6, fc7 and the softmax on spatial-pyramid-pooled windows of the
                conv map (one convolution per image)
     stage 2/4  cache the pooled and fc7 features of every region to disk
@@ -17,7 +17,7 @@ import time
 
 from ..models.detection.rcnn import RCNN, RegionCNN, make_proposer
 from ..models.detection.sppnet import SPPNet
-from .rcnn import SHARED_DEFAULTS, finetune, train_stages
+from .rcnn import SHARED_DEFAULTS, finetune, pretrain, train_stages
 from .recipes import Recipe
 
 
@@ -33,9 +33,10 @@ def pretrained_trunk(config, train_set, progress=True, log=print):
                                  f"{meta['detector']}, not an R-CNN")
         log(f"stage 0: conv layers from the R-CNN checkpoint {config['trunk']}")
         return copy.deepcopy(model.cnn.features)
-    log(f"stage 0: pre-train the conv layers as a classifier of warped regions "
-        f"({config['trunk_epochs']} epochs; the paper used ImageNet)")
+    log("stage 0: the conv layers of a RegionCNN pre-trained on warped objects and fine-tuned "
+        f"on warped regions ({config['trunk_epochs']} epochs; the paper used ImageNet)")
     cnn = RegionCNN(int(config["in_channels"]), 11, 32)
+    pretrain(cnn, config, progress=progress, log=log)
     rcnn = RCNN(cnn, make_proposer(config["proposer"]), in_channels=int(config["in_channels"]))
     finetune(rcnn, train_set, dict(config, epochs=int(config["trunk_epochs"])),
              progress=progress, log=log)

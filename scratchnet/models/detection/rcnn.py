@@ -368,15 +368,19 @@ class RegionDetector(nn.Module):
         n_pos = min(positives, len(pos))
         pick = [pos[k] for k in rng.permutation(len(pos))[:n_pos]] + \
                [neg[k] for k in rng.permutation(len(neg))[:batch - n_pos]]
-        feats, labels = [], []
+        chosen, labels = [], []
         for i, _, _ in pools:
             js = np.array([j for ii, j in pick if ii == i], np.int64)
-            if len(js) == 0:
-                continue
-            feats.append(self.region_features(images[i], pools[i][1][js])[1])
-            labels.append(pools[i][2][js])
-        logits = self.classify(cat(feats, 0) if len(feats) > 1 else feats[0])
+            if len(js):
+                chosen.append((images[i], pools[i][1][js]))
+                labels.append(pools[i][2][js])
+        logits = self.classify(self.batch_fc7(chosen))
         return F.cross_entropy(logits, Tensor(np.concatenate(labels)))
+
+    def batch_fc7(self, chosen):
+        """fc7 (sum K_i, D) of the regions of several images, chosen = [(image, boxes)]."""
+        feats = [self.region_features(image, boxes)[1] for image, boxes in chosen]
+        return cat(feats, 0) if len(feats) > 1 else feats[0]
 
     def forward(self, images, targets=None):
         """Training: {"loss_classifier"} (stage 1, the fine-tuning softmax); the SVM and
@@ -461,6 +465,13 @@ class RCNN(RegionDetector):
         parts = [self.cnn.extract(Tensor(crops[i:i + self.chunk]))
                  for i in range(0, len(crops), self.chunk)]
         return cat([p[0] for p in parts], 0), cat([p[1] for p in parts], 0)
+
+    def batch_fc7(self, chosen):
+        # one forward pass over all the batch's crops: BatchNorm then normalises over the
+        # whole batch of 128 (32 positive), not over each image's handful of crops
+        crops = np.concatenate([warp_regions(image, boxes, self.warp_size, self.context)
+                                for image, boxes in chosen])
+        return self.cnn.extract(Tensor(crops))[1]
 
     def classify(self, fc7):
         return self.cnn.classifier(fc7)
