@@ -259,3 +259,16 @@ def test_svm_matches_liblinear_through_scikit_learn():
     assert ours == pytest.approx(theirs, rel=1e-5)
     np.testing.assert_allclose(ours_w, ref_w, atol=1e-3)
     assert ours_b == pytest.approx(ref_b, abs=1e-3)
+
+
+def test_pretraining_stage_learns_on_a_few_objects():
+    from scratchnet.detection.rcnn import RECIPE, pretrain
+    sn.manual_seed(0)
+    config = RECIPE.config({"pretrain_scenes": 60, "pretrain_epochs": 3})
+    cnn = RegionCNN()
+    lines = []
+    accuracy = pretrain(cnn, config, progress=False, log=lines.append)
+    assert len(lines) == 3 and "warped objects" in lines[0]
+    losses = [float(line.split("loss ")[1].split(",")[0]) for line in lines]
+    assert losses[-1] < losses[0]                 # it learns
+    assert 0.0 <= accuracy <= 1.0
