@@ -132,8 +132,9 @@ savefig(fig, "rcnn_warping")
 # %% [markdown] lang="ko"
 # ## SVM: 클래스마다 하나, 힌지 손실과 하드 네거티브 마이닝
 #
-# R-CNN은 먼저 합성곱 신경망을 워핑한 영역의 소프트맥스 분류기로 **미세 조정** (fine-tuning)합니다
-# (물체와 IoU 0.5 이상이면 그 클래스, 아니면 배경). 그다음 fc7 특징 위에 클래스마다 선형
+# R-CNN은 ImageNet 분류로 미리 학습한 합성곱 신경망을 워핑한 영역의 소프트맥스 분류기로
+# **미세 조정** (fine-tuning)합니다 (물체와 IoU 0.5 이상이면 그 클래스, 아니면 배경). 우리에게는
+# ImageNet이 없으므로 학습 장면의 숫자들을 워핑해 먼저 10개 클래스 분류기로 학습합니다. 그다음 fc7 특징 위에 클래스마다 선형
 # **서포트 벡터 머신** (support vector machine, SVM)을 따로 학습합니다. 손실은 **힌지 손실**
 # (hinge loss) max(0, 1 - y f(x))입니다. 양성은 정답 상자뿐이고, 그 클래스의 모든 물체와
 # IoU가 0.3 미만인 영역이 음성입니다. 음성은 수백만 개라서 한꺼번에 학습하지 않습니다:
@@ -145,8 +146,10 @@ savefig(fig, "rcnn_warping")
 # %% [markdown] lang="en"
 # ## The SVMs: one per class, hinge loss and hard-negative mining
 #
-# R-CNN first fine-tunes the CNN as a softmax classifier of warped regions (IoU >= 0.5 with an
-# object: its class, else background). Then, on the fc7 features, it trains one linear support
+# R-CNN takes a CNN pre-trained on ImageNet classification and fine-tunes it as a softmax
+# classifier of warped regions (IoU >= 0.5 with an object: its class, else background). With no
+# ImageNet here, the CNN is first trained as a 10-way classifier of the training scenes'
+# warped digits. Then, on the fc7 features, it trains one linear support
 # vector machine (SVM) per class with the hinge loss max(0, 1 - y f(x)). The positives are the
 # ground-truth boxes only; regions with IoU below 0.3 with every object of the class are the
 # negatives. There are millions of negatives, so they are not all trained on at once: train

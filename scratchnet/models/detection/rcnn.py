@@ -10,7 +10,9 @@ Test time, one image:
       --per-class NMS-->  detections
 
 Training is the paper's four separate stages (the course deck's complaint: "복잡한 네트워크 학습
-단계"); each is a function of scratchnet.detection.rcnn that runs on its own:
+단계"), after a supervised pre-training of the CNN (ImageNet in the paper; the warped objects
+of DigitScenes' training scenes here); each is a function of scratchnet.detection.rcnn that
+runs on its own:
 
     1. fine-tune the CNN as a (num_classes)-way softmax classifier of warped regions
        (IoU >= 0.5 with an object: its class, else background; 32 positives and 96
