@@ -242,11 +242,12 @@ def svm_with_hard_negatives(positives, negatives, C=1.0, positive_weight=1.0,
     """R-CNN's hard-negative mining for one class.
 
     positives (P, d), negatives (M, d) (all of them, e.g. from the feature cache). Start from
-    `initial_negatives` random negatives (or the negatives of an index array); after each training round, score every negative
-    and add those not yet in the working set whose score exceeds `hard_margin` (-1: they sit
-    inside the margin or on the wrong side, so they still cost hinge loss); stop when a
-    round adds none. Returns (w, b, rounds) with one dict per round: its working-set size,
-    the hard negatives it added and the objective on the working set."""
+    `initial_negatives` random negatives (or the negatives of an index array); after each
+    training round, score every negative and add those not yet in the working set whose
+    score exceeds `hard_margin` (-1: they sit inside the margin or on the wrong side, so they
+    still cost hinge loss); stop when a round adds none. Returns (w, b, rounds) with one dict
+    per round: its working-set size, the hard negatives it added and the objective on the
+    working set."""
     pos = np.asarray(positives, np.float64)
     neg = np.asarray(negatives, np.float64)
     active = np.zeros(len(neg), bool)
