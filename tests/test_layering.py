@@ -112,6 +112,9 @@ def test_every_module_has_a_layer(module):
 ALLOWED_IN_MODELS = {
     "scratchnet.models.detection.selective_search": ("scratchnet.kernels.felzenszwalb",
                                                      "scratchnet.kernels.grouping"),
+    # R-CNN's SVMs are no network either: their solver (dual coordinate descent) is the
+    # training algorithm of the model's stage 3
+    "scratchnet.models.detection.rcnn": ("scratchnet.kernels.svm",),
 }
 
 

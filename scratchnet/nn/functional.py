@@ -20,6 +20,7 @@ from ..ops.upsample import (bed_of_nails, interpolate, upsample_bilinear,  # noq
 from ..ops.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d,  # noqa: F401
                         max_pool1d, max_pool2d, max_unpool2d, min_pool2d)
 from ..ops.methods import flatten  # noqa: F401
+from ..ops.spp import roi_spatial_pyramid_pool, spatial_pyramid_pool  # noqa: F401
 from ..ops.norm import (batch_norm, dropout, dropout2d, group_norm, layer_norm,  # noqa: F401
                         linear, local_response_norm)
 from ..ops.fold import fold, unfold  # noqa: F401

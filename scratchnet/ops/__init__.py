@@ -13,6 +13,8 @@ from . import upsample  # noqa: F401  (registers interpolate_* and bed_of_nails)
 from . import pool  # noqa: F401  (registers the pooling ops)
 from . import roi  # noqa: F401  (registers roi_pool and roi_align)
 from .roi import roi_align, roi_pool, roi_pool_bins  # noqa: F401
+from . import spp  # noqa: F401  (registers spatial_pyramid_pool)
+from .spp import roi_spatial_pyramid_pool, spatial_pyramid_pool  # noqa: F401
 from . import loss, norm  # noqa: F401  (the losses, linear, batch/layer/group norm, LRN, dropout)
 from . import conv  # noqa: F401  (registers conv1d, conv2d, conv_transpose2d)
 from .boxes import (BoxCoder, batched_nms, box_area, box_convert, box_iou,  # noqa: F401

@@ -11,3 +11,5 @@ from .fast_rcnn import DenseWindows, FastRCNN, fast_rcnn  # noqa: F401
 from .roi_heads import (FastRCNNPredictor, RoIHeads, TwoMLPHead, fastrcnn_loss,  # noqa: F401
                         fastrcnn_loss_reference)
 from .selective_search import felzenszwalb, selective_search  # noqa: F401
+from .rcnn import RCNN, RegionCNN, SelectiveSearchProposer, SlidingWindowProposer  # noqa: F401
+from .sppnet import SPPNet  # noqa: F401

@@ -14,7 +14,7 @@ from .fold import Fold, Unfold
 from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm,
                             LocalResponseNorm)
 from .pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d,
-                      MaxUnpool2d)
+                      MaxUnpool2d, SpatialPyramidPooling)
 from .roi import RoIAlign, RoIPool
 from .upsampling import Upsample
 from .loss import (ContrastiveLoss, CosineEmbeddingLoss, CosineSimilarity,  # noqa: E402
@@ -29,7 +29,7 @@ __all__ = [
     "Upsample", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm", "LayerNorm", "GroupNorm",
     "Unfold", "Fold", "Dropout", "Dropout2d",
     "ReLU", "ReLU6", "LeakyReLU", "PReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Flatten",
-    "RoIPool", "RoIAlign",
+    "RoIPool", "RoIAlign", "SpatialPyramidPooling",
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss",
     "SmoothL1Loss", "HuberLoss", "TripletMarginLoss", "MultiMarginLoss", "DiceLoss",
 ]

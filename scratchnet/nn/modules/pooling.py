@@ -123,3 +123,36 @@ class AdaptiveMaxPool2d(_PoolBase):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class SpatialPyramidPooling(Module):
+    """He et al.'s SPP layer: (N, C, H, W) -> (N, C * sum(n*n for n in levels)), a fixed
+    length whatever H and W, so that fully connected layers can follow a map of any size.
+    forward(input) pools the whole map; forward(input, boxes) pools each box's window (boxes
+    as roi_pool takes them, spatial_scale maps image to map pixels), SPPNet's detection form.
+    mode: "adaptive" (torch's adaptive bins, the default) or "paper" (win = ceil(a/n),
+    stride = floor(a/n)); see scratchnet.ops.spp."""
+
+    def __init__(self, levels=(6, 3, 2, 1), mode: str = "adaptive", spatial_scale: float = 1.0):
+        super().__init__()
+        self.levels = tuple(levels) if not isinstance(levels, int) else (levels,)
+        self.mode = mode
+        self.spatial_scale = spatial_scale
+
+    def output_features(self, channels: int) -> int:
+        """Length of the pooled vector for a `channels`-channel map: C * sum(n*n)."""
+        return channels * sum(n * n for n in self.levels)
+
+    def forward(self, input, boxes=None):
+        try:
+            if boxes is None:
+                return F.spatial_pyramid_pool(input, self.levels, self.mode)
+            if self.mode != "adaptive":
+                raise ValueError("the RoI form pools each window with roi_pool's adaptive "
+                                 f"bins; mode={self.mode!r} applies to whole maps only")
+            return F.roi_spatial_pyramid_pool(input, boxes, self.levels, self.spatial_scale)
+        except ValueError as e:
+            raise ValueError(f"{self!r}: {e}") from e
+
+    def extra_repr(self):
+        return f"levels={self.levels}, mode={self.mode!r}, spatial_scale={self.spatial_scale}"
