@@ -1,0 +1,160 @@
+"""Hooks with torch's semantics: Tensor.register_hook (what Grad-CAM uses to read a feature
+map's gradient) and the forward / forward-pre hooks of nn.Module with prepend and
+with_kwargs. Expected values are worked by hand; with torch installed the same programs run
+in torch too and must agree, call for call."""
+import numpy as np
+import pytest
+
+import scratchnet as sn
+from scratchnet import nn
+
+
+def arr(t):
+    """The values of a scratchnet or a torch tensor as an ndarray."""
+    return t.data.copy() if isinstance(t, sn.Tensor) else t.detach().numpy().copy()
+
+
+def leaf(values):
+    return sn.tensor(np.asarray(values, np.float64), requires_grad=True)
+
+
+def test_hook_on_intermediate_replaces_the_gradient_that_flows_on():
+    x = leaf([1.0, 2.0])
+    y = x * 3                                   # y = [3, 6]
+    seen = []
+    y.register_hook(lambda g: seen.append(g.data.copy()))
+    y.register_hook(lambda g: g * 2)
+    (y * y).sum().backward()                    # dz/dy = 2y = [6, 12]
+    np.testing.assert_allclose(seen[0], [6.0, 12.0])
+    np.testing.assert_allclose(x.grad.data, [36.0, 72.0])     # 3 * 2 * [6, 12]
+
+
+def test_hook_sees_the_sum_over_every_use_once():
+    x = leaf([1.0, -1.0])
+    y = x * 1
+    calls = []
+    y.register_hook(lambda g: calls.append(g.data.copy()))
+    ((y * 2).sum() + (y * 5).sum()).backward()  # a diamond: 2 + 5 on each element
+    assert len(calls) == 1
+    np.testing.assert_allclose(calls[0], [7.0, 7.0])
+
+
+def test_leaf_hook_runs_once_before_accumulation_and_on_every_backward():
+    x = leaf([1.0, 2.0])
+    calls = []
+
+    def double(g):
+        calls.append(g.data.copy())
+        return g * 2
+
+    x.register_hook(double)
+    (x * 3 + x * 4).sum().backward()            # total 7, doubled
+    np.testing.assert_allclose(x.grad.data, [14.0, 14.0])
+    assert len(calls) == 1
+    (x * x).sum().backward()                    # 2x = [2, 4], doubled, added
+    np.testing.assert_allclose(x.grad.data, [18.0, 22.0])
+
+
+def test_retain_grad_keeps_the_gradient_after_the_hooks_whatever_the_order():
+    x = leaf([1.0, 2.0])
+    y = x * 3
+    y.retain_grad()
+    y.register_hook(lambda g: g * 10)           # registered after retain_grad: still first
+    (y * y).sum().backward()
+    np.testing.assert_allclose(y.grad.data, [60.0, 120.0])
+
+
+def test_retain_grad_on_the_root():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    y.retain_grad()
+    y.backward()
+    assert float(y.grad.data) == 1.0
+
+
+def test_remove_takes_the_hook_off():
+    x = leaf([1.0])
+    y = x * 2
+    handle = y.register_hook(lambda g: g * 0)
+    handle.remove()
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [2.0])
+
+
+def test_hook_errors():
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        sn.tensor([1.0]).register_hook(lambda g: g)
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    y.register_hook(lambda g: sn.tensor(np.zeros(3)))
+    with pytest.raises(RuntimeError, match="changed the size"):
+        y.sum().backward()
+    z = leaf([1.0]) * 2
+    z.register_hook(lambda g: g.float())
+    with pytest.raises(RuntimeError, match="changed the type"):
+        z.sum().backward()
+
+
+def test_module_hook_order_prepend_and_kwargs():
+    class Affine(nn.Module):
+        def forward(self, x, scale=1.0):
+            return x * scale
+
+    m = Affine()
+    order = []
+    m.register_forward_hook(lambda mod, a, o: order.append("a"))
+    m.register_forward_hook(lambda mod, a, o: order.append("first"), prepend=True)
+    m.register_forward_pre_hook(lambda mod, a, kw: (a, {"scale": kw["scale"] * 10}),
+                                with_kwargs=True)
+    seen = {}
+    m.register_forward_hook(lambda mod, a, kw, o: seen.update(kw=dict(kw)), with_kwargs=True)
+    out = m(sn.tensor([1.0, 2.0]), scale=2.0)
+    np.testing.assert_allclose(out.data, [20.0, 40.0])
+    assert order == ["first", "a"] and seen["kw"] == {"scale": 20.0}
+    m.register_forward_pre_hook(lambda mod, a, kw: a, with_kwargs=True)
+    with pytest.raises(RuntimeError, match=r"tuple of \(new_args, new_kwargs\)"):
+        m(sn.tensor([1.0]), scale=1.0)
+
+
+def test_against_torch_live():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a, w = rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+    results = {}
+    for lib in ("sn", "torch"):
+        if lib == "sn":
+            x, W = leaf(a), leaf(w)
+        else:
+            x = torch.tensor(a, requires_grad=True)
+            W = torch.tensor(w, requires_grad=True)
+        seen = []
+        h = x @ W
+        h.register_hook(lambda g: seen.append(arr(g)))
+        h.retain_grad()
+        h.register_hook(lambda g: g * g)        # a non-linear replacement
+        x.register_hook(lambda g: g + 1)
+        out = (h.tanh() * h).sum()
+        out.backward()
+        results[lib] = [seen[0], arr(h.grad), arr(x.grad), arr(W.grad)]
+    for ours, theirs in zip(results["sn"], results["torch"]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_module_hooks_against_torch_live():
+    torch = pytest.importorskip("torch")
+    logs = {}
+    for lib in ("sn", "torch"):
+        mod = nn.ReLU() if lib == "sn" else torch.nn.ReLU()
+        log = []
+        mod.register_forward_pre_hook(lambda m, a: log.append("pre1"))
+        mod.register_forward_pre_hook(lambda m, a: log.append("pre0"), prepend=True)
+        mod.register_forward_hook(lambda m, a, o: log.append("fwd1"))
+        h = mod.register_forward_hook(lambda m, a, o: log.append("fwd0"), prepend=True)
+        mod.register_forward_pre_hook(lambda m, a: a[0] - 1)         # a bare value
+        t = sn.tensor([0.5, 2.0]) if lib == "sn" else torch.tensor([0.5, 2.0])
+        out = mod(t)
+        h.remove()
+        mod(t)
+        logs[lib] = (log, arr(out).tolist())
+    assert logs["sn"] == logs["torch"]
+    assert logs["sn"][1] == [0.0, 1.0]
