@@ -12,6 +12,7 @@
     scratchnet data show digit-scenes|nuclei|lfw [--n N] [--out FILE.png]
     scratchnet sr train MODEL [--scale 3 --steps --batch-size --lr --out --seed]
     scratchnet sr upscale IN.png OUT.png --checkpoint C
+    scratchnet inside CHECKPOINT|ZOO_NAME IMAGE|test:N [--out DIR --layer --target --top]
     scratchnet live [MODEL] [--data auto|cifar10|mnist-5k|digits] [--port P] [--host H]
 """
 from __future__ import annotations
@@ -395,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="PNG file to write (default: NAME.png)")
     s.set_defaults(fn=cmd_data)
     _add_sr(sub)
+    from .inside import add_parser as add_inside
+    add_inside(sub)
     from .live.app import add_parser as add_live
     add_live(sub)
     return p
