@@ -61,7 +61,8 @@ sn.manual_seed(0)
 # **훅** (hook)은 층이 계산할 때마다 불리는 함수입니다. `register_forward_hook(hook)`은 층의
 # forward가 끝난 뒤 `hook(module, inputs, output)`을 부르고, 손잡이(handle)를 돌려줍니다
 # (`handle.remove()`로 뗍니다). PyTorch와 같은 이름, 같은 규칙입니다. deck 004의 예를 그대로
-# 해 봅니다. 3x32x32 이미지 2장에 3x5x5 필터 6개를 적용하면, 이미지마다 활성화 맵 6개, 모두 6개짜리 2세트가 나옵니다. 크기는 32 - 5 + 1 = 28입니다.
+# 해 봅니다. 3x32x32 이미지 2장에 3x5x5 필터 6개를 적용하면, 이미지마다 활성화 맵 6개,
+# 모두 6개짜리 2세트가 나옵니다. 크기는 32 - 5 + 1 = 28입니다.
 
 # %% [markdown] lang="en"
 # ## Hooks: listening to what a layer computes

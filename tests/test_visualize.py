@@ -70,6 +70,16 @@ def test_deconvnet_adds_up_where_overlapping_windows_share_a_switch():
     np.testing.assert_array_equal(out[0, 0], [[0, 10, 0]])
 
 
+def test_deconvnet_picks_each_images_strongest_channel_by_default():
+    # channel 0 copies the image, channel 1 is 3 times its negative: image A = [[1, 0]] is
+    # strongest in channel 0 (1 > 0), image B = [[-1, 0]] in channel 1 (3 > 0)
+    net = nn.Sequential(set_weight(nn.Conv2d(1, 2, 1, bias=False), [1, -3]))
+    x = sn.tensor(np.array([[[[1, 0]]], [[[-1, 0]]]], np.float32))
+    out = deconv_projection(net, x, "0")
+    # A: 1 at (0, 0) painted back by weight 1; B: 3 at (0, 0) painted back by weight -3
+    np.testing.assert_array_equal(out[:, 0, 0], [[1, 0], [-9, 0]])
+
+
 def test_unpooling_is_max_unpool2d_when_windows_do_not_overlap():
     x = sn.randn(2, 3, 6, 8)
     net = nn.Sequential(nn.MaxPool2d(2))
