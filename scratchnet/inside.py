@@ -21,8 +21,6 @@ import os
 import numpy as np
 
 from . import visualize as V
-from .autograd.grad_mode import no_grad
-from .autograd.tensor import Tensor
 
 IMAGENET_MODELS = ("alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn",
                    "vgg16_bn", "vgg19_bn", "resnet18", "resnet34", "resnet50", "resnet101",
@@ -170,8 +168,9 @@ def map_layers(model, x):
     non-linearity that outputs maps larger than 1 x 1, in the order they run."""
     from . import nn
 
-    names = [n for n, m in model.named_modules()
-             if n and not m._modules and isinstance(m, (nn.Conv2d,) + V._ACTIVATIONS)]
+    modules = dict(model.named_modules())
+    names = [n for n in V.layer_names(model)
+             if isinstance(modules[n], (nn.Conv2d,) + V.ACTIVATIONS)]
     maps = V.feature_maps(model, x, names)
     return [n for n in names if maps[n].ndim == 4 and np.prod(maps[n].shape[2:]) > 1], maps
 
@@ -191,8 +190,7 @@ def write_figures(model, x, out, class_names=None, layer=None, target=None, top=
     from .plotting import _plt
     from .utils.draw import make_grid
 
-    with V._EvalMode(model), no_grad():
-        logits = model(Tensor(x)).data[0].astype(np.float64)
+    logits = V.class_scores(model, x)[0].astype(np.float64)
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
     pred = int(np.argmax(logits))
@@ -283,18 +281,13 @@ def write_figures(model, x, out, class_names=None, layer=None, target=None, top=
 
 
 def _default_layer(model, x, layers):
-    """The last layer with maps larger than 1 x 1 that the deconvnet can walk back from
-    (plain stacks: all of them; a ResNet: none, then the last such layer)."""
+    """The last of `layers` (maps larger than 1 x 1) that the deconvnet can walk back from,
+    else (a ResNet, whose blocks are not a plain stack) the last of `layers`."""
     if not layers:
         raise InsideError(f"{type(model).__name__} has no layer with feature maps larger "
                           f"than 1 x 1 for this input")
-    for name in reversed(layers):
-        try:
-            V._record_chain(model, Tensor(x), name)
-            return name
-        except ValueError:
-            continue
-    return layers[-1]
+    projectable = set(V.projectable_layers(model, x))
+    return next((n for n in reversed(layers) if n in projectable), layers[-1])
 
 
 def cmd_inside(args) -> int:

@@ -35,9 +35,12 @@ from .utils.draw import make_grid
 
 # Layers the deconvnet passes through unchanged on the way down: Zeiler & Fergus do not undo
 # contrast normalisation, and dropout is the identity in eval mode.
-_PASS_THROUGH = (nn.LocalResponseNorm, nn.Dropout, nn.Identity, nn.BatchNorm2d)
+PASS_THROUGH = (nn.LocalResponseNorm, nn.Dropout, nn.Identity, nn.BatchNorm2d)
 # Every non-linearity is undone the way the deconvnet undoes ReLU: by a ReLU.
-_ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ReLU6)
+ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ReLU6)
+# Layers the deconvnet knows how to walk back through (see deconv_projection)
+PROJECTABLE = (nn.MaxPool2d, nn.Conv2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d) + ACTIVATIONS \
+    + PASS_THROUGH
 
 
 def _as_tensor(x) -> Tensor:
@@ -138,17 +141,19 @@ def feature_maps(model, x, layers) -> dict:
     return {name: captured[name] for name in names}
 
 
-def _record_chain(model, x, stop):
+def _record_chain(model, x, stop=None):
     """Run the model once; return [(name, module, input array, output array)] of the leaf
     layers up to and including `stop`, checking that each one's input is the previous one's
-    output (a plain stack of layers, which the deconvnet can walk back down)."""
-    _get_layer(model, stop)
+    output (a plain stack of layers, which the deconvnet can walk back down). With stop=None,
+    the longest such stack from the input on, without complaint where it ends."""
+    if stop is not None:
+        _get_layer(model, stop)
     records = []
     handles = []
 
     def keep(name):
         def hook(module, args, output):
-            records.append((name, module, args[0], output))
+            records.append((name, module, args[0] if args else None, output))
         return hook
 
     try:
@@ -164,6 +169,8 @@ def _record_chain(model, x, stop):
     previous = x
     for name, module, inp, out in records:
         if inp is not previous:
+            if stop is None:
+                return chain
             before = chain[-1][0] if chain else "the input"
             raise ValueError(f"deconv_projection: the network is not a plain stack of layers "
                              f"up to {stop!r}: {name} ({type(module).__name__}) does not read "
@@ -172,7 +179,29 @@ def _record_chain(model, x, stop):
         if name == stop:
             return chain
         previous = out
+    if stop is None:
+        return chain
     raise ValueError(f"deconv_projection: layer {stop!r} did not run in the forward pass")
+
+
+def projectable_layers(model, x) -> list:
+    """Names of the layers whose feature maps `deconv_projection` can take back to pixels
+    for input x: the plain stack from the input on, as long as every layer in it is one the
+    deconvnet knows how to walk back through."""
+    names = []
+    with _EvalMode(model):
+        for name, module, _, out in _record_chain(model, _as_tensor(x)):
+            if not isinstance(module, PROJECTABLE):
+                break
+            if out.ndim == 4:
+                names.append(name)
+    return names
+
+
+def class_scores(model, x) -> np.ndarray:
+    """The model's logits (N, K) for x in eval mode, without a graph."""
+    with _EvalMode(model), no_grad():
+        return model(_as_tensor(x)).data
 
 
 def _unpool(r, inp, pool):
@@ -260,13 +289,13 @@ def deconv_projection(model, x, layer: str, channel=None, keep: str = "max") -> 
         for name, module, inp, _ in reversed(chain):
             if isinstance(module, nn.MaxPool2d):
                 r = _unpool(r, inp, module)
-            elif isinstance(module, _ACTIVATIONS):
+            elif isinstance(module, ACTIVATIONS):
                 r = np.maximum(r, 0)
             elif isinstance(module, nn.Conv2d):
                 r = _transposed_filter(r, inp, module)
             elif isinstance(module, (nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
                 r = _adjoint(r, inp, module)
-            elif isinstance(module, _PASS_THROUGH):
+            elif isinstance(module, PASS_THROUGH):
                 pass
             else:
                 raise ValueError(f"deconv_projection: cannot project back through {name} "

@@ -7,8 +7,8 @@ import pytest
 import scratchnet as sn
 import scratchnet.nn.functional as F
 from scratchnet import nn
-from scratchnet.visualize import (deconv_projection, feature_maps, filter_grid, grad_cam,
-                                  layer_names, saliency)
+from scratchnet.visualize import (class_scores, deconv_projection, feature_maps, filter_grid,
+                                  grad_cam, layer_names, projectable_layers, saliency)
 
 
 def set_weight(layer, values):
@@ -147,6 +147,16 @@ def test_feature_maps_and_filters():
     np.testing.assert_allclose(grid[0, 1:3, 1:3], [[0, 1 / 3], [2 / 3, 1]])
     np.testing.assert_allclose(grid[0, 1:3, 4:6], [[0, 0.5], [0.5, 1]])
     assert grid[0, 0, 0] == 1.0
+
+
+def test_projectable_layers_end_where_the_stack_or_the_known_layers_end():
+    net = tiny_cam_net()
+    # conv and ReLU; global pooling is projectable but its output (N, 2, 1, 1) is the last
+    # map before Flatten, which the deconvnet cannot walk back through
+    assert projectable_layers(net, image([[1, -2], [3, 0]])) == ["0", "1", "2"]
+    up = nn.Sequential(nn.Conv2d(1, 1, 1), nn.Upsample(scale_factor=2), nn.Conv2d(1, 1, 1))
+    assert projectable_layers(up, image([[1, 2]])) == ["0"]
+    np.testing.assert_allclose(class_scores(net, image([[1, -2], [3, 0]])), [[2.0, 2.5]])
 
 
 def test_errors_name_the_problem():
