@@ -3,7 +3,9 @@
 The graph is a DAG of Nodes. `backward` first orders the nodes reachable from the output
 topologically with an explicit stack (no recursion, so a 20,000-op chain is fine), then walks
 that order once, from the output back to the leaves. Each node's output gradients are summed
-before its backward runs, so a tensor used twice (a diamond) gets the sum of both paths.
+before its backward runs, so a tensor used twice (a diamond) gets the sum of both paths; the
+hooks of Tensor.register_hook run on that sum (for a leaf, on the sum over all its uses,
+before it is added to .grad), as torch's do.
 """
 from __future__ import annotations
 
