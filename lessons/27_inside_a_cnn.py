@@ -45,6 +45,7 @@ from scratchnet.lesson import check, fast, header, plt, savefig
 from scratchnet.models import alexnet, lenet5, zfnet
 from scratchnet.models.segmentation import deconvnet
 from scratchnet.train import evaluate, fit
+from scratchnet.utils import make_grid
 from scratchnet.visualize import (deconv_projection, feature_maps, filter_grid, grad_cam,
                                   layer_names, saliency)
 
@@ -239,6 +240,50 @@ for ax in axes.ravel():
     ax.set(xticks=[], yticks=[])
 fig.tight_layout()
 savefig(fig, "deconvnet_projections")
+
+# %% [markdown] lang="ko"
+# Zeiler와 Fergus의 Figure 2는 채널마다 검증 영상 전체에서 가장 센 활성화 9개를 골라, 각각의
+# 투영과 그 활성화가 본 영상 조각을 나란히 보여 줍니다. 같은 것을 ZF식 LeNet-5의 conv2 채널
+# 넷에 대해 시험 숫자 360개로 합니다. 조각은 conv2의 수용 영역 14 x 14입니다(맵의 (i, j)는 입력의
+# 2i..2i+13행, 2j..2j+13열을 봅니다). 한 채널의 9개 투영이 서로 닮았다면, 그 채널은 숫자와
+# 상관없이 같은 모양(획의 방향, 끝, 굽음)에 반응하는 것입니다.
+
+# %% [markdown] lang="en"
+# Zeiler and Fergus's Figure 2 takes, for each channel, the nine strongest activations over the
+# whole validation set and shows each one's projection next to the image patch it saw. We do
+# the same for four conv2 channels of the ZF-style LeNet-5 over the 360 test digits. The
+# patches are conv2's 14 x 14 receptive field (position (i, j) of its map sees rows 2i..2i+13
+# and columns 2j..2j+13 of the input). When the nine projections of a channel look alike, the
+# channel responds to one shape (a stroke's direction, an end, a bend) whatever the digit.
+
+# %%
+all_digits = sn.tensor(test_set.data)
+conv2_maps = feature_maps(zf_style, all_digits, "features.4")["features.4"]      # (360, 16, 10, 10)
+peak = conv2_maps.reshape(len(test_set), 16, -1).max(axis=2)                       # (360, 16)
+channels = np.argsort(-peak.max(axis=0))[:4]
+fig, axes = pyplot.subplots(2, 4, figsize=(10, 5.4))
+for k, c in enumerate(channels):
+    top9 = np.argsort(-peak[:, c], kind="stable")[:9]
+    projections = deconv_projection(zf_style, all_digits[top9], "features.4", channel=int(c))
+    tiles_p, tiles_x = [], []
+    for n, image_index in enumerate(top9):
+        i, j = np.unravel_index(np.argmax(conv2_maps[image_index, c]), (10, 10))
+        window = (slice(2 * i, 2 * i + 14), slice(2 * j, 2 * j + 14))
+        p = projections[n, 0]
+        assert not np.any(np.delete(p.ravel(), np.ravel_multi_index(
+            np.mgrid[window].reshape(2, -1), p.shape)))           # nothing outside the window
+        tiles_p.append(p[window])
+        tiles_x.append(test_set.data[image_index, 0][window])
+    for row, tiles in enumerate((tiles_p, tiles_x)):
+        grid = make_grid(np.array(tiles)[:, None], nrow=3, padding=1, normalize=True,
+                         scale_each=True, pad_value=1.0)
+        axes[row, k].imshow(np.moveaxis(grid, 0, -1))
+        axes[row, k].set(xticks=[], yticks=[])
+    axes[0, k].set_title(f"conv2 channel {c}: top 9", fontsize=9)
+axes[0, 0].set_ylabel("projections")
+axes[1, 0].set_ylabel("image patches")
+fig.tight_layout()
+savefig(fig, "deconvnet_top9")
 
 # %% [markdown] lang="ko"
 # ## 돌출 맵과 Grad-CAM: 어느 픽셀이 답을 만들었나

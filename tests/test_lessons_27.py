@@ -10,7 +10,7 @@ import sys
 
 HERE = os.path.dirname(__file__)
 ROOT = os.path.join(HERE, "..")
-FIGURES = ["lenet5_filters_and_maps.png", "deconvnet_projections.png",
+FIGURES = ["lenet5_filters_and_maps.png", "deconvnet_projections.png", "deconvnet_top9.png",
            "saliency_and_gradcam.png"]
 
 
