@@ -1,7 +1,7 @@
 """Hooks with torch's semantics: Tensor.register_hook (what Grad-CAM uses to read a feature
-map's gradient) and the forward / forward-pre hooks of nn.Module with prepend and
-with_kwargs. Expected values are worked by hand; with torch installed the same programs run
-in torch too and must agree, call for call."""
+map's gradient), the forward / forward-pre hooks of nn.Module with prepend and with_kwargs,
+and its full backward (pre-)hooks. Expected values are worked by hand; with torch installed
+the same programs run in torch too and must agree, call for call."""
 import numpy as np
 import pytest
 
@@ -158,3 +158,61 @@ def test_module_hooks_against_torch_live():
         logs[lib] = (log, arr(out).tolist())
     assert logs["sn"] == logs["torch"]
     assert logs["sn"][1] == [0.0, 1.0]
+
+
+def test_full_backward_hook_by_hand():
+    # y = 2x (a Linear with weight 2, no bias), loss = sum(3 * y): grad_output = 3,
+    # grad_input = 6; the hook doubles grad_input, so x.grad = 12
+    lin = nn.Linear(1, 1, bias=False)
+    lin.weight.data[...] = 2.0
+    seen = []
+
+    def hook(module, grad_input, grad_output):
+        seen.append((grad_input[0].data.copy(), grad_output[0].data.copy()))
+        return (grad_input[0] * 2,)
+
+    lin.register_full_backward_hook(hook)
+    x = sn.tensor([[1.0], [5.0]], requires_grad=True)
+    (lin(x) * 3).sum().backward()
+    np.testing.assert_allclose(seen[0][1], [[3.0], [3.0]])
+    np.testing.assert_allclose(seen[0][0], [[6.0], [6.0]])
+    np.testing.assert_allclose(x.grad.data, [[12.0], [12.0]])
+    # the weight's gradient is the module's own business: sum(3 * x) = 18, not doubled
+    np.testing.assert_allclose(lin.weight.grad.data, [[18.0]])
+
+
+# torch warns that the first layer's hook fires from the output side: that case is tested
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")
+def test_full_backward_hooks_against_torch_live():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    x0, w0, v0 = rng.normal(size=(2, 1, 5, 5)), rng.normal(size=(3, 1, 3, 3)), \
+        rng.normal(size=(2, 27))
+    results = {}
+    for lib in ("sn", "torch"):
+        mod = nn if lib == "sn" else torch.nn
+        net = mod.Sequential(mod.Conv2d(1, 3, 3, bias=False), mod.ReLU(), mod.Flatten(),
+                             mod.Linear(27, 2, bias=False)).double()
+        to = sn.tensor if lib == "sn" else torch.tensor
+        with (sn.no_grad() if lib == "sn" else torch.no_grad()):
+            net[0].weight.copy_(to(w0))
+            net[3].weight.copy_(to(v0))
+        log = []
+        net[1].register_full_backward_hook(
+            lambda m, gi, go: (log.append(("relu", arr(gi[0]), arr(go[0]))), (gi[0] * 2,))[1])
+        net[3].register_full_backward_pre_hook(
+            lambda m, go: (log.append(("pre", arr(go[0]))), (go[0] * 3,))[1])
+        # the first layer's input needs no grad: its hook gets grad_input (None,)
+        net[0].register_full_backward_hook(
+            lambda m, gi, go: log.append(("conv", gi[0] is None, arr(go[0]))))
+        x = to(x0)
+        out = net(x)
+        (out * out).sum().backward()
+        results[lib] = (log, arr(net[0].weight.grad), arr(net[3].weight.grad))
+    ours, theirs = results["sn"], results["torch"]
+    assert [e[0] for e in ours[0]] == [e[0] for e in theirs[0]] == ["pre", "relu", "conv"]
+    for a, b in zip(ours[0], theirs[0]):
+        for u, v in zip(a[1:], b[1:]):
+            np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
+    for u, v in zip(ours[1:], theirs[1:]):
+        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)

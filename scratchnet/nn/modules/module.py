@@ -17,7 +17,8 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ... import dtypes
-from ...autograd.hooks import RemovableHandle  # noqa: F401 (re-exported by nn)
+from ...autograd.grad_mode import is_grad_enabled
+from ...autograd.hooks import BackwardHook, RemovableHandle  # noqa: F401 (nn re-exports)
 from ...autograd.tensor import Tensor
 from ..parameter import Parameter
 
@@ -95,6 +96,8 @@ class Module:
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_hooks_with_kwargs", set())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward(); a Module subclass "
@@ -115,6 +118,10 @@ class Module:
                 result = hook(self, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
+        backward_hook = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            backward_hook = BackwardHook(self, self._backward_hooks, self._backward_pre_hooks)
+            args = backward_hook.setup_input_hook(args)
         output = self.forward(*args, **kwargs)
         for key, hook in list(self._forward_hooks.items()):
             if key in self._hooks_with_kwargs:
@@ -123,6 +130,8 @@ class Module:
                 result = hook(self, args, output)
             if result is not None:
                 output = result
+        if backward_hook is not None:
+            output = backward_hook.setup_output_hook(output)
         return output
 
     def _check_init(self, what):
@@ -470,6 +479,21 @@ class Module:
         with_kwargs=True it is hook(module, args, kwargs) and returns None or a tuple
         (new_args, new_kwargs). prepend=True runs it first. Returns a handle."""
         return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook, *, prepend: bool = False):
+        """hook(module, grad_input, grad_output) runs when the gradients with respect to the
+        module's positional inputs are computed (torch's rules): grad_input and grad_output
+        are tuples of Tensors (None for an input that is not a Tensor requiring grad); a
+        non-None return value (a tuple like grad_input) replaces grad_input. Returns a
+        handle. Grad-CAM can read a layer's grad_output[0] here; Tensor.register_hook on the
+        layer's output (from a forward hook) is the other way."""
+        return self._add_hook(self._backward_hooks, hook, prepend, False)
+
+    def register_full_backward_pre_hook(self, hook, *, prepend: bool = False):
+        """hook(module, grad_output) runs when the gradients with respect to the module's
+        output(s) are computed, before the module's own backward; a non-None return value
+        replaces grad_output. Returns a handle."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend, False)
 
     def _add_hook(self, hooks, hook, prepend, with_kwargs):
         handle = RemovableHandle(hooks)
