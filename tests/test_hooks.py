@@ -216,3 +216,21 @@ def test_full_backward_hooks_against_torch_live():
             np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
     for u, v in zip(ours[1:], theirs[1:]):
         np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
+
+
+def test_gradients_through_observing_hooks_are_unchanged_gradcheck():
+    # the identity ops a full backward hook puts around a module must not change any
+    # gradient: float64 gradcheck of a two-input module with hooks that only look
+    class Bilinear(nn.Module):
+        def forward(self, a, b):
+            return (a * b).tanh(), a - b
+
+    m = Bilinear()
+    calls = []
+    m.register_full_backward_hook(lambda mod, gi, go: calls.append(len(gi)))
+    m.register_full_backward_pre_hook(lambda mod, go: calls.append(len(go)))
+    a = sn.tensor(np.random.default_rng(0).normal(size=(3, 2)), requires_grad=True)
+    b = sn.tensor(np.random.default_rng(1).normal(size=(3, 2)), requires_grad=True)
+    report = sn.gradcheck(lambda u, v: m(u, v)[0] * 2 + m(u, v)[1], [a, b])
+    assert report.passed, report
+    assert calls and set(calls) == {2}
