@@ -476,7 +476,8 @@ check("deck 004: ZFNet layers", 8, len(weighted), ko="deck 004: ZFNet 층 수")
 # ## 정리
 #
 # - 훅 두 가지: `register_forward_hook`(층의 출력)과 `Tensor.register_hook`(텐서의 기울기).
-#   둘 다 PyTorch와 같은 이름과 규칙이라 그대로 옮겨 쓸 수 있습니다.
+#   층 단위의 `register_full_backward_hook`(층의 입력과 출력에 대한 기울기)도 있습니다. 모두
+#   PyTorch와 같은 이름과 규칙이라 그대로 옮겨 쓸 수 있습니다.
 # - 필터는 첫 층만 픽셀 공간에 있습니다. 더 깊은 층은 디컨브넷 투영, 돌출 맵, Grad-CAM으로 봅니다.
 # - 같은 그림을 명령으로: `scratchnet inside runs/lenet5/checkpoint.npz test:0 --out DIR`.
 
@@ -484,7 +485,9 @@ check("deck 004: ZFNet layers", 8, len(weighted), ko="deck 004: ZFNet 층 수")
 # ## Summary
 #
 # - Two kinds of hooks: `register_forward_hook` (a layer's output) and `Tensor.register_hook`
-#   (a tensor's gradient), with PyTorch's names and rules, so they carry over as they are.
+#   (a tensor's gradient); per layer there is also `register_full_backward_hook` (the gradients
+#   with respect to a layer's inputs and outputs). All have PyTorch's names and rules, so they
+#   carry over as they are.
 # - Only the first layer's filters live in pixel space; deeper layers are seen through deconvnet
 #   projections, saliency maps and Grad-CAM.
 # - The same pictures from the command line:
