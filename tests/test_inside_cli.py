@@ -126,6 +126,7 @@ def test_imagenet_names_without_and_with_weights(tmp_path, monkeypatch, capsys):
     (["CKPT", "test:0", "--top", "0"], "--top must be at least 1"),
     (["CKPT", "NOTIMAGE"], "cannot read"),
     (["NOTIMAGE", "test:0"], "not a `scratchnet train` checkpoint"),
+    (["SEGMENTATION", "test:0"], "is a segmentation checkpoint (fcn8s)"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
     ckpt = checkpoint(tmp_path, "lenet5", "digits")
@@ -133,7 +134,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
     serialization.save({"a": np.zeros(2)}, str(text))
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not a png")
-    args = [{"CKPT": ckpt, "NOTIMAGE": str(junk) if a == "NOTIMAGE" and args[0] == "CKPT"
+    segmentation = tmp_path / "fcn.npz"
+    serialization.save({"model": {}, "meta": {"model": "fcn8s", "data": "digit-scenes",
+                                              "task": "segmentation"}}, str(segmentation))
+    args = [{"CKPT": ckpt, "SEGMENTATION": str(segmentation),
+             "NOTIMAGE": str(junk) if a == "NOTIMAGE" and args[0] == "CKPT"
              else str(text)}.get(a, a) for a in args]
     assert main(["inside", *args, "--out", str(tmp_path / "out")]) == 2
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("error:")]
