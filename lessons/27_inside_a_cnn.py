@@ -4,14 +4,16 @@
 # 두 덱을 따라갑니다:
 #
 # - CNN 기초 (deck 004): "합성곱층의 이해" (3x32x32 이미지, 3x5x5 **필터** (filter) 6개로
-#   **활성화 맵** (activation map) 6개, 이미지 2개면 6개짜리 2세트), "필터의 시각화 및 의미" ("첫번째 합성곱층은 국지적 이미지 템플릿이다
-#   (방향성 모서리, 색상 대조 등)", AlexNet: 64 filters, each 3 x 11 x 11), 그리고 "ImageNet 대회"의
-#   2013년 ZFNet. ZFNet은 Zeiler와 Fergus가 디컨브넷으로 AlexNet의 속을 들여다본 뒤 고친 망입니다.
+#   **활성화 맵** (activation map) 6개, 이미지 2개면 6개짜리 2세트), "필터의 시각화 및 의미"
+#   ("첫번째 합성곱층은 국지적 이미지 템플릿이다 (방향성 모서리, 색상 대조 등)", AlexNet: 64
+#   filters, each 3 x 11 x 11), 그리고 "ImageNet 대회"의 2013년 ZFNet. ZFNet은 Zeiler와 Fergus가
+#   디컨브넷으로 AlexNet의 속을 들여다본 뒤 고친 망입니다.
 # - CNN 응용 사례 (deck 000): "DeconvNet 시각화" (Figure 4, 14 x 14에서 224 x 224까지의 활성화).
 #
 # 이 수업은 학습한 LeNet-5의 속을 다섯 가지 방법으로 봅니다. 첫 층의 필터, 층마다의 활성화 맵,
 # Zeiler & Fergus (2014)의 디컨브넷 투영, Simonyan 등 (2014)의 **돌출 맵** (saliency map),
-# Selvaraju 등 (2017)의 Grad-CAM. 모두 `scratchnet.visualize`에 있고, `scratchnet inside` 명령이 같은 그림을 씁니다.
+# Selvaraju 등 (2017)의 Grad-CAM. 모두 `scratchnet.visualize`에 있고, `scratchnet inside`
+# 명령이 같은 그림을 씁니다.
 
 # %% [markdown] lang="en"
 # # Inside a CNN: filters, activation maps, deconvnet projections, saliency, Grad-CAM
