@@ -12,6 +12,8 @@
     scratchnet data show digit-scenes|nuclei|lfw [--n N] [--out FILE.png]
     scratchnet sr train MODEL [--scale 3 --steps --batch-size --lr --out --seed]
     scratchnet sr upscale IN.png OUT.png --checkpoint C
+    scratchnet weights list|download NAME|path NAME     (pretrained ImageNet weights)
+    scratchnet transfer [--targets --repeats --steps --out --fast]   (deck 002's table)
     scratchnet inside CHECKPOINT|ZOO_NAME IMAGE|test:N [--out DIR --layer --target --top]
     scratchnet live [MODEL] [--data auto|cifar10|mnist-5k|digits] [--port P] [--host H]
 """
@@ -396,6 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="PNG file to write (default: NAME.png)")
     s.set_defaults(fn=cmd_data)
     _add_sr(sub)
+    from .models.pretrained import add_parser as add_weights
+    add_weights(sub)
+    from .transfer import add_parser as add_transfer
+    add_transfer(sub)
     from .inside import add_parser as add_inside
     add_inside(sub)
     from .live.app import add_parser as add_live

@@ -43,13 +43,8 @@ def pretrained(name: str):
 
     try:
         return getattr(models, name)(weights="IMAGENET1K_V1"), None
-    except FileNotFoundError as e:
+    except FileNotFoundError as e:       # models.pretrained.WeightsNotFoundError
         return None, str(e).splitlines()[0] if str(e) else f"no ImageNet weights for {name}"
-    except TypeError as e:
-        if "weights" not in str(e):
-            raise
-        return None, (f"this scratchnet cannot load pretrained weights yet "
-                      f"(models.{name}(weights=...) is missing)")
 
 
 def _read_image_file(path, channels):
@@ -136,7 +131,7 @@ def load_model(spec, data_root=None):
     if spec in IMAGENET_MODELS:
         model, reason = pretrained(spec)
         if model is None:
-            raise InsideError(f"{spec}: {reason}; without ImageNet weights look inside a model "
+            raise InsideError(f"{reason}; without ImageNet weights look inside a model "
                               f"trained here (scratchnet train lenet5, then "
                               f"runs/lenet5/checkpoint.npz)")
         return model, "imagenet", None

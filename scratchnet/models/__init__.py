@@ -1,4 +1,5 @@
-"""The architectures of the course, as readable code. Constructors take `num_classes`."""
+"""The architectures of the course, as readable code. Constructors take `num_classes`, and
+those torchvision publishes ImageNet weights for take `weights=` too (see .pretrained)."""
 from .lenet import LeNet5, lenet5  # noqa: F401
 from .alexnet import AlexNet, AlexNetPaper, alexnet, alexnet_paper  # noqa: F401
 from .convnetjs import ConvNetJSCifar10, convnetjs_cifar10  # noqa: F401
@@ -6,6 +7,14 @@ from .densenet import (DenseBlock, DenseLayer, DenseNet, Transition, densenet121
                        densenet169)
 from .googlenet import (GoogLeNet, GoogLeNetOutputs, InceptionAux, InceptionBlock,  # noqa: F401
                         googlenet)
+from .pretrained import (AlexNet_Weights, DenseNet121_Weights,  # noqa: F401
+                         DenseNet169_Weights, GoogLeNet_Weights, MobileNet_V2_Weights,
+                         ResNet18_Weights, ResNet34_Weights, ResNet50_Weights,
+                         ResNet101_Weights, ResNet152_Weights, ResNeXt50_32X4D_Weights,
+                         ShuffleNet_V2_X1_0_Weights, SqueezeNet1_0_Weights,
+                         SqueezeNet1_1_Weights, VGG11_BN_Weights, VGG11_Weights,
+                         VGG13_BN_Weights, VGG13_Weights, VGG16_BN_Weights, VGG16_Weights,
+                         VGG19_BN_Weights, VGG19_Weights, Weights, WeightsNotFoundError)
 from .mobilenet import (DepthwiseSeparableConv, InvertedResidual, MobileNetV1,  # noqa: F401
                         MobileNetV2, mobilenet_v1, mobilenet_v2)
 from .resnet import (BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50,  # noqa: F401

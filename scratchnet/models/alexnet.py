@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .. import nn
+from .pretrained import with_weights
 
 
 class AlexNet(nn.Module):
@@ -129,6 +130,7 @@ def paper_classifier(num_classes: int, dropout: float) -> nn.Sequential:
     ]))
 
 
+@with_weights("alexnet")
 def alexnet(num_classes: int = 1000, **kwargs) -> AlexNet:
     """torchvision's single-stream AlexNet: 61,100,840 parameters."""
     return AlexNet(num_classes=num_classes, **kwargs)

@@ -24,6 +24,7 @@ from .. import nn
 from ..nn import functional as F
 from ..nn import init
 from .. import cat
+from .pretrained import with_weights
 
 
 class DenseLayer(nn.Module):
@@ -127,11 +128,13 @@ class DenseNet(nn.Module):
         return self.classifier(x.flatten(1))
 
 
+@with_weights("densenet121")
 def densenet121(num_classes: int = 1000, **kwargs) -> DenseNet:
     """DenseNet-121: 7,978,856 parameters."""
     return DenseNet(32, (6, 12, 24, 16), 64, num_classes=num_classes, **kwargs)
 
 
+@with_weights("densenet169")
 def densenet169(num_classes: int = 1000, **kwargs) -> DenseNet:
     """DenseNet-169: 14,149,480 parameters."""
     return DenseNet(32, (6, 12, 32, 32), 64, num_classes=num_classes, **kwargs)

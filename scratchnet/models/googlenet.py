@@ -32,6 +32,7 @@ from .. import nn
 from ..nn import functional as F
 from ..nn import init
 from .. import cat
+from .pretrained import with_weights
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
 GoogLeNetOutputs.__doc__ = """What GoogLeNet returns in training mode with aux_logits=True."""
@@ -188,6 +189,7 @@ class GoogLeNet(nn.Module):
         return x
 
 
+@with_weights("googlenet")
 def googlenet(num_classes: int = 1000, **kwargs) -> GoogLeNet:
     """GoogLeNet (Inception v1), torchvision's layout: 6,624,904 parameters without the
     auxiliary classifiers (aux_logits=True adds them: 13,004,888)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 from .. import nn
 from ..nn import functional as F
 from ..nn import init
+from .pretrained import with_weights
 
 
 def _make_divisible(v: float, divisor: int = 8) -> int:
@@ -175,6 +176,7 @@ def mobilenet_v1(num_classes: int = 1000, **kwargs) -> MobileNetV1:
     return MobileNetV1(num_classes=num_classes, **kwargs)
 
 
+@with_weights("mobilenet_v2")
 def mobilenet_v2(num_classes: int = 1000, **kwargs) -> MobileNetV2:
     """MobileNet v2 (1.0, 224), torchvision's layout: 3,504,872 parameters."""
     return MobileNetV2(num_classes=num_classes, **kwargs)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..nn import init
+from .pretrained import with_weights
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
@@ -178,31 +179,37 @@ class ResNet(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
+@with_weights("resnet18")
 def resnet18(num_classes: int = 1000, **kwargs) -> ResNet:
     """ResNet-18: BasicBlocks [2, 2, 2, 2], 11,689,512 parameters."""
     return ResNet(BasicBlock, [2, 2, 2, 2], num_classes=num_classes, **kwargs)
 
 
+@with_weights("resnet34")
 def resnet34(num_classes: int = 1000, **kwargs) -> ResNet:
     """ResNet-34: BasicBlocks [3, 4, 6, 3], 21,797,672 parameters."""
     return ResNet(BasicBlock, [3, 4, 6, 3], num_classes=num_classes, **kwargs)
 
 
+@with_weights("resnet50")
 def resnet50(num_classes: int = 1000, **kwargs) -> ResNet:
     """ResNet-50: Bottlenecks [3, 4, 6, 3], 25,557,032 parameters."""
     return ResNet(Bottleneck, [3, 4, 6, 3], num_classes=num_classes, **kwargs)
 
 
+@with_weights("resnet101")
 def resnet101(num_classes: int = 1000, **kwargs) -> ResNet:
     """ResNet-101: Bottlenecks [3, 4, 23, 3], 44,549,160 parameters."""
     return ResNet(Bottleneck, [3, 4, 23, 3], num_classes=num_classes, **kwargs)
 
 
+@with_weights("resnet152")
 def resnet152(num_classes: int = 1000, **kwargs) -> ResNet:
     """ResNet-152: Bottlenecks [3, 8, 36, 3], 60,192,808 parameters."""
     return ResNet(Bottleneck, [3, 8, 36, 3], num_classes=num_classes, **kwargs)
 
 
+@with_weights("resnext50_32x4d")
 def resnext50_32x4d(num_classes: int = 1000, **kwargs) -> ResNet:
     """ResNeXt-50 (32 groups x 4 channels): 25,028,904 parameters."""
     return ResNet(Bottleneck, [3, 4, 6, 3], num_classes=num_classes, groups=32,

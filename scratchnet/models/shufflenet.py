@@ -20,6 +20,7 @@ from __future__ import annotations
 from .. import nn
 from ..nn import functional as F
 from .. import cat
+from .pretrained import with_weights
 
 
 class ChannelShuffle(nn.Module):
@@ -132,6 +133,7 @@ class ShuffleNetV2(nn.Module):
         return self.fc(F.adaptive_avg_pool2d(x, (1, 1)).flatten(1))
 
 
+@with_weights("shufflenet_v2_x1_0")
 def shufflenet_v2_x1_0(num_classes: int = 1000, **kwargs) -> ShuffleNetV2:
     """ShuffleNet v2 1.0x: 2,278,604 parameters."""
     return ShuffleNetV2((4, 8, 4), (24, 116, 232, 464, 1024), num_classes=num_classes, **kwargs)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from .. import nn
 from ..nn import init
 from .. import cat
+from .pretrained import with_weights
 
 
 class Fire(nn.Module):
@@ -92,11 +93,13 @@ class SqueezeNet(nn.Module):
         return self.classifier(self.features(x)).flatten(1)
 
 
+@with_weights("squeezenet1_0")
 def squeezenet1_0(num_classes: int = 1000, **kwargs) -> SqueezeNet:
     """SqueezeNet 1.0: 1,248,424 parameters."""
     return SqueezeNet("1_0", num_classes=num_classes, **kwargs)
 
 
+@with_weights("squeezenet1_1")
 def squeezenet1_1(num_classes: int = 1000, **kwargs) -> SqueezeNet:
     """SqueezeNet 1.1: 1,235,496 parameters."""
     return SqueezeNet("1_1", num_classes=num_classes, **kwargs)

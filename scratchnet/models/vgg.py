@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from .. import nn
 from ..nn import init
+from .pretrained import with_weights
 
 CONFIGS = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -96,41 +97,49 @@ def _vgg(config: str, batch_norm: bool, num_classes: int, **kwargs) -> VGG:
     return VGG(make_layers(CONFIGS[config], batch_norm), num_classes=num_classes, **kwargs)
 
 
+@with_weights("vgg11")
 def vgg11(num_classes: int = 1000, **kwargs) -> VGG:
     """VGG-11 (configuration A): 132,863,336 parameters."""
     return _vgg("A", False, num_classes, **kwargs)
 
 
+@with_weights("vgg11_bn")
 def vgg11_bn(num_classes: int = 1000, **kwargs) -> VGG:
     """VGG-11 with batch normalisation: 132,868,840 parameters."""
     return _vgg("A", True, num_classes, **kwargs)
 
 
+@with_weights("vgg13")
 def vgg13(num_classes: int = 1000, **kwargs) -> VGG:
     """VGG-13 (configuration B): 133,047,848 parameters."""
     return _vgg("B", False, num_classes, **kwargs)
 
 
+@with_weights("vgg13_bn")
 def vgg13_bn(num_classes: int = 1000, **kwargs) -> VGG:
     """VGG-13 with batch normalisation: 133,053,736 parameters."""
     return _vgg("B", True, num_classes, **kwargs)
 
 
+@with_weights("vgg16")
 def vgg16(num_classes: int = 1000, **kwargs) -> VGG:
     """VGG-16 (configuration D): 138,357,544 parameters."""
     return _vgg("D", False, num_classes, **kwargs)
 
 
+@with_weights("vgg16_bn")
 def vgg16_bn(num_classes: int = 1000, **kwargs) -> VGG:
     """VGG-16 with batch normalisation: 138,365,992 parameters."""
     return _vgg("D", True, num_classes, **kwargs)
 
 
+@with_weights("vgg19")
 def vgg19(num_classes: int = 1000, **kwargs) -> VGG:
     """VGG-19 (configuration E): 143,667,240 parameters."""
     return _vgg("E", False, num_classes, **kwargs)
 
 
+@with_weights("vgg19_bn")
 def vgg19_bn(num_classes: int = 1000, **kwargs) -> VGG:
     """VGG-19 with batch normalisation: 143,678,248 parameters."""
     return _vgg("E", True, num_classes, **kwargs)

@@ -53,15 +53,19 @@ def verify_file(path, md5=None, sha256=None, who="dataset"):
                 f"(download=True)")
 
 
-def download_file(url, path, md5=None, sha256=None, timeout=TIMEOUT_SECONDS, who="dataset"):
+def download_file(url, path, md5=None, sha256=None, timeout=TIMEOUT_SECONDS, who="dataset",
+                  sha256_prefix=None):
     """Download `url` to `path`, checking the checksum before the file appears at `path`.
+    `sha256_prefix` checks only the leading hex digits, as torch.hub does with the digits
+    in a published weights file's name (resnet18-f37072fd.pth).
 
     Raises urllib.error.URLError (or OSError) when the server cannot be reached and
     IntegrityError when the bytes do not match the published checksum; in both cases `path`
     is left untouched and no partial file remains.
     """
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    hashes = {name: hashlib.new(name) for name, want in (("md5", md5), ("sha256", sha256))
+    hashes = {name: hashlib.new(name) for name, want in (("md5", md5), ("sha256", sha256),
+                                                         ("sha256", sha256_prefix))
               if want is not None}
 
     def write(out):
@@ -76,6 +80,13 @@ def download_file(url, path, md5=None, sha256=None, timeout=TIMEOUT_SECONDS, who
                     f"{who}: the download of {url} is corrupt or incomplete: its {name} is "
                     f"{hashes[name].hexdigest()}, the published one is {want}. Nothing was "
                     f"saved to {path}; try again later or fetch the file by hand")
+        if sha256_prefix is not None and \
+                not hashes["sha256"].hexdigest().startswith(sha256_prefix.lower()):
+            raise IntegrityError(
+                f"{who}: the download of {url} is corrupt or incomplete: its sha256 is "
+                f"{hashes['sha256'].hexdigest()}, the published one starts with "
+                f"{sha256_prefix}. Nothing was saved to {path}; try again later or fetch the "
+                f"file by hand")
 
     atomic_write(path, write)
 
