@@ -73,21 +73,15 @@ def test_prepare_image_matches_the_training_data(tmp_path):
                                / np.array(IMAGENET_STD), rtol=1e-5)
 
 
-class WeightsMissing(FileNotFoundError):
-    pass
-
-
 def test_imagenet_names_without_and_with_weights(tmp_path, monkeypatch, capsys):
     image = png(tmp_path, np.random.default_rng(0).random((30, 30, 3)))
-
-    def missing(weights=None):
-        raise WeightsMissing("alexnet: no IMAGENET1K_V1 weights in the cache; run "
-                             "`scratchnet weights download alexnet`\nsecond line")
-
-    monkeypatch.setattr(models, "alexnet", missing)
+    # empty weight caches: the zoo's own WeightsNotFoundError, said in one line
+    monkeypatch.setenv("SCRATCHNET_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     assert main(["inside", "alexnet", image, "--out", str(tmp_path / "o")]) == 2
     out = capsys.readouterr().out
-    assert out.count("\n") == 1 and "no IMAGENET1K_V1 weights in the cache" in out
+    assert out.count("\n") == 1 and "alexnet-owt-7be5be79.pth is not in" in out
+    assert "scratchnet weights download alexnet" in out
     assert not (tmp_path / "o").exists()
 
     # with weights (here a small stand-in for the network): the ImageNet preprocessing
