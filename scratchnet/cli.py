@@ -16,6 +16,7 @@
     scratchnet weights list|download NAME|path NAME     (pretrained ImageNet weights)
     scratchnet transfer [--targets --repeats --steps --out --fast]   (deck 002's table)
     scratchnet style CONTENT STYLE OUT.png --steps N [--optimizer lbfgs|adam] [--size --frames]
+    scratchnet inside CHECKPOINT|ZOO_NAME IMAGE|test:N [--out DIR --layer --target --top]
     scratchnet live [MODEL] [--data auto|cifar10|mnist-5k|digits] [--port P] [--host H]
 """
 from __future__ import annotations
@@ -405,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_transfer(sub)
     from .style import add_parser as add_style
     add_style(sub)
+    from .inside import add_parser as add_inside
+    add_inside(sub)
     from .live.app import add_parser as add_live
     add_live(sub)
     from .detection.cli import add_parser as add_detect

@@ -208,12 +208,10 @@ def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=
     return model, history, result
 
 
-def evaluate_checkpoint(path, data_root=None, log=print):
-    """Rebuild the model a checkpoint was trained as, and evaluate it on its test set."""
-    from . import data, serialization
-    from .train import evaluate
-
-    from .nn.modules.module import StateDictError
+def read_checkpoint(path):
+    """The dict a `scratchnet train` run saved at `path` (its "model" state dict and "meta"),
+    or a RecipeError that says in one line what is wrong with the file."""
+    from . import serialization
 
     if not os.path.exists(path):
         raise RecipeError(f"no checkpoint at {path}; `scratchnet train` writes "
@@ -232,13 +230,15 @@ def evaluate_checkpoint(path, data_root=None, log=print):
             and isinstance(meta.get("model"), str) and isinstance(meta.get("data"), str)):
         raise RecipeError(f"{path} is not a `scratchnet train` checkpoint (it needs a 'model' "
                           f"state dict and 'meta' naming the model and data)")
-    if meta.get("task") == "segmentation":
-        from . import segmentation
-        try:
-            return segmentation.evaluate_checkpoint(ckpt, path, log)
-        except segmentation.SegmentationError as e:
-            raise RecipeError(str(e)) from e
-    name = meta["model"]
+    return ckpt
+
+
+def load_classifier(ckpt, path):
+    """The classifier (lenet5, convnetjs_cifar10) a checkpoint read by `read_checkpoint`
+    names, with its trained weights."""
+    from .nn.modules.module import StateDictError
+
+    name = ckpt["meta"]["model"]
     model = build_model(name)
     try:
         model.load_state_dict(ckpt["model"])
@@ -247,6 +247,24 @@ def evaluate_checkpoint(path, data_root=None, log=print):
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise RecipeError(f"{path}: its weights do not fit the {name} model it names: "
                           f"{problems[0].strip()[:300]}{more}") from e
+    return model
+
+
+def evaluate_checkpoint(path, data_root=None, log=print):
+    """Rebuild the model a checkpoint was trained as, and evaluate it on its test set."""
+    from . import data
+    from .train import evaluate
+
+    ckpt = read_checkpoint(path)
+    meta = ckpt["meta"]
+    if meta.get("task") == "segmentation":
+        from . import segmentation
+        try:
+            return segmentation.evaluate_checkpoint(ckpt, path, log)
+        except segmentation.SegmentationError as e:
+            raise RecipeError(str(e)) from e
+    name = meta["model"]
+    model = load_classifier(ckpt, path)
     _, test_set = datasets(str(meta["data"]), data_root,
                            channels=MODELS[name]["channels"])
     result = evaluate(model, data.DataLoader(test_set, batch_size=256), num_classes=10)

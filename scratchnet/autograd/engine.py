@@ -3,7 +3,9 @@
 The graph is a DAG of Nodes. `backward` first orders the nodes reachable from the output
 topologically with an explicit stack (no recursion, so a 20,000-op chain is fine), then walks
 that order once, from the output back to the leaves. Each node's output gradients are summed
-before its backward runs, so a tensor used twice (a diamond) gets the sum of both paths.
+before its backward runs, so a tensor used twice (a diamond) gets the sum of both paths; the
+hooks of Tensor.register_hook run on that sum (for a leaf, on the sum over all its uses,
+before it is added to .grad), as torch's do.
 """
 from __future__ import annotations
 
@@ -61,10 +63,12 @@ def run_backward(tensor, gradient, retain_graph: bool):
     root = tensor._node
     if root is None:
         # a leaf: its gradient is the seed itself
-        _accumulate_leaf(tensor, gradient)
+        _accumulate_leaf(tensor, _run_hooks(tensor._backward_hooks, gradient))
         return
     grads = {id(root): [None] * len(root.out_meta)}
     grads[id(root)][tensor._out_index] = gradient
+    # leaves collect the sum over all their uses first: a hook sees the whole gradient once
+    leaves = {}
     with no_grad():
         for node in _topological_order(root):
             out_grads = grads.pop(id(node), None)
@@ -76,6 +80,7 @@ def run_backward(tensor, gradient, retain_graph: bool):
                     "after the first backward. Pass retain_graph=True to the first "
                     ".backward() call if you need to backpropagate through the graph twice.")
             node.check_versions()
+            _finish_outputs(node, out_grads)
             filled = [g if g is not None else np.zeros(shape, dtype)
                       for g, (shape, dtype) in zip(out_grads, node.out_meta)]
             in_grads = node.fn.backward(node.ctx, *filled)
@@ -103,12 +108,52 @@ def run_backward(tensor, gradient, retain_graph: bool):
                             f"another precision than its input")
                     g = g.astype(t.data.dtype)
                 if t._node is None:
-                    _accumulate_leaf(t, g)
+                    entry = leaves.setdefault(id(t), [t, None])
+                    entry[1] = _accumulate(entry[1], g)
                 else:
                     slots = grads.setdefault(id(t._node), [None] * len(t._node.out_meta))
                     slots[t._out_index] = _accumulate(slots[t._out_index], g)
-                if t._retains_grad and t._node is not None:
-                    _accumulate_leaf(t, g)
+    for t, g in leaves.values():
+        _accumulate_leaf(t, _run_hooks(t._backward_hooks, g))
+
+
+def _finish_outputs(node, out_grads):
+    """The summed gradient of each output of `node` is complete here: run the outputs'
+    register_hook hooks on it (they may replace it), then fill .grad of outputs that
+    called retain_grad()."""
+    if node.tensor_hooks:
+        for i, hooks in node.tensor_hooks.items():
+            if out_grads[i] is not None:
+                out_grads[i] = _run_hooks(hooks, out_grads[i])
+    if node.retained:
+        for i, ref in node.retained.items():
+            t = ref()
+            if t is not None and out_grads[i] is not None:
+                _accumulate_leaf(t, out_grads[i])
+
+
+def _run_hooks(hooks, grad):
+    """grad after every hook(grad) in `hooks` (torch's Tensor.register_hook rules: a
+    non-None return value replaces the gradient and must keep its shape and dtype)."""
+    if not hooks:
+        return grad
+    from .tensor import Tensor
+
+    for hook in list(hooks.values()):
+        result = hook(Tensor(grad))
+        if result is None:
+            continue
+        new = np.asarray(result.data if isinstance(result, Tensor) else result)
+        if new.shape != grad.shape:
+            raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} has changed the "
+                               f"size of value: it returned shape {new.shape} for a gradient "
+                               f"of shape {grad.shape}")
+        if new.dtype != grad.dtype:
+            raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} has changed the "
+                               f"type of value: it returned {new.dtype} for a {grad.dtype} "
+                               f"gradient")
+        grad = new
+    return grad
 
 
 def _accumulate_leaf(t, g):

@@ -65,7 +65,8 @@ class Context:
 class Node:
     """A recorded call: which Function ran, its context, and the Tensors it read."""
 
-    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed", "versions")
+    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed", "versions", "tensor_hooks",
+                 "retained")
 
     def __init__(self, fn, ctx, inputs, out_meta):
         self.fn = fn
@@ -79,6 +80,10 @@ class Node:
         # intermediate result is kept alive; they stay meaningful because each array was
         # alive when the forward saved its own, so a saved array with that id is that array.
         self.versions = ()
+        # output index -> that output tensor's register_hook dict, and -> a weak reference
+        # to an output that called retain_grad(); both None until someone asks
+        self.tensor_hooks = None
+        self.retained = None
 
     def check_versions(self):
         changed = [e for e in self.versions if e[0][0] != e[1]]

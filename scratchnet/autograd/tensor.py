@@ -26,16 +26,20 @@ API beyond this class).
 """
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
+
 import numpy as np
 
 from . import engine, grad_mode, plumbing
+from .hooks import RemovableHandle
 from .. import dtypes
 from ..shapes import normalize_axis
 
 
 class Tensor:
     __slots__ = ("data", "requires_grad", "grad", "_node", "_out_index", "_retains_grad",
-                 "_version_cell", "__weakref__")
+                 "_version_cell", "_backward_hooks", "__weakref__")
 
     def __init__(self, data, requires_grad: bool = False):
         if not isinstance(data, np.ndarray):
@@ -46,6 +50,7 @@ class Tensor:
         self._out_index = 0
         self._retains_grad = False
         self._version_cell = [0]
+        self._backward_hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -59,6 +64,7 @@ class Tensor:
         t._out_index = index
         t._retains_grad = False
         t._version_cell = [0]
+        t._backward_hooks = None
         t.requires_grad = node is not None
         return t
 
@@ -164,10 +170,35 @@ class Tensor:
         return self
 
     def retain_grad(self):
-        """Keep .grad for this non-leaf tensor after backward (leaves always keep it)."""
-        if self._node is not None:
+        """Keep .grad for this non-leaf tensor after backward (leaves always keep it). As in
+        torch, the kept gradient is the one after this tensor's hooks (register_hook)."""
+        if self._node is not None and not self._retains_grad:
             self._retains_grad = True
+            if self._node.retained is None:
+                self._node.retained = {}
+            self._node.retained[self._out_index] = weakref.ref(self)
         return self
+
+    def register_hook(self, hook):
+        """Call hook(grad) each time the gradient with respect to this tensor is computed
+        (torch's Tensor.register_hook). `grad` is a Tensor of this tensor's shape: the sum over
+        every use of the tensor. A non-None return value (same shape and dtype) replaces the
+        gradient: for a leaf, before it is added to .grad; for an intermediate tensor, before
+        it flows on to the ops that made it. Hooks run in the order they were registered.
+        Grad-CAM registers one on a feature map to read d(class score)/d(map). Returns a
+        handle; `handle.remove()` takes the hook off."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        if self._backward_hooks is None:
+            self._backward_hooks = OrderedDict()
+            if self._node is not None:
+                if self._node.tensor_hooks is None:
+                    self._node.tensor_hooks = {}
+                self._node.tensor_hooks[self._out_index] = self._backward_hooks
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
 
     def backward(self, gradient=None, retain_graph: bool = False):
         """Accumulate d(self)/d(leaf) * gradient into every leaf's .grad.

@@ -12,12 +12,13 @@ way ("features.0.weight", "bn1.running_var", ...) and weights move between the t
 """
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from ... import dtypes
+from ...autograd.grad_mode import is_grad_enabled
+from ...autograd.hooks import BackwardHook, RemovableHandle  # noqa: F401 (nn re-exports)
 from ...autograd.tensor import Tensor
 from ..parameter import Parameter
 
@@ -33,27 +34,6 @@ class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpect
 
 class StateDictError(RuntimeError):
     """load_state_dict could not load every entry; the message lists all problems at once."""
-
-
-class RemovableHandle:
-    """Returned by `register_forward_hook`; `handle.remove()` takes the hook off again.
-    Also a context manager: the hook is removed when the `with` block ends."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks: dict):
-        self._hooks = hooks
-        self.id = next(RemovableHandle._ids)
-
-    def remove(self):
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-        return False
 
 
 def _addindent(text, spaces):
@@ -115,21 +95,43 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_hooks_with_kwargs", set())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward(); a Module subclass "
                                   "must define forward(self, ...)")
 
     def __call__(self, *args, **kwargs):
-        for hook in list(self._forward_pre_hooks.values()):
-            new_args = hook(self, args)
-            if new_args is not None:
-                args = new_args if isinstance(new_args, tuple) else (new_args,)
+        # torch's order: pre-hooks (which may replace the inputs), forward, forward hooks
+        # (which may replace the output); hooks registered with_kwargs also see the keywords
+        for key, hook in list(self._forward_pre_hooks.items()):
+            if key in self._hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result!r}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        backward_hook = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            backward_hook = BackwardHook(self, self._backward_hooks, self._backward_pre_hooks)
+            args = backward_hook.setup_input_hook(args)
         output = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            new_output = hook(self, args, output)
-            if new_output is not None:
-                output = new_output
+        for key, hook in list(self._forward_hooks.items()):
+            if key in self._hooks_with_kwargs:
+                result = hook(self, args, kwargs, output)
+            else:
+                result = hook(self, args, output)
+            if result is not None:
+                output = result
+        if backward_hook is not None:
+            output = backward_hook.setup_output_hook(output)
         return output
 
     def _check_init(self, what):
@@ -461,19 +463,45 @@ class Module:
                 target._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
-    def register_forward_hook(self, hook):
-        """hook(module, inputs, output) runs after every forward; a non-None return value
-        replaces the output. Use it to capture activations (feature-map figures, the style
-        and content features of style transfer). Returns a handle; `handle.remove()`."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
+        """hook(module, args, output) runs after every forward (torch's signature); a non-None
+        return value replaces the output. `args` are the positional inputs; with
+        with_kwargs=True the hook is hook(module, args, kwargs, output). prepend=True runs it
+        before the hooks already registered. Use it to capture activations (feature-map
+        figures, Grad-CAM, the features of style transfer). Returns a handle;
+        `handle.remove()` takes the hook off."""
+        return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
 
-    def register_forward_pre_hook(self, hook):
-        """hook(module, inputs) runs before forward; a non-None return value replaces the
-        inputs (a tuple, or a single value that becomes a 1-tuple)."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False):
+        """hook(module, args) runs before forward; a non-None return value replaces the
+        positional inputs (a tuple, or a single value that becomes a 1-tuple). With
+        with_kwargs=True it is hook(module, args, kwargs) and returns None or a tuple
+        (new_args, new_kwargs). prepend=True runs it first. Returns a handle."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook, *, prepend: bool = False):
+        """hook(module, grad_input, grad_output) runs when the gradients with respect to the
+        module's positional inputs are computed (torch's rules): grad_input and grad_output
+        are tuples of Tensors (None for an input that is not a Tensor requiring grad); a
+        non-None return value (a tuple like grad_input) replaces grad_input. Returns a
+        handle. Grad-CAM can read a layer's grad_output[0] here; Tensor.register_hook on the
+        layer's output (from a forward hook) is the other way."""
+        return self._add_hook(self._backward_hooks, hook, prepend, False)
+
+    def register_full_backward_pre_hook(self, hook, *, prepend: bool = False):
+        """hook(module, grad_output) runs when the gradients with respect to the module's
+        output(s) are computed, before the module's own backward; a non-None return value
+        replaces grad_output. Returns a handle."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend, False)
+
+    def _add_hook(self, hooks, hook, prepend, with_kwargs):
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        if with_kwargs:
+            self._hooks_with_kwargs.add(handle.id)
         return handle
 
     def _get_name(self):
