@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import nn
+from ...nn import functional as F
 from ...autograd import grad_mode
 from ...autograd.tensor import Tensor
 from ...ops.boxes import batched_nms
@@ -100,7 +101,9 @@ class YOLOv1(nn.Module):
     float32, "labels" (K,) int64}] per image
     model.grid(images) -> (N, S, S, B*5+C) Tensor, the raw prediction
 
-    images: (N, in_channels, image_size, image_size) float32.
+    images: (N, in_channels, H, W) float32, resized (bilinear) to image_size x image_size
+    first when they are another size, as the paper resizes its input to 448 x 448; boxes
+    (targets and detections) are in the given images' pixels.
     """
 
     def __init__(self, features, feature_channels, feature_size, num_classes=21, S=7, B=2,
@@ -141,8 +144,13 @@ class YOLOv1(nn.Module):
             images = Tensor(np.asarray(images, dtype=np.float32))
         if images.ndim != 4:
             raise ValueError(f"YOLOv1: images must be (N, C, H, W), got {tuple(images.shape)}")
-        out = self.grid(images)
         size = tuple(images.shape[2:])
+        if size != (self.image_size, self.image_size):
+            # the paper resizes every image to 448 x 448; boxes stay in fractions of the
+            # image, so targets and detections are in the caller's pixels either way
+            images = F.interpolate(images, size=(self.image_size, self.image_size),
+                                   mode="bilinear", align_corners=False)
+        out = self.grid(images)
         if self.training:
             if targets is None:
                 raise ValueError("YOLOv1: in training mode give targets (a list of dicts with "
