@@ -67,6 +67,23 @@ def test_small_version_on_64x64_scenes():
         model.grid(sn.randn(1, 1, 48, 48))
 
 
+def test_cell_by_cell_head_gives_the_same_grid():
+    model = Y.yolo_v1_small(num_classes=11, S=8, head="conv", hidden=32)
+    model.eval()
+    x = sn.randn(2, 1, 64, 64)
+    out = model.grid(x)
+    assert tuple(out.shape) == (2, 8, 8, 20)
+    # cell (i, j) sees only the feature vector at (i, j): the 1x1 layers by hand
+    f = model.features(x).data                                    # (2, 256, 8, 8)
+    w1, b1 = model.head[0].weight.data[:, :, 0, 0], model.head[0].bias.data
+    w2, b2 = model.head[3].weight.data[:, :, 0, 0], model.head[3].bias.data
+    h = f[1, :, 2, 5] @ w1.T + b1
+    h = np.where(h > 0, h, 0.1 * h)
+    np.testing.assert_allclose(out.data[1, 2, 5], h @ w2.T + b2, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="S = 7"):
+        Y.yolo_v1_small(S=7, head="conv")
+
+
 def test_one_cell_worked_by_hand():
     # S=1, B=2, C=2 on a 10x10 image; object: box (2, 2, 8, 6), label 2 (class slot 1)
     # centre (5, 4) -> x = 0.5, y = 0.4 (cell units, one cell); w = 0.6, h = 0.4

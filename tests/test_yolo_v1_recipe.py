@@ -19,8 +19,9 @@ def gt(boxes, labels):
 def test_recipe_is_registered_and_builds_the_small_model():
     assert "yolo_v1" in available()
     recipe = get_recipe("yolo_v1")
-    config = recipe.config({"S": 4, "hidden": 16, "width": 0.25})
-    model = recipe.build(config)
+    model = recipe.build(recipe.config({"hidden": 16, "width": 0.25}))
+    assert (model.S, model.B, model.C, model.image_size) == (8, 2, 10, 64)
+    model = recipe.build(recipe.config({"S": 4, "hidden": 16, "width": 0.25, "head": "fc"}))
     assert (model.S, model.B, model.C, model.image_size) == (4, 2, 10, 64)
 
 

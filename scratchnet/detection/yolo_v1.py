@@ -2,15 +2,19 @@
 (scratchnet.models.detection.yolo_v1_small) on 64x64 DigitScenes, trained end to end by the
 shared loop with the paper's loss.
 
-Settings of its own: S (grid), B (boxes per cell), hidden (units of the first fully
-connected layer), width (channel multiplier), batch_norm, dropout, score_thresh and
-nms_thresh (decoding). From the paper kept as they are: leaky ReLU 0.1, the two fully
-connected layers, dropout 0.5, lambda_coord = 5 and lambda_noobj = 0.5. Changed for training
-from scratch on one core in minutes rather than a week of ImageNet pretraining: batch
-normalisation after each convolution (YOLO v2's change), Adam instead of SGD, a cosine
-schedule instead of the paper's steps.
+Settings of its own: S (grid), B (boxes per cell), head ("fc", the paper's fully connected
+layers, or "conv", the same two layers applied cell by cell), hidden (their hidden units),
+width (channel multiplier), batch_norm, dropout, score_thresh and nms_thresh (decoding).
+Kept from the paper: leaky ReLU 0.1, the grid output, the sum-squared loss with
+lambda_coord = 5 and lambda_noobj = 0.5, the test-time score class probability x confidence,
+NMS. Changed for training from scratch on one core in minutes rather than a week of ImageNet
+pretraining, each measured (see the model module): batch normalisation after each convolution
+(YOLO v2's change), the cell-by-cell head, no dropout, Adam instead of SGD, a cosine schedule
+instead of the paper's steps.
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
@@ -23,15 +27,15 @@ def build(config):
     return yolo_v1_small(num_classes=11, S=int(config["S"]), B=int(config["B"]),
                          in_channels=int(config["in_channels"]), width=float(config["width"]),
                          hidden=int(config["hidden"]), batch_norm=bool(config["batch_norm"]),
-                         dropout=float(config["dropout"]),
+                         dropout=float(config["dropout"]), head=str(config["head"]),
                          score_thresh=float(config["score_thresh"]),
                          nms_thresh=float(config["nms_thresh"]))
 
 
 DEFAULTS = {
-    "S": 7, "B": 2, "hidden": 512, "width": 1.0, "batch_norm": True, "dropout": 0.5,
-    "score_thresh": 0.005, "nms_thresh": 0.5,
-    "epochs": 12, "batch_size": 32, "optimizer": "adam", "lr": 0.001, "num_train": 4000,
+    "S": 8, "B": 2, "head": "conv", "hidden": 256, "width": 1.0, "batch_norm": True,
+    "dropout": 0.0, "score_thresh": 0.005, "nms_thresh": 0.5,
+    "epochs": 8, "batch_size": 32, "optimizer": "adam", "lr": 0.001, "num_train": 4000,
 }
 
 RECIPE = Recipe("yolo_v1", "YOLO v1, one network, one pass: an S x S x (B*5 + C) grid "
@@ -126,3 +130,46 @@ def missed_objects(preds, targets, S, image_size=(64, 64), score_threshold=0.2, 
             out["small"] += tiny
             out["small_found"] += tiny and found
     return out
+
+
+def images_per_second(model, images, repeats=1):
+    """Detection speed as the papers quote it: eval-mode forward passes one image at a time
+    (decoding and NMS included), images (N, C, H, W) -> images per second (the median over
+    `repeats` passes through all N images, after one untimed warm-up image)."""
+    from .engine import predict
+
+    data = np.asarray(getattr(images, "data", images), np.float32)
+    predict(model, data[:1])
+    rates = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        for i in range(len(data)):
+            predict(model, data[i:i + 1])
+        rates.append(len(data) / (time.perf_counter() - t0))
+    return float(np.median(rates))
+
+
+def plot_speed_accuracy(points, path=None, title="speed / accuracy on DigitScenes"):
+    """Deck 000's chart for our detectors: mAP@0.5 against images per second (log scale).
+    points: {name: (images per second, mAP)} (a NaN mAP is drawn at the bottom, hollow,
+    "mAP pending"). Saves to `path` when given; returns the figure."""
+    from ..plotting import _plt, _save
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for k, (name, (speed, m)) in enumerate(points.items()):
+        pending = not np.isfinite(m)
+        y = 0.0 if pending else m
+        ax.plot(speed, y, "o", ms=9, color=f"C{k}", mfc="none" if pending else f"C{k}")
+        ax.annotate(name + (" (mAP pending)" if pending else f" {m:.2f}"), (speed, y),
+                    textcoords="offset points", xytext=(6, 6))
+    ax.set_xscale("log")
+    speeds = [s for s, _ in points.values()]
+    ax.set_xlim(min(speeds) / 3, max(speeds) * 3)
+    ax.set(xlabel="images per second (one at a time, log scale)", ylabel="mAP@0.5",
+           ylim=(-0.05, 1.0), title=title)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    if path:
+        _save(fig, path)
+    return fig
