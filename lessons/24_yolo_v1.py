@@ -2,14 +2,14 @@
 # # YOLO v1: 한 번 보고 끝내는 검출
 #
 # "Day13. CNN and Vision" (deck 001), "딥러닝의 통계적이해 8강: 합성곱 신경망의 응용" (deck 002),
-# "딥러닝팀 1팀" (deck 003)은 YOLO(You Only Look Once)를 R-CNN 계열의 **2단계 검출기**
-# (two-stage detector)에 대한 **1단계 검출기** (one-stage detector)의 답으로 소개합니다.
-# 영상을 S x S **격자** (grid)로 나누고, 각 **격자 셀** (grid cell)이 B개의 **경계 상자**
-# (bounding box)와 C개 범주의 확률을 한 번에 예측합니다. 그래서 출력은
-# S x S x (B x 5 + C) 텐서입니다. 신뢰값은 "객체가 포함될 확률과 IoU를 곱해서" 구하고
-# (deck 002), 정확도를 조금 내주고 속도를 얻습니다(deck 003, deck 000의 속도/정확도 그래프).
-# 이 수업은 격자, 출력의 모양, 신뢰값, 손실의 각 항을 손으로 계산해 확인하고, 1단계와 2단계
-# 검출기를 같은 장면에서 측정합니다.
+# "딥러닝팀 1팀" (deck 003)은 YOLO(You Only Look Once)를 R-CNN 계열의
+# **2단계 검출기** (two-stage detector)에 대한 **1단계 검출기** (one-stage detector)의 답으로
+# 소개합니다. 영상을 S x S **그리드** (grid)로 나누고, 각 **그리드 셀** (grid cell)이 B개의
+# **경계 상자** (bounding box)와 C개 범주의 확률을 한 번에 예측합니다. 그래서 출력은
+# S x S x (B x 5 + C) 텐서입니다. **신뢰값** (confidence score)은 "객체가 포함될 확률과 IoU를
+# 곱해서" 구하고(deck 002), 정확도를 조금 내주고 속도를 얻습니다(deck 003, deck 000의
+# 속도/정확도 그래프). 이 수업은 그리드, 출력의 모양, 신뢰값, 손실의 각 항을 손으로 계산해
+# 확인하고, 1단계와 2단계 검출기를 같은 장면에서 측정합니다.
 
 # %% [markdown] lang="en"
 # # YOLO v1: detection in one look
@@ -45,10 +45,10 @@ started = time.perf_counter()
 sn.manual_seed(0)
 
 # %% [markdown] lang="ko"
-# ## 격자: 물체의 중심이 있는 셀이 책임진다
+# ## 그리드: 물체의 중심이 있는 셀이 책임진다
 #
 # deck 001: "찾고싶은 물체의 중앙이 grid cell에 있으면 그 grid cell의 응답을 통해 bounding과
-# 예측을 동시에 할 수 있다." 64 x 64 DigitScenes 장면 하나를 7 x 7 격자로 나누고, 각 숫자의
+# 예측을 동시에 할 수 있다." 64 x 64 DigitScenes 장면 하나를 7 x 7 그리드로 나누고, 각 숫자의
 # 상자 중심이 떨어지는 셀을 칠합니다. 한 셀에는 물체 하나만 배웁니다(논문의 한계: "each grid
 # cell only predicts two boxes and can only have one class"). 두 중심이 한 셀에 떨어지면 작은
 # 쪽은 학습되지 않습니다. 시험 장면에서 그런 물체가 얼마나 되는지 셉니다.
@@ -140,7 +140,7 @@ print(f"the small version for 64x64 DigitScenes: {small_params:,} parameters, ou
 # %% [markdown] lang="ko"
 # ## 신뢰값 = Pr(object) x IoU, 셀 하나를 손으로
 #
-# 논문의 448 x 448 영상, 7 x 7 격자(셀 하나가 64 픽셀)에서 물체 하나의 상자가
+# 논문의 448 x 448 영상, 7 x 7 그리드(셀 하나가 64 픽셀)에서 물체 하나의 상자가
 # (136, 200)-(264, 296)이라고 합시다. 중심 (200, 248)은 열 3(192..256), 행 3(192..256)의 셀에
 # 있으므로 이 셀이 책임집니다. 셀 안에서의 위치는 x = (200 - 192)/64 = 0.125,
 # y = (248 - 192)/64 = 0.875, 크기는 영상 대비 w = 128/448, h = 96/448 입니다.
@@ -200,7 +200,7 @@ assert abs(score - 0.42) < 1e-12
 # %% [markdown] lang="ko"
 # ## 손실, 항 하나씩
 #
-# 논문의 **손실 함수** (loss function)는 모두 제곱 오차의 합입니다.
+# 논문의 **손실함수** (loss function)는 모두 제곱 오차의 합입니다.
 #
 # 1. 좌표: λ_coord = 5 x [(x - x̂)² + (y - ŷ)² + (√w - √ŵ)² + (√h - √ĥ)²], 책임 예측기에만.
 #    너비와 높이는 제곱근으로 비교합니다: 큰 상자에서의 몇 픽셀보다 작은 상자에서의 몇 픽셀이
