@@ -1,3 +1,11 @@
-"""Object detection models, torchvision's layout: anchors, the Region Proposal Network and
-Faster R-CNN (with the Fast R-CNN parts they share)."""
+"""Object detection models, torchvision's layout: the shared parts (Matcher and sampler,
+backbone, RoI heads) and the detectors of the course's road from sliding windows to
+Faster R-CNN.
+
+A detector is an nn.Module: in train mode `model(images, targets)` returns a dict of scalar
+losses; in eval mode `model(images)` returns one dict per image with "boxes" (K, 4) float32
+xyxy, "scores" (K,) float32 and "labels" (K,) int64 (0 is background)."""
+from ._utils import BalancedPositiveNegativeSampler, Matcher  # noqa: F401
 from .anchor_utils import AnchorGenerator  # noqa: F401
+from .backbone import ConvBackbone, digit_scenes_backbone  # noqa: F401
+from .rpn import RegionProposalNetwork, RPNHead  # noqa: F401
