@@ -12,6 +12,7 @@
     scratchnet data show digit-scenes|nuclei|lfw [--n N] [--out FILE.png]
     scratchnet sr train MODEL [--scale 3 --steps --batch-size --lr --out --seed]
     scratchnet sr upscale IN.png OUT.png --checkpoint C
+    scratchnet detect list|train NAME|evaluate --checkpoint C|predict IMAGE --checkpoint C
     scratchnet live [MODEL] [--data auto|cifar10|mnist-5k|digits] [--port P] [--host H]
 """
 from __future__ import annotations
@@ -397,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sr(sub)
     from .live.app import add_parser as add_live
     add_live(sub)
+    from .detection.cli import add_parser as add_detect
+    add_detect(sub)
     return p
 
 

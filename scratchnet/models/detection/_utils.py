@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd.tensor import Tensor
+from ... import Tensor
 from ...random import get_generator
 
 
