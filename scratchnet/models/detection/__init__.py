@@ -13,3 +13,4 @@ from .faster_rcnn import FasterRCNN, faster_rcnn  # noqa: F401
 from .roi_heads import (FastRCNNPredictor, RoIHeads, TwoMLPHead, fastrcnn_loss,  # noqa: F401
                         fastrcnn_loss_reference)
 from .rpn import RegionProposalNetwork, RPNHead  # noqa: F401
+from .selective_search import felzenszwalb, selective_search  # noqa: F401
