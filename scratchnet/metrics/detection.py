@@ -316,3 +316,45 @@ def coco_evaluate(preds, targets, iou_type: str = "bbox", max_dets=(1, 10, 100),
                recall_thresholds=COCO_RECALL_THRESHOLDS, labels=np.array(labels),
                area_ranges=dict(COCO_AREA_RANGES), max_dets=max_dets)
     return out
+
+
+PROPOSAL_COUNTS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
+
+
+def proposal_recall(proposals_per_image, targets, counts=PROPOSAL_COUNTS,
+                    iou_threshold: float = 0.5):
+    """Recall of region proposals against the number kept: for each c in `counts`, the
+    fraction of all ground-truth boxes that some one of the first c proposals of their
+    image overlaps with IoU >= iou_threshold (Uijlings et al. 2013, Hosang et al. 2015).
+
+    proposals_per_image: one (P_i, 4) xyxy array per image, best-ranked first
+    targets: one dict with "boxes" (G_i, 4) (or a (G_i, 4) array) per image
+    Returns (len(counts),) float64 (NaN when there is no ground-truth box at all)."""
+    if len(proposals_per_image) != len(targets):
+        raise ValueError(f"proposal_recall: {len(proposals_per_image)} proposal arrays for "
+                         f"{len(targets)} targets; give one of each per image")
+    counts = np.asarray(counts, np.int64).reshape(-1)
+    if counts.size == 0 or (counts < 0).any():
+        raise ValueError(f"proposal_recall: counts must be non-negative ints, got "
+                         f"{counts.tolist()}")
+    first_hit = []                          # per ground-truth box: rank of its first cover
+    for i, (props, t) in enumerate(zip(proposals_per_image, targets)):
+        gt = _np(t["boxes"] if isinstance(t, dict) else t, np.float64).reshape(-1, 4)
+        p = _np(props, np.float64)
+        if p.size == 0:
+            p = p.reshape(0, 4)
+        if p.ndim != 2 or p.shape[1] != 4:
+            raise ValueError(f"proposal_recall: proposals of image {i} must be (P, 4) xyxy, "
+                             f"got shape {p.shape}")
+        if len(gt) == 0:
+            continue
+        if len(p) == 0:
+            first_hit.append(np.full(len(gt), np.iinfo(np.int64).max))
+            continue
+        hit = _overlap(p, gt, "bbox") >= iou_threshold      # (P, G)
+        rank = np.where(hit.any(axis=0), hit.argmax(axis=0), np.iinfo(np.int64).max)
+        first_hit.append(rank)
+    if not first_hit:
+        return np.full(len(counts), np.nan)
+    first = np.concatenate(first_hit)
+    return (first[None, :] < counts[:, None]).mean(axis=1)
