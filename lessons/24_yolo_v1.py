@@ -247,17 +247,18 @@ assert all(abs(float(fast_terms[k].data) - terms[k]) < 1e-12 for k in terms)
 # %% [markdown] lang="ko"
 # ## 64 x 64 장면에서 학습
 #
-# 작은 YOLO v1(합성곱 9층, 최대 풀링 3번, 8 x 8 특징 맵)을 DigitScenes로 학습합니다
-# (`scratchnet detect train yolo_v1`). 빠른 모드에서는 몇 초만 학습하므로 검출은 아직
-# 엉망이고, `runs/detect_yolo_v1/checkpoint.npz`가 있으면 그 모델을 씁니다.
+# 작은 YOLO v1(합성곱 8층, 첫 층의 스트라이드 2와 최대 풀링 2번, 8 x 8 특징 맵)을
+# DigitScenes로 학습합니다(`scratchnet detect train yolo_v1`). 빠른 모드에서는 몇 초만
+# 학습하므로 검출은 아직 엉망이고, `runs/detect_yolo_v1/checkpoint.npz`가 있으면 그 모델을
+# 씁니다.
 
 # %% [markdown] lang="en"
 # ## Training on 64 x 64 scenes
 #
-# The small YOLO v1 (9 convolutions, 3 max pools, an 8 x 8 feature map) trains on DigitScenes
-# (`scratchnet detect train yolo_v1`). In fast mode it trains for seconds only, so its
-# detections are still poor; when `runs/detect_yolo_v1/checkpoint.npz` exists that model is
-# used instead.
+# The small YOLO v1 (8 convolutions, a stride-2 first layer and 2 max pools, an 8 x 8 feature
+# map) trains on DigitScenes (`scratchnet detect train yolo_v1`). In fast mode it trains for
+# seconds only, so its detections are still poor; when `runs/detect_yolo_v1/checkpoint.npz`
+# exists that model is used instead.
 
 # %%
 checkpoint = os.path.join("runs", "detect_yolo_v1", "checkpoint.npz")

@@ -74,7 +74,7 @@ def test_cell_by_cell_head_gives_the_same_grid():
     out = model.grid(x)
     assert tuple(out.shape) == (2, 8, 8, 20)
     # cell (i, j) sees only the feature vector at (i, j): the 1x1 layers by hand
-    f = model.features(x).data                                    # (2, 256, 8, 8)
+    f = model.features(x).data                                    # (2, 128, 8, 8)
     w1, b1 = model.head[0].weight.data[:, :, 0, 0], model.head[0].bias.data
     w2, b2 = model.head[3].weight.data[:, :, 0, 0], model.head[3].bias.data
     h = f[1, :, 2, 5] @ w1.T + b1

@@ -35,7 +35,7 @@ def build(config):
 DEFAULTS = {
     "S": 8, "B": 2, "head": "conv", "hidden": 256, "width": 1.0, "batch_norm": True,
     "dropout": 0.0, "score_thresh": 0.005, "nms_thresh": 0.5,
-    "epochs": 8, "batch_size": 32, "optimizer": "adam", "lr": 0.001, "num_train": 4000,
+    "epochs": 12, "batch_size": 32, "optimizer": "adam", "lr": 0.001, "num_train": 4000,
 }
 
 RECIPE = Recipe("yolo_v1", "YOLO v1, one network, one pass: an S x S x (B*5 + C) grid "
