@@ -55,3 +55,16 @@ def test_missed_objects_counts_shared_cells_and_small_objects():
     counts = R.missed_objects(preds, targets, S=2, score_threshold=0.2, small=11)
     assert counts == {"objects": 3, "found": 1, "shared_cell": 2, "shared_cell_found": 1,
                       "small": 2, "small_found": 0}
+
+
+def test_recall_by_size_separates_class_confusion_from_misses():
+    targets = [gt([[0, 0, 6, 5], [10, 10, 30, 30], [40, 40, 60, 60]], [1, 2, 3])]
+    # the 5-px digit found with the wrong class, the 20-px one found, the other missed;
+    # a detection under the score threshold does not count
+    preds = [det([[0, 0, 6, 5], [10, 10, 30, 30], [40, 40, 60, 60]], [0.9, 0.8, 0.01],
+                 [2, 2, 3])]
+    r = R.recall_by_size(preds, targets, bins=(0, 8, 16, 32), score_threshold=0.05)
+    assert r["objects"] == [1, 0, 2]
+    assert r["recall"][0] == 0 and r["located"][0] == 1
+    assert np.isnan(r["recall"][1])
+    assert r["recall"][2] == 0.5 and r["located"][2] == 0.5

@@ -173,3 +173,35 @@ def plot_speed_accuracy(points, path=None, title="speed / accuracy on DigitScene
     if path:
         _save(fig, path)
     return fig
+
+
+SIZE_BINS = (0, 8, 12, 16, 24, 32, 64)
+
+
+def recall_by_size(preds, targets, bins=SIZE_BINS, score_threshold=0.05):
+    """Recall of the objects binned by box height in pixels (bins[k] <= h < bins[k + 1]):
+    "recall" counts an object found when a detection of its class with score >=
+    score_threshold has IoU >= 0.5 with it; "located" when a detection of any class does
+    (so located - recall is what class confusion costs). Returns {"bins", "objects",
+    "recall", "located"}, one entry per bin (NaN for an empty bin)."""
+    from ..ops.boxes import box_iou
+
+    k = len(bins) - 1
+    n, hit, loc = np.zeros(k), np.zeros(k), np.zeros(k)
+    for p, t in zip(preds, targets):
+        boxes = np.asarray(t["boxes"], np.float32).reshape(-1, 4)
+        labels = np.asarray(t["labels"]).reshape(-1)
+        keep = np.asarray(p["scores"]) >= score_threshold
+        pb = np.asarray(p["boxes"], np.float32).reshape(-1, 4)[keep]
+        pl = np.asarray(p["labels"]).reshape(-1)[keep]
+        iou = box_iou(boxes, pb) if len(pb) and len(boxes) else np.zeros((len(boxes), 0))
+        for j in range(len(boxes)):
+            b = np.searchsorted(bins, boxes[j, 3] - boxes[j, 1], side="right") - 1
+            if not 0 <= b < k:
+                continue
+            n[b] += 1
+            hit[b] += bool(((iou[j] >= 0.5) & (pl == labels[j])).any())
+            loc[b] += bool((iou[j] >= 0.5).any())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"bins": list(bins), "objects": n.astype(int).tolist(),
+                "recall": (hit / n).tolist(), "located": (loc / n).tolist()}
