@@ -46,10 +46,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import nn
+from ... import Tensor, nn, no_grad
 from ...nn import functional as F
-from ...autograd import grad_mode
-from ...autograd.tensor import Tensor
 from ...ops.boxes import batched_nms
 
 # (kernel, out_channels, stride) per convolution, "M" for a 2x2 max pool, stride 2 (Figure 3)
@@ -192,7 +190,7 @@ class YOLOv1(nn.Module):
                 raise ValueError("YOLOv1: in training mode give targets (a list of dicts with "
                                  "'boxes' and 'labels'), or call model.eval() to detect")
             return yolo_v1_loss(out, targets, self.B, self.C, size)
-        with grad_mode.no_grad():
+        with no_grad():
             return postprocess(out.data, self.B, self.C, size, self.score_thresh,
                                self.nms_thresh, self.detections_per_img)
 
