@@ -27,6 +27,8 @@ class ToyDataset:
 class ToyDetector(nn.Module):
     def __init__(self, label=3, shift=0.0):
         super().__init__()
+        if label < 1:
+            raise ValueError(f"ToyDetector: label must be >= 1, got {label}")
         self.w = nn.Parameter(sn.zeros(1))
         self.label, self.shift = label, shift
 

@@ -236,3 +236,34 @@ def test_live_twin_of_the_head_matches_torch():
                                    .grad.numpy(), atol=1e-4)
     np.testing.assert_allclose(pred.bbox_pred.weight.grad.data,
                                t_pred.bbox_pred.weight.grad.numpy(), atol=1e-4)
+
+
+def test_recipe_trains_evaluates_and_predicts_by_command(tmp_path, capsys):
+    import matplotlib.image as mpimg
+
+    from scratchnet.cli import main
+
+    out = tmp_path / "run"
+    assert main(["detect", "train", "fast_rcnn", "--epochs", "1", "--batch-size", "2",
+                 "--num-train", "4", "--num-test", "2", "--set", "num_val=0",
+                 "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "proposals=dense_windows" in text and "held-out mAP@0.5" in text
+    model, meta = engine.load_checkpoint(out / "checkpoint.npz")
+    assert meta["detector"] == "fast_rcnn" and meta["config"]["rois_per_image"] == 64
+    assert isinstance(model.proposer, DenseWindows)
+    scene, _ = engine.test_scenes(1)[0]
+    mpimg.imsave(tmp_path / "scene.png", scene[0], cmap="gray", vmin=0, vmax=1)
+    assert main(["detect", "predict", str(tmp_path / "scene.png"), "--checkpoint",
+                 str(out / "checkpoint.npz"), "--out", str(tmp_path / "boxes.png")]) == 0
+    assert mpimg.imread(tmp_path / "boxes.png").shape[:2] == (256, 256)
+
+
+def test_recipe_proposers():
+    from scratchnet.detection.fast_rcnn import make_proposer
+
+    scene, target = engine.test_scenes(1)[0]
+    boxes = make_proposer("selective_search", 4.0)(scene)
+    assert boxes.ndim == 2 and boxes.shape[1] == 4 and len(boxes) > 20
+    with pytest.raises(engine.DetectionError, match="unknown proposals 'edge_boxes'"):
+        make_proposer("edge_boxes")

@@ -435,14 +435,21 @@ def train(name, overrides=None, out=None, progress=True, log=print):
     recipe = get_recipe(name)
     config = recipe.config(overrides or {})
     out = out or os.path.join("runs", f"detect_{name}")
+    random.manual_seed(int(config["seed"]))
+    try:
+        model = recipe.build(config)
+    except DetectionError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise DetectionError(f"{name}: cannot build the detector from these settings: "
+                             f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") \
+            from None
     try:
         prepare_out_dir(out)
     except RecipeError as e:
         raise DetectionError(str(e)) from None
-    random.manual_seed(int(config["seed"]))
     train_set = train_scenes(int(config["num_train"]), int(config["seed"]))
     held_out = test_scenes(int(config["num_test"]))
-    model = recipe.build(config)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"training {name} ({n_params:,} parameters): {recipe.summary}")
     log(f"DigitScenes: {len(train_set)} training scenes, {len(held_out)} held-out test "

@@ -68,6 +68,8 @@ class Recipe:
             if strict and key not in config:
                 raise DetectionError(f"{self.name}: unknown setting {key!r}; the settings "
                                      f"are {', '.join(sorted(config))}")
+            if strict:
+                _check_kind(self.name, key, value, config[key])
             config[key] = value
         check_training(config)
         return config
@@ -75,6 +77,24 @@ class Recipe:
     def train(self, model, train_set, config, progress=True, log=print):
         fn = self.train_fn or fit_default
         return fn(model, train_set, config, progress=progress, log=log)
+
+
+def _check_kind(name, key, value, default):
+    """A setting keeps the kind of its default: a whole number, a number, a string, a list
+    or true/false (None as default accepts anything)."""
+    kinds = [(bool, "true or false", lambda v: isinstance(v, bool)),
+             (int, "a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+             (float, "a number", lambda v: isinstance(v, (int, float))
+              and not isinstance(v, bool)),
+             (str, "a string", lambda v: isinstance(v, str)),
+             ((list, tuple), "a list such as [16, 32, 64]",
+              lambda v: isinstance(v, (list, tuple)))]
+    for kind, words, ok in kinds:
+        if isinstance(default, kind):
+            if not ok(value):
+                raise DetectionError(f"{name}: setting {key} must be {words}, like its default "
+                                     f"{default!r}; got {value!r}")
+            return
 
 
 def check_training(config):
