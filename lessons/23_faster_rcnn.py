@@ -1,15 +1,16 @@
 # %% [markdown] lang="ko"
 # # Faster R-CNN: 영역 제안까지 학습하는 검출기
 #
-# "CNN 응용 사례" (deck 000)는 Fast R-CNN의 한계를 이렇게 말합니다. 이제 외부 region proposal
-# 알고리즘(**선택적 검색** (selective search))이 **병목** (bottleneck)이 되었고, 그 알고리즘은 CPU에서만 돈다.
-# Faster R-CNN은 영역을 예측하는 작은 합성곱 신경망,
-# **영역 제안 네트워크** (region proposal network)를 검출기와 같은 특징 맵 위에 얹습니다. RPN의 각 셀은 k개의 기본
-# **앵커 박스** (anchor box)를 갖고, 그 앵커를 미세 조정하도록 학습합니다. "Day13. CNN and
-# Vision" (deck 001)은 k = 9이고 앵커마다 상자 회귀 4개와 분류 2개가 있어 RPN에 9(4 + 2) = 54개의
-# 채널이 필요하다고 하고, "딥러닝의 통계적이해 8강" (deck 002)은 시험 이미지 한 장에 0.2초,
-# Fast R-CNN보다 11.5배 빠르다고 합니다. 이 수업은 앵커를 그리고, 54개의 채널을 세고, 네 가지
-# 손실을 보고, RPN의 제안과 선택적 검색의 제안을 비교하고, 속도를 우리 기계에서 잽니다.
+# "CNN 응용 사례" (deck 000)는 Fast R-CNN의 한계를 이렇게 말합니다. 이제 외부 region
+# proposal 알고리즘(**선택적 검색** (selective search))이 **병목** (bottleneck)이 되었고,
+# 그 알고리즘은 CPU에서만 돈다. Faster R-CNN은 영역을 예측하는 작은 합성곱 신경망,
+# **영역 제안 네트워크** (region proposal network)를 검출기와 같은 특징 맵 위에 얹습니다.
+# RPN의 각 셀은 k개의 기본 **앵커 박스** (anchor box)를 갖고, 그 앵커를 미세 조정하도록
+# 학습합니다. "Day13. CNN and Vision" (deck 001)은 k = 9이고 앵커마다 상자 회귀 4개와 분류
+# 2개가 있어 RPN에 9(4 + 2) = 54개의 채널이 필요하다고 하고, "딥러닝의 통계적이해 8강"
+# (deck 002)은 시험 이미지 한 장에 0.2초, Fast R-CNN보다 11.5배 빠르다고 합니다. 이 수업은
+# 앵커를 그리고, 54개의 채널을 세고, 네 가지 손실을 보고, RPN의 제안과 선택적 검색의 제안을
+# 비교하고, 속도를 우리 기계에서 잽니다.
 
 # %% [markdown] lang="en"
 # # Faster R-CNN: a detector that learns its region proposals too
