@@ -21,4 +21,8 @@ RECIPE = Recipe(
     "stride-4 backbone, RPN with 9 anchors per cell (sizes 8, 16, 32; ratios 0.5, 1, 2), "
     "Fast R-CNN head on 7x7 RoI pooling; the four losses trained jointly",
     build,
-    {"rpn_two_class": False, "roi_pool": "pool"})
+    # Adam rather than the paper's SGD: from scratch (no ImageNet backbone) SGD at lr 0.01
+    # reached mAP@0.5 0.10 after 5 epochs; 2,000 scenes show the classifier twice as many
+    # different digits as 1,000 for the same number of steps
+    {"rpn_two_class": False, "roi_pool": "pool", "optimizer": "adam", "lr": 1e-3,
+     "epochs": 8, "num_train": 2000, "num_val": 50})
