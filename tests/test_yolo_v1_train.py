@@ -5,7 +5,7 @@ scratchnet/detection/yolo_v1.py: digits under 8 pixels, a third of the test digi
 mostly missed or misread)."""
 import pytest
 
-MEASURED_MAP = None
+MEASURED_MAP = 0.569      # the default recipe: 8,000 scenes, 16 epochs, one thread
 
 
 @pytest.mark.slow

@@ -11,6 +11,16 @@ NMS. Changed for training from scratch on one core in minutes rather than a week
 pretraining, each measured (see the model module): batch normalisation after each convolution
 (YOLO v2's change), the cell-by-cell head, no dropout, Adam instead of SGD, a cosine schedule
 instead of the paper's steps.
+
+Measured (the default recipe, one thread of a 2-core machine shared with other jobs, so the
+times are noisy): 213,412 parameters, 16.5 M multiply-adds; 1,522 s of training; held-out
+mAP@0.5 0.569 on the 300 test scenes (706 digits). The paper's error analysis on them: of the
+706 top-scoring detections, 401 correct, 85 localisation errors, 204 of another class, 16 on
+background: class confusion, not localisation, is our YOLO's main error. Recall (score >=
+0.05) by digit height: 0.43 under 8 pixels (204 digits, 29%), 0.79 at 8-12, 0.88-0.95 above
+12; a box of any class finds 0.62 of the digits under 8 pixels. No two digit centres share a
+grid cell at S = 7 or 8 (DigitScenes keeps digits apart), so that limit of YOLO costs nothing
+here.
 """
 from __future__ import annotations
 
@@ -35,7 +45,7 @@ def build(config):
 DEFAULTS = {
     "S": 8, "B": 2, "head": "conv", "hidden": 256, "width": 1.0, "batch_norm": True,
     "dropout": 0.0, "score_thresh": 0.005, "nms_thresh": 0.5,
-    "epochs": 12, "batch_size": 32, "optimizer": "adam", "lr": 0.001, "num_train": 4000,
+    "epochs": 16, "batch_size": 32, "optimizer": "adam", "lr": 0.001, "num_train": 8000,
 }
 
 RECIPE = Recipe("yolo_v1", "YOLO v1, one network, one pass: an S x S x (B*5 + C) grid "
@@ -122,7 +132,7 @@ def missed_objects(preds, targets, S, image_size=(64, 64), score_threshold=0.2, 
         for k in range(len(boxes)):
             found = bool(((iou[k] >= 0.5) & (pl == labels[k])).any())
             shared = bool(((cells == cells[k]).all(axis=1).sum()) > 1)
-            tiny = boxes[k, 3] - boxes[k, 1] < small
+            tiny = bool(boxes[k, 3] - boxes[k, 1] < small)
             out["objects"] += 1
             out["found"] += found
             out["shared_cell"] += shared
