@@ -134,10 +134,12 @@ fc_params = (7 * 7 * 1024 * 4096 + 4096) + (4096 * 7 * 7 * 30 + 7 * 7 * 30)
 print(f"the paper's network: {conv_params:,} parameters in the convolutions, {fc_params:,} in "
       f"the two fully connected layers, {conv_params + fc_params:,} in all")
 assert conv_params + fc_params == 271_703_550
-small = Y.yolo_v1_small(num_classes=11, S=S, B=B)
+small = get_recipe("yolo_v1").build(get_recipe("yolo_v1").config())
 small_params = sum(p.numel() for p in small.parameters())
-print(f"the small version for 64x64 DigitScenes: {small_params:,} parameters, output "
-      f"{tuple(small.grid(sn.zeros(1, 1, 64, 64)).shape[1:])} = {S} x {S} x ({B} x 5 + {C})")
+small.eval()
+print(f"the small version for 64x64 DigitScenes (`scratchnet detect train yolo_v1`): "
+      f"{small_params:,} parameters, output {tuple(small.grid(sn.zeros(1, 1, 64, 64)).shape[1:])}"
+      f" = {small.S} x {small.S} x ({small.B} x 5 + {small.C})")
 
 # %% [markdown] lang="ko"
 # ## 신뢰값 = Pr(object) x IoU, 셀 하나를 손으로

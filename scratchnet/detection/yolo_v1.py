@@ -175,7 +175,12 @@ def plot_speed_accuracy(points, path=None, title="speed / accuracy on DigitScene
                     textcoords="offset points", xytext=(6, 6))
     ax.set_xscale("log")
     speeds = [s for s, _ in points.values()]
-    ax.set_xlim(min(speeds) / 3, max(speeds) * 3)
+    lo, hi = min(speeds) / 3, max(speeds) * 3
+    ax.set_xlim(lo, hi)
+    # plain numbers at 1-2-5 steps instead of matplotlib's crowded 2x10^1 minor labels
+    ticks = [m * 10.0 ** e for e in range(-2, 6) for m in (1, 2, 5) if lo <= m * 10.0 ** e <= hi]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set_xticks([], minor=True)
     ax.set(xlabel="images per second (one at a time, log scale)", ylabel="mAP@0.5",
            ylim=(-0.05, 1.0), title=title)
     ax.grid(alpha=0.3, which="both")
