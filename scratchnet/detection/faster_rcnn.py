@@ -1,0 +1,28 @@
+"""`scratchnet detect train faster_rcnn`: Faster R-CNN on DigitScenes, trained end to end
+(approximate joint training: the four losses summed, one optimizer), with the shared loop of
+recipes.fit_default."""
+from __future__ import annotations
+
+from .recipes import Recipe
+
+
+def build(config):
+    from ..models.detection.backbone import digit_scenes_backbone
+    from ..models.detection.faster_rcnn import faster_rcnn
+
+    return faster_rcnn(num_classes=11,
+                       backbone=digit_scenes_backbone(int(config["in_channels"])),
+                       rpn_two_class=bool(config["rpn_two_class"]),
+                       roi_pool=str(config["roi_pool"]))
+
+
+RECIPE = Recipe(
+    "faster_rcnn",
+    "stride-4 backbone, RPN with 9 anchors per cell (sizes 8, 16, 32; ratios 0.5, 1, 2), "
+    "Fast R-CNN head on 7x7 RoI pooling; the four losses trained jointly",
+    build,
+    # Adam rather than the paper's SGD: from scratch (no ImageNet backbone) SGD at lr 0.01
+    # reached mAP@0.5 0.10 after 5 epochs; 2,000 scenes show the classifier twice as many
+    # different digits as 1,000 for the same number of steps
+    {"rpn_two_class": False, "roi_pool": "pool", "optimizer": "adam", "lr": 1e-3,
+     "epochs": 8, "num_train": 2000, "num_val": 50})

@@ -1,0 +1,134 @@
+"""Faster R-CNN (Ren, He, Girshick and Sun, NeurIPS 2015): Fast R-CNN whose region proposals
+come from a Region Proposal Network on the same feature map, so the whole detector is one
+network (torchvision's models.detection.faster_rcnn).
+
+    model = faster_rcnn(num_classes=11)              # DigitScenes: background + 10 digits
+    model.train(); losses = model(images, targets)   # the four losses below
+    model.eval();  detections = model(images)        # [{"boxes", "scores", "labels"}, ...]
+
+    images (N, C, H, W)
+      -> backbone                        features (N, C', H/s, W/s)
+      -> RegionProposalNetwork           proposals [(P_i, 4)]: anchors + 3x3 conv + two 1x1
+                                         convs, decode, clip, NMS 0.7, top-N
+      -> RoIHeads (the Fast R-CNN head)  RoI pool 7x7, two fc layers, K+1 scores and
+                                         4 (K+1) box deltas; per-class NMS at test time
+
+The four losses of CNN 응용 사례 (deck 000), summed for one backward pass:
+
+1. loss_objectness   the RPN's "is there an object in this anchor" (binary cross-entropy)
+2. loss_rpn_box_reg  the RPN's box regression from anchor to object (smooth L1, rough place)
+3. loss_classifier   the detector's class of each sampled RoI (cross-entropy over K+1)
+4. loss_box_reg      the detector's class-specific box refinement (smooth L1)
+
+Training them together is the paper's "approximate joint training": the RPN's proposals
+enter the RoI heads as constants (no gradient through their coordinates), while the shared
+backbone receives the gradients of all four losses. The paper's alternative, 4-step
+alternating training, trains the RPN and the detector in turn.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import Tensor, nn
+from .anchor_utils import AnchorGenerator
+from .backbone import digit_scenes_backbone
+from .roi_heads import FastRCNNPredictor, RoIHeads, TwoMLPHead
+from .rpn import RegionProposalNetwork, RPNHead
+
+
+class FasterRCNN(nn.Module):
+    """backbone -> RegionProposalNetwork -> RoIHeads (torchvision's GeneralizedRCNN).
+
+    backbone: a module with `out_channels` (and `stride`, for RoI pooling's scale) mapping
+    (N, C, H, W) -> (N, out_channels, H / stride, W / stride); rpn: RegionProposalNetwork;
+    roi_heads: RoIHeads. forward(images, targets=None): in training mode the dict of the
+    four losses, in eval mode one dict of NumPy arrays per image ("boxes" (K, 4) float32,
+    "scores" (K,) float32, "labels" (K,) int64). After an eval call `last_proposals` holds
+    the RPN's proposals of each image and `last_proposal_scores` their objectness.
+    """
+
+    def __init__(self, backbone, rpn, roi_heads):
+        super().__init__()
+        self.backbone = backbone
+        self.rpn = rpn
+        self.roi_heads = roi_heads
+        self.last_proposals, self.last_proposal_scores = [], []
+
+    def forward(self, images, targets=None):
+        if self.training and targets is None:
+            raise ValueError("FasterRCNN: in training mode the targets are needed (a list "
+                             "of dicts with 'boxes' (K, 4) and 'labels' (K,), one per image)")
+        if not isinstance(images, Tensor):
+            images = Tensor(np.asarray(images, np.float32))
+        if images.ndim != 4:
+            raise ValueError(f"FasterRCNN: images must be (N, C, H, W), got shape "
+                             f"{tuple(images.shape)}")
+        if targets is not None and len(targets) != images.shape[0]:
+            raise ValueError(f"FasterRCNN: {images.shape[0]} images but {len(targets)} "
+                             f"targets")
+        features = self.backbone(images)
+        proposals, proposal_losses = self.rpn(images, features,
+                                              targets if self.training else None)
+        self.last_proposals, self.last_proposal_scores = proposals, self.rpn.last_scores
+        shapes = [tuple(images.shape[-2:])] * images.shape[0]
+        detections, detector_losses = self.roi_heads(features, proposals, shapes,
+                                                     targets if self.training else None)
+        if self.training:
+            losses = dict(proposal_losses)
+            losses.update(detector_losses)
+            return losses
+        return detections
+
+
+def faster_rcnn(num_classes=11, backbone=None, anchor_sizes=((8, 16, 32),),
+                aspect_ratios=((0.5, 1.0, 2.0),), rpn_two_class=False,
+                rpn_pre_nms_top_n_train=1000, rpn_pre_nms_top_n_test=600,
+                rpn_post_nms_top_n_train=300, rpn_post_nms_top_n_test=100,
+                rpn_nms_thresh=0.7, rpn_fg_iou_thresh=0.7, rpn_bg_iou_thresh=0.3,
+                rpn_batch_size_per_image=256, rpn_positive_fraction=0.5, roi_pool="pool",
+                roi_output_size=7, representation_size=256, box_score_thresh=0.05,
+                box_nms_thresh=0.5, box_detections_per_img=100, box_fg_iou_thresh=0.5,
+                box_bg_iou_thresh=0.5, box_batch_size_per_image=128,
+                box_positive_fraction=0.25, box_loss_beta=1 / 9):
+    """Faster R-CNN for 64x64 DigitScenes.
+
+    Defaults: the stride-4 digit_scenes_backbone (64 channels, a 16x16 map); k = 9 anchors
+    of sizes 8, 16, 32 and ratios 0.5, 1, 2 per cell (2,304 anchors); the paper's RPN
+    settings (IoU 0.7 / 0.3, 256 anchors 1:1, NMS 0.7) with top-N scaled to our 2,304
+    anchors (1,000 before NMS and 300 after in training, 600 and 100 at test, where the
+    paper keeps 12,000 / 2,000 and 6,000 / 300 of about 20,000 anchors); the Fast R-CNN
+    head on 7x7 RoI pooling ("align" for RoIAlign), 128 RoIs per image with 25% foreground,
+    torchvision's beta = 1/9 for both smooth L1 losses and per-class NMS 0.5 at test time.
+    rpn_two_class=True uses the paper's 2k-score RPN head (9 x (4 + 2) = 54 channels)."""
+    backbone = backbone or digit_scenes_backbone()
+    anchors = AnchorGenerator(anchor_sizes, aspect_ratios)
+    k = anchors.num_anchors_per_location()[0]
+    rpn = RegionProposalNetwork(
+        anchors, RPNHead(backbone.out_channels, k, two_class=rpn_two_class),
+        fg_iou_thresh=rpn_fg_iou_thresh, bg_iou_thresh=rpn_bg_iou_thresh,
+        batch_size_per_image=rpn_batch_size_per_image,
+        positive_fraction=rpn_positive_fraction,
+        pre_nms_top_n={"training": rpn_pre_nms_top_n_train,
+                       "testing": rpn_pre_nms_top_n_test},
+        post_nms_top_n={"training": rpn_post_nms_top_n_train,
+                        "testing": rpn_post_nms_top_n_test},
+        nms_thresh=rpn_nms_thresh)
+    if roi_pool == "pool":
+        pool = nn.RoIPool(roi_output_size, backbone.spatial_scale)
+    elif roi_pool == "align":
+        pool = nn.RoIAlign(roi_output_size, backbone.spatial_scale, sampling_ratio=2,
+                           aligned=True)
+    else:
+        raise ValueError(f"faster_rcnn: roi_pool must be 'pool' (RoI pooling, the paper's) "
+                         f"or 'align' (RoIAlign), got {roi_pool!r}")
+    size = (roi_output_size, roi_output_size) if isinstance(roi_output_size, int) \
+        else tuple(roi_output_size)
+    head = TwoMLPHead(backbone.out_channels * size[0] * size[1], representation_size)
+    predictor = FastRCNNPredictor(representation_size, num_classes)
+    heads = RoIHeads(pool, head, predictor, fg_iou_thresh=box_fg_iou_thresh,
+                     bg_iou_thresh=box_bg_iou_thresh,
+                     batch_size_per_image=box_batch_size_per_image,
+                     positive_fraction=box_positive_fraction, score_thresh=box_score_thresh,
+                     nms_thresh=box_nms_thresh, detections_per_img=box_detections_per_img,
+                     box_loss_beta=box_loss_beta)
+    return FasterRCNN(backbone, rpn, heads)
