@@ -7,11 +7,12 @@ from .recipes import Recipe
 
 
 def build(config):
-    from ..models.detection.backbone import digit_scenes_backbone
+    from ..models.detection.backbone import ConvBackbone
     from ..models.detection.faster_rcnn import faster_rcnn
 
     return faster_rcnn(num_classes=11,
-                       backbone=digit_scenes_backbone(int(config["in_channels"])),
+                       backbone=ConvBackbone(int(config["in_channels"]),
+                                             tuple(int(w) for w in config["widths"])),
                        rpn_two_class=bool(config["rpn_two_class"]),
                        roi_pool=str(config["roi_pool"]))
 
@@ -24,5 +25,6 @@ RECIPE = Recipe(
     # Adam rather than the paper's SGD: from scratch (no ImageNet backbone) SGD at lr 0.01
     # reached mAP@0.5 0.10 after 5 epochs; 2,000 scenes show the classifier twice as many
     # different digits as 1,000 for the same number of steps
-    {"rpn_two_class": False, "roi_pool": "pool", "optimizer": "adam", "lr": 1e-3,
+    {"widths": [16, 32, 64], "rpn_two_class": False, "roi_pool": "pool", "optimizer": "adam",
+     "lr": 1e-3,
      "epochs": 8, "num_train": 2000, "num_val": 50})
