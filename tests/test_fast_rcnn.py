@@ -267,3 +267,16 @@ def test_recipe_proposers():
     assert boxes.ndim == 2 and boxes.shape[1] == 4 and len(boxes) > 20
     with pytest.raises(engine.DetectionError, match="unknown proposals 'edge_boxes'"):
         make_proposer("edge_boxes")
+
+
+@pytest.mark.slow
+def test_default_recipe_detects_digits(tmp_path):
+    """The default `scratchnet detect train fast_rcnn` run (about 8 minutes on one core):
+    measured 0.618 held-out mAP@0.5 on the 300 test scenes; the bar leaves room for other
+    machines' floating-point order, not for a broken detector (an untrained one scores
+    about 0.0)."""
+    _, history, report = engine.train("fast_rcnn", out=tmp_path / "run", progress=False,
+                                      log=None)
+    assert report["n_images"] == 300
+    assert report["map"] >= 0.55, report["ap"]
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
