@@ -277,3 +277,21 @@ def test_proposal_recall_by_hand():
         proposal_recall([p1], [gt1, gt2])
     with pytest.raises(ValueError, match=r"must be \(P, 4\)"):
         proposal_recall([p1[:, :3], p2], [gt1, gt2])
+
+
+def test_region_features_renumber_labels_and_check_shape():
+    img = np.zeros((2, 3, 3))
+    r = region_features(np.array([[7, 7, 3], [7, 3, 3]]), img)
+    assert r.size.tolist() == [3, 3]                      # label 3 -> 0, label 7 -> 1
+    assert r.box.tolist() == [[1, 0, 3, 2], [0, 0, 2, 2]]
+    with pytest.raises(ValueError, match=r"labels must be \(H, W\)"):
+        region_features(np.zeros((3, 2), int), img)
+
+
+def test_quality_mode_is_a_superset_of_strategies():
+    img = _photo("coffee", (40, 60))
+    quality = selective_search(img, "quality")
+    fast = selective_search(img, "fast")
+    # quality runs the fast mode's 8 hierarchies among its 80: every fast box is in it
+    assert {tuple(b) for b in fast.tolist()} <= {tuple(b) for b in quality.tolist()}
+    assert len(quality) > len(fast)

@@ -5,6 +5,8 @@
                                   --num-test --seed --set KEY=VALUE ...] [--out DIR]
     scratchnet detect evaluate --checkpoint C [--num-test N]
     scratchnet detect predict IMAGE --checkpoint C --out OUT.png [--score-threshold 0.5]
+    scratchnet detect sliding-window IMAGE [--out OUT.png --checkpoint C --sizes --stride]
+    scratchnet detect selective-search IMAGE [--out OUT.png --mode fast --top 100]
 
 Bad input (an unknown detector or setting, a missing checkpoint, an unreadable image) is
 answered with one line and exit status 2.
@@ -43,6 +45,8 @@ def cmd_detect(args) -> int:
     from ..train import NonFiniteLossError
     from .engine import DetectionError
 
+    if getattr(args, "detect_fn", None) is not None:      # actions with their own module
+        return args.detect_fn(args)
     try:
         if args.action == "list":
             from .recipes import available, get_recipe
@@ -103,5 +107,9 @@ def add_parser(sub):
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True, help="the PNG to write")
     p.add_argument("--score-threshold", type=float, default=0.5)
+    from .proposals import add_parser as add_proposals
+    from .sliding_window import add_parser as add_sliding_window
+    add_sliding_window(act)
+    add_proposals(act)
     d.set_defaults(fn=cmd_detect)
     return d

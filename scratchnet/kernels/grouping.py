@@ -6,15 +6,14 @@ two neighbouring regions with the highest similarity into one new region, until 
 (the whole image) is left. That makes 2n - 1 regions: ids 0..n-1 are the segments, id n + t
 is the region made by merge t.
 
-The open pairs sit in a max-heap of (similarity, a, b); a pair whose region has since been
-merged is stale and skipped when it comes up (lazy deletion). Neighbour lists are written
+The open pairs sit in a binary heap ordered by (-similarity, a, b), so the most similar pair
+comes first and ties go to the lowest ids; a pair whose region has since been merged is
+stale and skipped when it comes up (lazy deletion). Neighbour lists are written
 once, when a region is born; an id in an old list that has since been merged is followed to
 the region that swallowed it (`merged_into`, a union-find over ids), so no list is ever
 updated in place.
 """
 from __future__ import annotations
-
-import heapq
 
 import numpy as np
 
@@ -22,69 +21,19 @@ from ._jit import jit
 
 
 @jit
-def region_stats(labels, n, colour_bins, n_colour, texture_bins, n_texture):
-    """Per-segment size, box and L1-normalised histograms.
-
-    labels (H, W) int64 in 0..n-1; colour_bins (H, W, Cc) int64 bin of each pixel in each
-    colour channel (0..n_colour-1); texture_bins (H, W, Ct) int64 bin of each pixel in each
-    (channel, orientation) (0..n_texture-1).
-    Returns size (n,) float64, box (n, 4) float64 xyxy pixel edges, colour (n, Cc*n_colour),
-    texture (n, Ct*n_texture) float64, each row summing to 1."""
-    h, w = labels.shape
-    cc, ct = colour_bins.shape[2], texture_bins.shape[2]
-    size = np.zeros(n)
-    box = np.empty((n, 4))
-    box[:, 0] = w
-    box[:, 1] = h
-    box[:, 2] = 0
-    box[:, 3] = 0
-    colour = np.zeros((n, cc * n_colour))
-    texture = np.zeros((n, ct * n_texture))
-    for y in range(h):
-        for x in range(w):
-            r = labels[y, x]
-            size[r] += 1
-            box[r, 0] = min(box[r, 0], x)
-            box[r, 1] = min(box[r, 1], y)
-            box[r, 2] = max(box[r, 2], x + 1)
-            box[r, 3] = max(box[r, 3], y + 1)
-            for c in range(cc):
-                colour[r, c * n_colour + colour_bins[y, x, c]] += 1
-            for c in range(ct):
-                texture[r, c * n_texture + texture_bins[y, x, c]] += 1
-    for r in range(n):
-        colour[r] /= colour[r].sum()
-        texture[r] /= texture[r].sum()
-    return size, box, colour, texture
+def _intersection(p, q):
+    """Histogram intersection sum_k min(p_k, q_k)."""
+    s = 0.0
+    for k in range(p.shape[0]):
+        s += min(p[k], q[k])
+    return s
 
 
 @jit
-def adjacent_pairs(labels):
-    """Pairs (a, b), a < b, of segments that touch (8-neighbourhood, as the segmentation
-    graph), each once: (P, 2) int64 in lexicographic order."""
-    h, w = labels.shape
-    n = labels.max() + 1
-    seen = set()
-    for y in range(h):
-        for x in range(w):
-            a = labels[y, x]
-            for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
-                yy, xx = y + dy, x + dx
-                if yy >= h or xx < 0 or xx >= w:
-                    continue
-                b = labels[yy, xx]
-                if a != b:
-                    seen.add(min(a, b) * n + max(a, b))
-    codes = np.empty(len(seen), np.int64)
-    i = 0
-    for c in seen:
-        codes[i] = c
-        i += 1
-    codes.sort()
-    pairs = np.empty((codes.shape[0], 2), np.int64)
-    pairs[:, 0] = codes // n
-    pairs[:, 1] = codes % n
-    return pairs
+def _mix(h, a, b, na, nb):
+    """Row a <- the size-weighted mean of rows a and b (the merged region's histogram)."""
+    for k in range(h.shape[1]):
+        h[a, k] = (na * h[a, k] + nb * h[b, k]) / (na + nb)
 
 
 @jit
@@ -94,9 +43,9 @@ def similarity(sa, sb, ba, bb, ca, cb, ta, tb, image_size, weights):
     size 1 - (|a| + |b|) / |image|; fill 1 - (|box(a u b)| - |a| - |b|) / |image|."""
     s = 0.0
     if weights[0] != 0:
-        s += weights[0] * np.minimum(ca, cb).sum()
+        s += weights[0] * _intersection(ca, cb)
     if weights[1] != 0:
-        s += weights[1] * np.minimum(ta, tb).sum()
+        s += weights[1] * _intersection(ta, tb)
     if weights[2] != 0:
         s += weights[2] * (1.0 - (sa + sb) / image_size)
     if weights[3] != 0:
@@ -114,10 +63,51 @@ def _resolve(merged_into, i):
 
 
 @jit
+def _before(keys, ids, i, j):
+    """Heap entry i comes before entry j: smaller key, then smaller (a, b)."""
+    if keys[i] != keys[j]:
+        return keys[i] < keys[j]
+    if ids[i, 0] != ids[j, 0]:
+        return ids[i, 0] < ids[j, 0]
+    return ids[i, 1] < ids[j, 1]
+
+
+@jit
+def _swap(keys, ids, i, j):
+    keys[i], keys[j] = keys[j], keys[i]
+    for c in range(2):
+        ids[i, c], ids[j, c] = ids[j, c], ids[i, c]
+
+
+@jit
+def _sift_down(keys, ids, i, n):
+    while True:
+        left, right, top = 2 * i + 1, 2 * i + 2, i
+        if left < n and _before(keys, ids, left, top):
+            top = left
+        if right < n and _before(keys, ids, right, top):
+            top = right
+        if top == i:
+            return
+        _swap(keys, ids, i, top)
+        i = top
+
+
+@jit
+def _sift_up(keys, ids, i):
+    while i > 0:
+        parent = (i - 1) // 2
+        if not _before(keys, ids, i, parent):
+            return
+        _swap(keys, ids, i, parent)
+        i = parent
+
+
+@jit
 def group(size, box, colour, texture, pairs, image_size, weights):
     """Merge until one region is left (or no neighbouring pair remains).
 
-    size (n,), box (n, 4), colour (n, Dc), texture (n, Dt): the segments (region_stats);
+    size (n,), box (n, 4), colour (n, Dc), texture (n, Dt): the segments;
     pairs (P, 2) the adjacent segments; weights (4,) for colour, texture, size, fill.
     Returns boxes (2n-1, 4) float64 of every region by id, merges (m, 2) int64 the ids
     merged at each step (their new region has id n + step), and sims (m,) the similarity
@@ -151,26 +141,32 @@ def group(size, box, colour, texture, pairs, image_size, weights):
         nb_len[a] += 1
         pool[nb_start[b] + nb_len[b]] = a
         nb_len[b] += 1
-    heap = [(-1.0, 0, 0)]                    # typed by example, removed below
-    heap.pop()
-    for p in range(pairs.shape[0]):
+    # the heap: keys (-similarity) and ids (a, b) of its n_heap entries
+    keys = np.empty(max(2 * pairs.shape[0], 16))
+    ids = np.empty((keys.shape[0], 2), np.int64)
+    n_heap = pairs.shape[0]
+    for p in range(n_heap):
         a, b = pairs[p, 0], pairs[p, 1]
-        s = similarity(size[a], size[b], boxes[a], boxes[b], colour[a], colour[b],
-                       texture[a], texture[b], image_size, weights)
-        heap.append((-s, a, b))
-    heapq.heapify(heap)
+        keys[p] = -similarity(size[a], size[b], boxes[a], boxes[b], colour[a], colour[b],
+                              texture[a], texture[b], image_size, weights)
+        ids[p, 0], ids[p, 1] = a, b
+    for i in range(n_heap // 2 - 1, -1, -1):
+        _sift_down(keys, ids, i, n_heap)
     merges = np.empty((n - 1, 2), np.int64)
     sims = np.empty(n - 1)
     mark = np.full(total, -1, np.int64)
     new = n
-    while len(heap) > 0 and new < total:
-        neg, a, b = heapq.heappop(heap)
+    while n_heap > 0 and new < total:
+        neg, a, b = keys[0], ids[0, 0], ids[0, 1]
+        n_heap -= 1
+        _swap(keys, ids, 0, n_heap)
+        _sift_down(keys, ids, 0, n_heap)
         if not (alive[a] and alive[b]):
             continue
         sa, sb = slot[a], slot[b]
         na, nb = size[sa], size[sb]
-        colour[sa] = (na * colour[sa] + nb * colour[sb]) / (na + nb)
-        texture[sa] = (na * texture[sa] + nb * texture[sb]) / (na + nb)
+        _mix(colour, sa, sb, na, nb)
+        _mix(texture, sa, sb, na, nb)
         size[sa] = na + nb
         for c in range(2):
             boxes[new, c] = min(boxes[a, c], boxes[b, c])
@@ -200,12 +196,20 @@ def group(size, box, colour, texture, pairs, image_size, weights):
                     pool[pos] = r
                     pos += 1
         nb_len[new] = pos - nb_start[new]
+        if n_heap + nb_len[new] > keys.shape[0]:
+            cap = max(2 * keys.shape[0], n_heap + nb_len[new])
+            k2, i2 = np.empty(cap), np.empty((cap, 2), np.int64)
+            k2[:n_heap], i2[:n_heap] = keys[:n_heap], ids[:n_heap]
+            keys, ids = k2, i2
         for q in range(nb_start[new], pos):
             r = pool[q]
             sr = slot[r]
-            s = similarity(size[sa], size[sr], boxes[new], boxes[r], colour[sa], colour[sr],
-                           texture[sa], texture[sr], image_size, weights)
-            heapq.heappush(heap, (-s, min(new, r), max(new, r)))
+            keys[n_heap] = -similarity(size[sa], size[sr], boxes[new], boxes[r], colour[sa],
+                                       colour[sr], texture[sa], texture[sr], image_size,
+                                       weights)
+            ids[n_heap, 0], ids[n_heap, 1] = min(new, r), max(new, r)
+            _sift_up(keys, ids, n_heap)
+            n_heap += 1
         new += 1
     m = new - n
     return boxes[:new], merges[:m], sims[:m]

@@ -241,13 +241,52 @@ def region_features(labels, image, bins=None):
     """Regions of a segmentation `labels` (H, W) int 0..n-1 of `image` (H, W, C) in [0, 1].
     bins: (colour_bins(image), texture_bins(image)) computed before, to reuse for several
     segmentations of one image."""
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.shape != image.shape[:2]:
+        raise ValueError(f"region_features: labels must be (H, W) like the image "
+                         f"{image.shape[:2]}, got {labels.shape}")
+    # any integer labels: renumber 0..n-1 so that no region is empty
+    labels = np.unique(labels, return_inverse=True)[1].reshape(labels.shape).astype(np.int64)
+    h, w = labels.shape
     n = int(labels.max()) + 1
     cb, tb = (colour_bins(image), texture_bins(image)) if bins is None else bins
-    size, box, colour, texture = _grouping.region_stats(labels, n, cb, COLOUR_BINS, tb,
-                                                        TEXTURE_BINS)
-    return Regions(size, box, colour, texture, _grouping.adjacent_pairs(labels),
+    flat = labels.ravel()
+    size = np.bincount(flat, minlength=n).astype(np.float64)
+    ys, xs = np.divmod(np.arange(flat.size), w)
+    box = np.empty((n, 4))
+    box[:, :2] = [w, h]
+    box[:, 2:] = 0
+    np.minimum.at(box[:, 0], flat, xs)
+    np.minimum.at(box[:, 1], flat, ys)
+    np.maximum.at(box[:, 2], flat, xs + 1)
+    np.maximum.at(box[:, 3], flat, ys + 1)
+    return Regions(size, box, _histograms(flat, n, cb, COLOUR_BINS),
+                   _histograms(flat, n, tb, TEXTURE_BINS), adjacent_pairs(labels),
                    float(labels.size))
+
+
+def _histograms(flat_labels, n, bins, n_bins):
+    """Per-region histograms, one block of n_bins per channel of `bins` (H, W, C), the whole
+    row L1-normalised: (n, C * n_bins)."""
+    c = bins.shape[-1]
+    column = (np.arange(c) * n_bins)[None, :] + bins.reshape(-1, c)     # (HW, C)
+    code = flat_labels[:, None] * (c * n_bins) + column
+    hist = np.bincount(code.ravel(), minlength=n * c * n_bins).reshape(n, c * n_bins)
+    return hist / hist.sum(axis=1, keepdims=True)
+
+
+def adjacent_pairs(labels):
+    """Pairs (a, b), a < b, of segments that touch (8-neighbourhood, as the segmentation
+    graph), each once: (P, 2) int64 in lexicographic order."""
+    n = int(labels.max()) + 1
+    codes = []
+    for p, q in ((labels[:, :-1], labels[:, 1:]), (labels[:-1], labels[1:]),
+                 (labels[:-1, :-1], labels[1:, 1:]), (labels[:-1, 1:], labels[1:, :-1])):
+        differ = p != q
+        a, b = p[differ], q[differ]
+        codes.append(np.minimum(a, b) * n + np.maximum(a, b))
+    codes = np.unique(np.concatenate(codes))
+    return np.stack([codes // n, codes % n], axis=1).astype(np.int64)
 
 
 class Hierarchy(NamedTuple):
