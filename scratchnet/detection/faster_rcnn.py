@@ -19,8 +19,8 @@ def build(config):
 
 RECIPE = Recipe(
     "faster_rcnn",
-    "stride-4 backbone, RPN with 9 anchors per cell (sizes 8, 16, 32; ratios 0.5, 1, 2), "
-    "Fast R-CNN head on 7x7 RoI pooling; the four losses trained jointly",
+    "ConvBackbone (stride 4 by default), RPN with 9 anchors per cell (sizes 8, 16, 32; "
+    "ratios 0.5, 1, 2), Fast R-CNN head on 7x7 RoI pooling; the four losses trained jointly",
     build,
     # Adam rather than the paper's SGD: from scratch (no ImageNet backbone) SGD at lr 0.01
     # reached mAP@0.5 0.10 after 5 epochs; 2,000 scenes show the classifier twice as many
