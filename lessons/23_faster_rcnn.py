@@ -38,9 +38,7 @@ from scratchnet.detection import engine
 from scratchnet.detection.recipes import get_recipe
 from scratchnet.lesson import check, fast, header, plt, savefig
 from scratchnet.metrics import proposal_recall
-from scratchnet.models.detection import (AnchorGenerator, RPNHead, faster_rcnn,
-                                         selective_search)
-from scratchnet.ops import box_iou
+from scratchnet.models.detection import AnchorGenerator, RPNHead, selective_search
 from scratchnet.summary import summary
 
 header("CNN 응용 사례 (deck 000), Day13. CNN and Vision (deck 001), "
@@ -55,8 +53,8 @@ sn.manual_seed(0)
 #
 # 앵커는 크기 3개 x 종횡비(높이/너비) 3개 = 9개입니다. 논문은 약 600 x 1000 영상에서
 # 128, 256, 512 픽셀을 썼습니다. 우리 장면은 64 x 64이고 숫자는 4~51 픽셀이므로 크기를
-# 16으로 나눈 8, 16, 32 픽셀, 비율은 논문과 같은 0.5, 1, 2로 합니다. 특징 맵의
-# **스트라이드** (stride)가 4이므로 16 x 16개의 셀마다 9개, 모두 2,304개의 앵커가 장면을 덮습니다.
+# 16으로 나눈 8, 16, 32 픽셀, 비율은 논문과 같은 0.5, 1, 2로 합니다. 기본 백본의 특징 맵은
+# **스트라이드** (stride)가 2이므로 32 x 32개의 셀마다 9개, 모두 9,216개의 앵커가 장면을 덮습니다.
 # torchvision처럼 앵커의 중심은 셀의 왼쪽 위 픽셀입니다.
 
 # %% [markdown] lang="en"
@@ -65,8 +63,8 @@ sn.manual_seed(0)
 # The anchors are 3 sizes x 3 aspect ratios (height / width) = 9. The paper used 128, 256 and
 # 512 pixels on images of about 600 x 1000. Our scenes are 64 x 64 with digits of 4 to 51
 # pixels, so we divide the sizes by 16: 8, 16 and 32 pixels, with the paper's ratios 0.5, 1
-# and 2. The feature map's stride is 4, so 9 anchors at each of 16 x 16 cells, 2,304 in all,
-# cover a scene. As in torchvision, an anchor is centred on its cell's top-left pixel.
+# and 2. The default backbone's feature map has stride 2, so 9 anchors at each of 32 x 32
+# cells, 9,216 in all, cover a scene. As in torchvision, an anchor is centred on its cell's top-left pixel.
 
 # %%
 anchor_gen = AnchorGenerator(sizes=((8, 16, 32),), aspect_ratios=((0.5, 1.0, 2.0),))
@@ -80,32 +78,39 @@ for (r, s), a in zip([(r, s) for r in (0.5, 1, 2) for s in (8, 16, 32)],
 scenes = DigitScenes("test", num_samples=400)
 image, target = scenes[3]
 x = sn.tensor(image[None])
-anchors = anchor_gen(x, [sn.zeros(1, 64, 16, 16)])[0]
-print(f"anchors on a 64x64 scene with a 16x16 feature map: {len(anchors):,} = 16 x 16 x 9")
-assert len(anchors) == 16 * 16 * 9
+recipe = get_recipe("faster_rcnn")
+model = recipe.build(recipe.config())
+model.eval()
+with sn.no_grad():
+    feature_map = model.backbone(x)
+_, channels_in, cells, _ = feature_map.shape
+anchors = anchor_gen(x, [feature_map])[0]
+print(f"feature map {tuple(feature_map.shape)} (stride {model.backbone.stride}); anchors on "
+      f"a 64x64 scene: {len(anchors):,} = {cells} x {cells} x 9")
+assert len(anchors) == cells * cells * 9
 
 # %% [markdown] lang="ko"
-# 그림 왼쪽은 가운데 셀 (8, 8) 하나의 9개 앵커, 오른쪽은 학습에서 **양성** (positive)이 되는
+# 그림 왼쪽은 가운데 셀 (16, 16) 하나의 9개 앵커, 오른쪽은 학습에서 **양성** (positive)이 되는
 # 앵커입니다. 물체와 IoU가 0.7 이상이거나, 그 물체와 IoU가 가장 높은 앵커이면 양성, 모든
 # 물체와 0.3 미만이면 음성, 나머지는 학습에 쓰지 않습니다. 장면마다 256개를 양성:음성 최대 1:1로
 # 뽑습니다.
 
 # %% [markdown] lang="en"
-# The left picture shows the 9 anchors of the centre cell (8, 8); the right one the anchors
+# The left picture shows the 9 anchors of the centre cell (16, 16); the right one the anchors
 # that become positive in training: IoU >= 0.7 with an object, or the anchor with the highest
 # IoU for that object. Anchors under 0.3 with every object are negative; the rest are not
 # used. Each scene samples 256 of them, positives to negatives at most 1:1.
 
 # %%
-model = faster_rcnn()
 labels, _ = model.rpn.assign_targets_to_anchors([anchors], [target])
 labels = labels[0]
 print(f"digits in the scene: {len(target['boxes'])}; anchors: {int((labels == 1).sum())} "
       f"positive, {int((labels == 0).sum()):,} negative, {int((labels == -1).sum())} ignored")
 fig, axes = pyplot.subplots(1, 2, figsize=(9, 4.5))
-centre = (8 * 16 + 8) * 9
+c = cells // 2
+centre = (c * cells + c) * 9
 for ax, boxes, colour, title in [
-        (axes[0], anchors[centre:centre + 9], "tab:orange", "9 anchors of cell (8, 8)"),
+        (axes[0], anchors[centre:centre + 9], "tab:orange", f"9 anchors of cell ({c}, {c})"),
         (axes[1], anchors[labels == 1], "tab:green", "positive anchors")]:
     ax.imshow(image[0], cmap="gray", vmin=0, vmax=1)
     for b in target["boxes"]:
@@ -145,12 +150,12 @@ savefig(fig, "23_anchors.png")
 # paper's (and the deck's) 2k form.
 
 # %%
-paper_head = RPNHead(64, k, two_class=True)
-table = summary(paper_head, (64, 16, 16))
+paper_head = RPNHead(channels_in, k, two_class=True)
+table = summary(paper_head, (channels_in, cells, cells))
 channels = {r.name: r.output_shape[1] for r in table.rows}
 check("RPN output channels, 9 x (4 + 2)", 54, channels["cls_logits"] + channels["bbox_pred"],
       ko="RPN 출력 채널, 9 x (4 + 2)")
-print(f"torchvision's head: {RPNHead(64, k).out_channels} channels = 9 x (4 + 1)")
+print(f"torchvision's head: {RPNHead(channels_in, k).out_channels} channels = 9 x (4 + 1)")
 s = sn.tensor([[0.3, 1.7]])
 print(f"softmax(0.3, 1.7)[1] = {sn.nn.functional.softmax(s, dim=1).data[0, 1]:.6f}, "
       f"sigmoid(1.7 - 0.3) = {1 / (1 + np.exp(-1.4)):.6f}")

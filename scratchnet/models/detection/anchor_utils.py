@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd.tensor import Tensor
+from ... import Tensor
 from ...nn import Module
 
 DEFAULT_SIZES = ((8, 16, 32),)

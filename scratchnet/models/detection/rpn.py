@@ -37,13 +37,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import nn
-from ...autograd import no_grad
-from ...autograd.tensor import Tensor
+from ... import Tensor, cat, nn, no_grad
 from ...nn import functional as F
 from ...nn import init
 from ...ops import boxes as box_ops
-from ...ops.methods import cat
 from ._utils import BalancedPositiveNegativeSampler, Matcher
 from .anchor_utils import AnchorGenerator
 
