@@ -213,17 +213,9 @@ def read_checkpoint(path):
     or a RecipeError that says in one line what is wrong with the file."""
     from . import serialization
 
-    if not os.path.exists(path):
-        raise RecipeError(f"no checkpoint at {path}; `scratchnet train` writes "
-                          f"<out>/checkpoint.npz")
-    if os.path.isdir(path):
-        raise RecipeError(f"{path} is a folder; give the checkpoint file in it (`scratchnet "
-                          f"train` writes <out>/checkpoint.npz)")
-    if os.path.getsize(path) == 0:
-        raise RecipeError(f"{path} is empty (0 bytes): the save that wrote it did not finish")
     try:
-        ckpt = serialization.load(path)
-    except (ValueError, OSError) as e:
+        ckpt = serialization.load_run_checkpoint(path, "train")
+    except ValueError as e:
         raise RecipeError(str(e)) from e
     meta = ckpt.get("meta") if isinstance(ckpt, dict) else None
     if not (isinstance(meta, dict) and isinstance(ckpt.get("model"), dict)

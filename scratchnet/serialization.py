@@ -224,6 +224,24 @@ _ST_NAMES = {dt.newbyteorder("="): name for name, dt in _ST_DTYPES.items()}
 _MAX_HEADER = 100_000_000   # the reference implementation's limit
 
 
+def load_run_checkpoint(path, command: str):
+    """The dict a `scratchnet <command>` run saved at `path`, or ValueError saying in one
+    line what is wrong with the file (missing, a folder, empty, damaged)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"no checkpoint at {path}; `scratchnet {command}` writes "
+                         f"<out>/checkpoint.npz")
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder; give the checkpoint file in it (`scratchnet "
+                         f"{command}` writes <out>/checkpoint.npz)")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path} is empty (0 bytes): the save that wrote it did not finish")
+    try:
+        return load(path)
+    except OSError as e:
+        raise ValueError(str(e)) from e
+
+
 def save_safetensors(tensors, path, metadata=None):
     """Write a flat {name: Tensor or ndarray} (e.g. model.state_dict()) as .safetensors.
 

@@ -283,18 +283,9 @@ def read_checkpoint(path):
     from .. import serialization
 
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise DetectionError(f"no checkpoint at {path}; `scratchnet detect train` writes "
-                             f"<out>/checkpoint.npz")
-    if os.path.isdir(path):
-        raise DetectionError(f"{path} is a folder; give the checkpoint file in it "
-                             f"(<out>/checkpoint.npz)")
-    if os.path.getsize(path) == 0:
-        raise DetectionError(f"{path} is empty (0 bytes): the save that wrote it did not "
-                             f"finish")
     try:
-        ckpt = serialization.load(path)
-    except (ValueError, OSError) as e:
+        ckpt = serialization.load_run_checkpoint(path, "detect train")
+    except ValueError as e:
         raise DetectionError(str(e)) from e
     meta = ckpt.get("meta") if isinstance(ckpt, dict) else None
     if not (isinstance(meta, dict) and meta.get("task") == "detection"
