@@ -20,9 +20,9 @@ background: class confusion, not localisation, is our YOLO's main error. Recall 
 0.05) by digit height: 0.43 under 8 pixels (204 digits, 29%), 0.79 at 8-12, 0.88-0.95 above
 12; a box of any class finds 0.62 of the digits under 8 pixels. No two digit centres share a
 grid cell at S = 7 or 8 (DigitScenes keeps digits apart), so that limit of YOLO costs nothing
-here. Against Faster R-CNN's default run (mAP@0.5 0.692) on the same scenes,
-benchmarks/bench_detectors.py measured 169 against 49 images per second, one at a time:
-3.4x as fast, 0.12 lower in mAP.
+here. Against Faster R-CNN's default run (mAP@0.5 0.814) on the same scenes,
+benchmarks/bench_detectors.py measured 483 against 159 images per second, one at a time on
+one thread each: 3.03x as fast, 0.25 lower in mAP.
 """
 from __future__ import annotations
 
