@@ -48,8 +48,8 @@ from scratchnet.models import alexnet, lenet5, zfnet
 from scratchnet.models.segmentation import deconvnet
 from scratchnet.train import evaluate, fit
 from scratchnet.utils import make_grid
-from scratchnet.visualize import (deconv_projection, feature_maps, filter_grid, grad_cam,
-                                  layer_names, saliency)
+from scratchnet.visualize import (deconv_projection, deletion_drop, feature_maps, filter_grid,
+                                  grad_cam, layer_names, saliency)
 
 header("CNN 기초 (deck 004), CNN 응용 사례 (deck 000)",
        "합성곱층의 이해; 필터의 시각화 및 의미; ImageNet 대회; DeconvNet 시각화",
@@ -387,19 +387,11 @@ savefig(fig, "saliency_and_gradcam")
 # %%
 x = test_set.data[:200]
 blank = np.float32(train_set.data.min())
-with sn.no_grad():
-    logits = model(sn.tensor(x)).data
-cls, rows = logits.argmax(1), np.arange(len(x))
 
 
 def fall(ranking, k=102):
     """Mean fall of the predicted logit after blanking the k pixels `ranking` puts first."""
-    deleted = x.copy()
-    for n in rows:
-        deleted[n, 0].flat[np.argsort(-ranking[n].ravel(), kind="stable")[:k]] = blank
-    with sn.no_grad():
-        after = model(sn.tensor(deleted)).data
-    return float(np.mean(logits[rows, cls] - after[rows, cls]))
+    return deletion_drop(model, x, ranking, k, blank)
 
 
 noise = np.random.default_rng(0).random((len(x), 32, 32))

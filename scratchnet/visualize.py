@@ -378,3 +378,27 @@ def grad_cam(model, x, layer: str, target=None, upsample: bool = True) -> np.nda
     up = F.interpolate(Tensor(cam[:, None]), size=tuple(x.shape[2:]), mode="bilinear",
                        align_corners=False)
     return up.data[:, 0]
+
+
+def deletion_drop(model, x, ranking, k: int, fill: float) -> float:
+    """How much the pixels a map ranks highest matter: the mean fall of each image's
+    predicted-class logit after its k top-ranked pixels are set to `fill` (a deletion test).
+
+    x: (N, 1, H, W) array; ranking: (N, H, W), higher = delete first (ties: the first in
+    raster order). Returns mean over images of logit_before - logit_after for the class the
+    model predicted before the deletion.
+    """
+    x = np.asarray(x)
+    if x.ndim != 4 or x.shape[1] != 1 or np.shape(ranking) != (x.shape[0],) + x.shape[2:]:
+        raise ValueError(f"deletion_drop: x must be (N, 1, H, W) and ranking (N, H, W), got "
+                         f"{x.shape} and {np.shape(ranking)}")
+    rows = np.arange(len(x))
+    deleted = x.copy()
+    for n in rows:
+        top = np.argsort(-np.asarray(ranking[n]).ravel(), kind="stable")[:k]
+        deleted[n, 0].flat[top] = fill
+    with _EvalMode(model), no_grad():
+        before = model(Tensor(x)).data
+        after = model(Tensor(deleted)).data
+    cls = before.argmax(1)
+    return float(np.mean(before[rows, cls] - after[rows, cls]))

@@ -7,8 +7,9 @@ import pytest
 import scratchnet as sn
 import scratchnet.nn.functional as F
 from scratchnet import nn
-from scratchnet.visualize import (class_scores, deconv_projection, feature_maps, filter_grid,
-                                  grad_cam, layer_names, projectable_layers, saliency)
+from scratchnet.visualize import (class_scores, deconv_projection, deletion_drop, feature_maps,
+                                  filter_grid, grad_cam, layer_names, projectable_layers,
+                                  saliency)
 
 
 def set_weight(layer, values):
@@ -121,6 +122,19 @@ def test_saliency_by_hand():
     conv = set_weight(nn.Conv2d(2, 1, 1, bias=False), [1, -3])
     net2 = nn.Sequential(conv, nn.Flatten(), set_weight(nn.Linear(1, 1, bias=False), [2]))
     np.testing.assert_allclose(saliency(net2, sn.ones(1, 2, 1, 1))[0], [[6.0]])
+
+
+def test_deletion_drop_by_hand():
+    # logits = (x1 + 2 x2 + 3 x3 + 4 x4, -(x1 + 2 x2 + 3 x3 + 4 x4)) on x = (1, 1, 1, 1):
+    # (10, -10), class 0 predicted. The ranking puts pixels 4 then 2 first; deleting them
+    # (fill 0) removes 4 + 2 from logit 0: it falls by 6. The tie 5 = 5 keeps raster order.
+    lin = set_weight(nn.Linear(4, 2, bias=False), [[1, 2, 3, 4], [-1, -2, -3, -4]])
+    net = nn.Sequential(nn.Flatten(), lin)
+    x = np.ones((1, 1, 2, 2), np.float32)
+    assert deletion_drop(net, x, np.array([[[0, 9], [1, 10]]]), 2, 0.0) == pytest.approx(6.0)
+    assert deletion_drop(net, x, np.array([[[5, 5], [0, 0]]]), 1, 0.0) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"ranking \(N, H, W\)"):
+        deletion_drop(net, x, np.zeros((1, 4)), 1, 0.0)
 
 
 def test_methods_leave_the_model_as_they_found_it():

@@ -14,7 +14,7 @@ import scratchnet as sn
 from scratchnet.data import DataLoader, digits
 from scratchnet.models import lenet5
 from scratchnet.train import evaluate, fit
-from scratchnet.visualize import grad_cam, saliency
+from scratchnet.visualize import deletion_drop, grad_cam, saliency
 
 
 @pytest.mark.slow
@@ -28,18 +28,9 @@ def test_deletion_of_the_pixels_the_maps_rank_highest_hurts_more_than_random_str
     model.eval()
     x = test_set.data[:200]
     blank = np.float32(train_set.data.min())
-    with sn.no_grad():
-        logits = model(sn.tensor(x)).data
-    cls = logits.argmax(1)
-    rows = np.arange(len(x))
 
     def fall(ranking, k=102):
-        deleted = x.copy()
-        for n in rows:
-            deleted[n, 0].flat[np.argsort(-ranking[n].ravel(), kind="stable")[:k]] = blank
-        with sn.no_grad():
-            after = model(sn.tensor(deleted)).data
-        return float(np.mean(logits[rows, cls] - after[rows, cls]))
+        return deletion_drop(model, x, ranking, k, blank)
 
     noise = np.random.default_rng(0).random((len(x), 32, 32))
     strokes = (x[:, 0] > blank + 0.5) + 1e-3 * noise         # random order, strokes first
