@@ -280,11 +280,11 @@ def test_trained_rcnn_and_sppnet_figures(tmp_path):
     layers taken from that R-CNN). On the 300 held-out scenes (`--num-test 300`) R-CNN
     measured 0.569 and SPPNet 0.249 (0.306 on the lesson's 100 scenes): SPPNet's frozen conv
     layers were trained on warped crops, so small digits cover few map cells. The bars leave
-    room for run-to-run and machine differences. SPPNet must test faster."""
+    room for run-to-run and machine differences. Their test speeds are compared in lesson 21
+    and benchmarks/bench_fast_rcnn.py (convolving once against once per region), not here."""
     from scratchnet.detection import engine
     _, _, rcnn = engine.train("rcnn", {}, str(tmp_path / "rcnn"), progress=False, log=None)
     _, _, spp = engine.train("sppnet", {"trunk": str(tmp_path / "rcnn" / "checkpoint.npz")},
                              str(tmp_path / "sppnet"), progress=False, log=None)
     assert rcnn["map"] >= 0.45
     assert spp["map"] >= 0.2
-    assert spp["seconds_per_image"] < rcnn["seconds_per_image"]
