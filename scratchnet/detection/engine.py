@@ -17,7 +17,9 @@ background). images is a (N, C, H, W) float32 Tensor; targets a list of dicts wi
 Evaluation is PASCAL VOC's mAP@0.5 (all-point interpolation, scratchnet.metrics.voc_evaluate)
 on a fixed set of held-out DigitScenes("test") scenes (TEST_SCENES of them, seed TEST_SEED),
 and the seconds per image of the model's forward pass in eval mode, one image at a time, as
-the papers time a test image (proposals included when the model computes them).
+the papers time a test image (proposals included when the model computes them). A model that
+also outputs instance masks (Mask R-CNN: "masks" (K, 1, H, W) probabilities) is measured on
+its masks too, thresholded at 0.5: mask AP@0.5 (VOC) and COCO's mask AP@[.5:.95].
 """
 from __future__ import annotations
 
@@ -263,9 +265,34 @@ def evaluate(model, dataset, batch_size=1, progress=False, name=None):
     names = getattr(dataset, "classes", CLASS_NAMES)
     ap = {(names[c] if 0 <= c < len(names) else str(c)): float(v)
           for c, v in result["ap"].items()}
-    return {"map": float(result["map"]), "ap": ap, "seconds_per_image": seconds / len(preds),
-            "n_images": len(preds), "n_objects": int(sum(len(t["labels"]) for t in targets)),
-            "preds": preds}
+    report = {"map": float(result["map"]), "ap": ap,
+              "seconds_per_image": seconds / len(preds), "n_images": len(preds),
+              "n_objects": int(sum(len(t["labels"]) for t in targets)), "preds": preds}
+    if all("masks" in p for p in preds) and all("masks" in t for t in targets):
+        report.update(evaluate_masks(preds, targets, names))
+    return report
+
+
+def evaluate_masks(preds, targets, names=CLASS_NAMES):
+    """Mask AP of instance-segmentation outputs: preds with "masks" (K, 1, H, W)
+    probabilities (or (K, H, W)), binarised at 0.5 as torchvision's users do, against the
+    targets' "masks" (G, H, W) bool. Returns {"mask_map": VOC mask AP@0.5 (mean over
+    classes), "mask_ap": per class, "mask_coco_map": COCO mask AP@[.5:.95],
+    "mask_coco_map_50": COCO mask AP@0.5 (101-point)}."""
+    from ..metrics import coco_evaluate, voc_evaluate
+
+    binary = []
+    for p in preds:
+        m = np.asarray(p["masks"])
+        m = m[:, 0] if m.ndim == 4 else m
+        binary.append(dict(p, masks=m > 0.5))
+    gts = [dict(t, masks=np.asarray(t["masks"], bool)) for t in targets]
+    voc = voc_evaluate(binary, gts, iou_threshold=0.5, iou_type="segm")
+    coco = coco_evaluate(binary, gts, iou_type="segm")
+    ap = {(names[c] if 0 <= c < len(names) else str(c)): float(v)
+          for c, v in voc["ap"].items()}
+    return {"mask_map": float(voc["map"]), "mask_ap": ap,
+            "mask_coco_map": float(coco["map"]), "mask_coco_map_50": float(coco["map_50"])}
 
 
 def save_checkpoint(path, model, detector, config, **meta):
@@ -321,8 +348,10 @@ def draw_detections(image, detections, class_names=CLASS_NAMES, score_threshold=
                     scale=4, targets=None):
     """A picture of detections: image (C, H, W) float in [0, 1] (or uint8), detections one
     contract dict -> (3, scale*H, scale*W) uint8 with a box and "class score" per detection
-    scoring >= score_threshold (and, when targets are given, the ground truth in grey)."""
-    from ..utils.draw import draw_bounding_boxes
+    scoring >= score_threshold (and, when targets are given, the ground truth in grey).
+    Detections with "masks" (K, 1, H, W) probabilities also get their mask (> 0.5) painted
+    in the box's colour."""
+    from ..utils.draw import draw_bounding_boxes, draw_segmentation_masks
 
     img = np.asarray(getattr(image, "data", image))
     if img.ndim != 3:
@@ -348,6 +377,11 @@ def draw_detections(image, detections, class_names=CLASS_NAMES, score_threshold=
     text = [f"{class_names[c] if 0 <= c < len(class_names) else c} {s:.2f}"
             for c, s in zip(labels, scores)]
     colors = [palette[int(c) % len(palette)] for c in labels]
+    if "masks" in detections:
+        masks = np.asarray(detections["masks"])[keep]
+        masks = (masks[:, 0] if masks.ndim == 4 else masks) > 0.5
+        masks = masks.repeat(scale, axis=1).repeat(scale, axis=2)
+        img = draw_segmentation_masks(img, masks, alpha=0.5, colors=colors)
     return draw_bounding_boxes(img, boxes, labels=text, colors=colors, width=2)
 
 
@@ -365,9 +399,10 @@ def plot_predictions(model, dataset, path, n=8, score_threshold=0.5, title=""):
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
+    names = getattr(dataset, "classes", CLASS_NAMES)
     for i in range(n):
-        pic = draw_detections(images.data[i], dets[i], score_threshold=score_threshold,
-                              targets=targets[i])
+        pic = draw_detections(images.data[i], dets[i], class_names=names,
+                              score_threshold=score_threshold, targets=targets[i])
         axes.ravel()[i].imshow(np.moveaxis(pic, 0, -1))
     if title:
         fig.suptitle(title)
@@ -439,13 +474,11 @@ def train(name, overrides=None, out=None, progress=True, log=print):
         prepare_out_dir(out)
     except RecipeError as e:
         raise DetectionError(str(e)) from None
-    train_set = train_scenes(int(config["num_train"]), int(config["seed"]))
-    held_out = test_scenes(int(config["num_test"]))
+    train_set, held_out = recipe.datasets(config)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"training {name} ({n_params:,} parameters): {recipe.summary}")
-    log(f"DigitScenes: {len(train_set)} training scenes, {len(held_out)} held-out test "
-        f"scenes (seed {TEST_SEED}); config: "
-        + ", ".join(f"{k}={v}" for k, v in sorted(config.items())))
+    log(f"{held_out!r}: {len(train_set)} training images, {len(held_out)} held-out test "
+        f"images; config: " + ", ".join(f"{k}={v}" for k, v in sorted(config.items())))
     t0 = time.perf_counter()
     history = recipe.train(model, train_set, config, progress=progress, log=log)
     train_seconds = time.perf_counter() - t0
@@ -454,10 +487,13 @@ def train(name, overrides=None, out=None, progress=True, log=print):
         f"({report['n_objects']} digits); {report['seconds_per_image'] * 1000:.1f} ms per "
         f"test image; training took {train_seconds:.0f} s")
     log("AP per class: " + _format_ap(report["ap"]))
+    _log_masks(report, log)
 
     meta = {"map": report["map"], "ap": report["ap"],
             "seconds_per_image": report["seconds_per_image"], "train_seconds": train_seconds,
             "n_test": report["n_images"], "test_seed": TEST_SEED}
+    meta.update({k: report[k] for k in ("mask_map", "mask_ap", "mask_coco_map",
+                                        "mask_coco_map_50") if k in report})
     save_checkpoint(os.path.join(out, "checkpoint.npz"), model, name, config, **meta)
     text = json.dumps({"detector": name, "config": config, "report": meta,
                        "epochs": history.as_dict()}, indent=1)
@@ -472,13 +508,27 @@ def train(name, overrides=None, out=None, progress=True, log=print):
 def evaluate_checkpoint(path, num_test=None, progress=False, log=print):
     """Rebuild a checkpoint's detector and evaluate it on the held-out scenes (the number
     it was trained with, unless num_test is given)."""
+    from .recipes import get_recipe
+
     model, meta = load_checkpoint(path)
     n = int(num_test if num_test is not None else meta.get("n_test", TEST_SCENES))
-    report = evaluate(model, test_scenes(n), progress=progress, name=meta["detector"])
-    log(f"{meta['detector']} on {n} held-out DigitScenes (seed {TEST_SEED}): mAP@0.5 "
-        f"{report['map']:.3f}, {report['seconds_per_image'] * 1000:.1f} ms per image")
+    recipe = get_recipe(meta["detector"])
+    config = recipe.config(dict(meta["config"], num_test=n), strict=False)
+    _, held_out = recipe.datasets(config, train=False)
+    report = evaluate(model, held_out, progress=progress, name=meta["detector"])
+    log(f"{meta['detector']} on {len(held_out)} held-out {type(held_out).__name__} images "
+        f"({held_out!r}): mAP@0.5 {report['map']:.3f}, "
+        f"{report['seconds_per_image'] * 1000:.1f} ms per image")
     log("AP per class: " + _format_ap(report["ap"]))
+    _log_masks(report, log)
     return report
+
+
+def _log_masks(report, log):
+    if "mask_map" in report:
+        log(f"held-out mask AP@0.5 {report['mask_map']:.3f}, COCO mask AP@[.5:.95] "
+            f"{report['mask_coco_map']:.3f} (AP@0.5 {report['mask_coco_map_50']:.3f})")
+        log("mask AP per class: " + _format_ap(report["mask_ap"]))
 
 
 def read_image(path, channels):
@@ -505,6 +555,7 @@ def predict_image(image_path, checkpoint, out, score_threshold=0.5, scale=None, 
     "class score" labels to `out` (PNG). The image is padded with zeros at the bottom and
     right to a multiple of the backbone's stride when needed. Returns the detections."""
     from .._atomic import atomic_write
+    from .recipes import get_recipe
 
     model, meta = load_checkpoint(checkpoint)
     channels = int(meta["config"].get("in_channels", 1))
@@ -514,8 +565,12 @@ def predict_image(image_path, checkpoint, out, score_threshold=0.5, scale=None, 
     ph, pw = -h % stride, -w % stride
     padded = np.pad(img, ((0, 0), (0, ph), (0, pw))) if ph or pw else img
     det = predict(model, padded[None], meta["detector"])[0]
+    if "masks" in det:
+        det["masks"] = det["masks"][..., :h, :w]
     scale = scale or max(1, 256 // max(h, w))
-    pic = draw_detections(img, det, score_threshold=score_threshold, scale=scale)
+    names = get_recipe(meta["detector"]).class_names(meta["config"])
+    pic = draw_detections(img, det, class_names=names, score_threshold=score_threshold,
+                          scale=scale)
 
     def write(f):
         import matplotlib.image as mpimg

@@ -51,13 +51,34 @@ class Recipe:
     """name: the CLI name; summary: one line for the log; build(config) -> nn.Module
     following the detection contract; defaults: the recipe's own config keys (and any
     TRAINING values it changes); train(model, train_set, config, progress, log) ->
-    engine.DetectionHistory, or None for the shared loop (fit_default)."""
+    engine.DetectionHistory, or None for the shared loop (fit_default); data(config,
+    train) -> (training set or None, held-out set), or None for DigitScenes (engine's
+    train_scenes and test_scenes); class_names: the names of the labels, CLASS_NAMES when
+    None."""
 
     name: str
     summary: str
     build: Callable
     defaults: dict = field(default_factory=dict)
     train_fn: Optional[Callable] = None
+    data: Optional[Callable] = None
+    names: Optional[Callable] = None
+
+    def datasets(self, config, train=True):
+        """(training set, held-out set) of a config; the training set is None when
+        train=False (evaluation only)."""
+        from . import engine
+
+        if self.data is not None:
+            return self.data(config, train)
+        train_set = engine.train_scenes(int(config["num_train"]), int(config["seed"])) \
+            if train else None
+        return train_set, engine.test_scenes(int(config["num_test"]))
+
+    def class_names(self, config):
+        from .engine import CLASS_NAMES
+
+        return self.names(config) if self.names is not None else CLASS_NAMES
 
     def config(self, overrides=None, strict=True):
         """TRAINING, then the recipe's defaults, then overrides; unknown keys are refused
@@ -113,11 +134,12 @@ def check_training(config):
         raise DetectionError(f"--lr must be a finite number >= 0, got {lr!r}")
 
 
-def fit_default(model, train_set, config, progress=True, log=print):
+def fit_default(model, train_set, config, progress=True, log=print, val_set=None):
     """The shared end-to-end training: the configured optimizer on every trainable
     parameter, a cosine learning-rate schedule over the epochs, engine.fit, and the held-out
-    mAP of the first num_val test scenes after each epoch."""
+    mAP of the first num_val test scenes (of val_set when given) after each epoch."""
     from .. import optim
+    from ..data import Subset
     from ..recipes import RecipeError, make_optimizer
     from . import engine
 
@@ -130,7 +152,9 @@ def fit_default(model, train_set, config, progress=True, log=print):
     scheduler = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
     val_fn = None
     if config["num_val"]:
-        val = engine.test_scenes(min(int(config["num_val"]), int(config["num_test"])))
+        n_val = min(int(config["num_val"]), int(config["num_test"]))
+        val = engine.test_scenes(n_val) if val_set is None else \
+            Subset(val_set, range(min(n_val, len(val_set))))
         val_fn = lambda m: engine.evaluate(m, val, batch_size=8)["map"]  # noqa: E731
     return engine.fit(model, train_set, opt, epochs=epochs,
                       batch_size=int(config["batch_size"]), scheduler=scheduler,

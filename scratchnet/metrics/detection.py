@@ -188,7 +188,8 @@ def _area(x, iou_type):
     if iou_type == "bbox":
         b = x.astype(np.float64)
         return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return (x != 0).reshape(len(x), -1).sum(axis=1).astype(np.float64)
+    # a (0, H, W) stack has no -1 to infer: count over the pixel axes instead
+    return (x != 0).sum(axis=tuple(range(1, x.ndim))).astype(np.float64)
 
 
 def _coco_image(dt, scores, gt, crowd, gt_area, iou_type, area_ranges, thresholds, max_det):
