@@ -52,6 +52,7 @@ def build(config):
                      mask_roi_pool=str(config["mask_roi_pool"]),
                      box_roi_pool=str(config["box_roi_pool"]),
                      mask_head_layers=(width,) * 4,
+                     mask_aligned=bool(config["mask_aligned"]),
                      box_batch_size_per_image=int(config["rois_per_image"]))
 
 
@@ -120,8 +121,8 @@ RECIPE = Recipe(
     # image (Fast R-CNN's R / N = 128 / 2), 16 of them foreground, halve the mask branch's
     # work again; 5 epochs keep a run near 10 minutes of CPU.
     {"widths": [16, 32], "mask_roi_pool": "align", "box_roi_pool": "align",
-     "mask_head_width": 32, "rois_per_image": 64, "data": "digit_scenes", "overlap": True,
-     "optimizer": "adam", "lr": 1e-3, "epochs": 5, "num_train": 2000, "num_val": 50},
+     "mask_head_width": 32, "rois_per_image": 64, "mask_aligned": True, "data": "digit_scenes", "overlap": True,
+     "optimizer": "adam", "lr": 1e-3, "epochs": 8, "num_train": 2000, "num_val": 50},
     train_fn=train,
     data=datasets,
     names=class_names)
