@@ -274,7 +274,8 @@ assert n_branch == sum(by_hand.values())
 digit = int(np.argmax([m.sum() for m in target["masks"]]))     # the largest digit of the scene
 gt_box = target["boxes"][digit]
 shifted = gt_box + np.float32([-4, 3, -4, 3])                  # a proposal 4 px left, 3 px down
-t = project_masks_on_boxes(target["masks"], np.stack([gt_box, shifted]), [digit, digit], 28)
+t = project_masks_on_boxes(target["masks"], np.stack([gt_box, shifted]), [digit, digit], 28,
+                           aligned=True)
 print(f"digit {names[digit]}, box {gt_box}: targets {t.shape}, "
       f"{(t[0] >= 0.5).sum()} and {(t[1] >= 0.5).sum()} of 784 pixels >= 0.5")
 
@@ -298,7 +299,7 @@ assert abs(by_hand - reference) < 1e-12
 rois = np.stack([gt_box, shifted])
 z_real = sn.randn(2, 11, 28, 28, requires_grad=True)
 loss = maskrcnn_loss(z_real, [rois], [target["masks"]], [target["labels"]],
-                     [np.array([digit, digit])])
+                     [np.array([digit, digit])], aligned=True)
 loss.backward()
 grad = z_real.grad.data
 true_class = int(target["labels"][digit])
@@ -559,12 +560,9 @@ for i in range(len(overlapping)):
     coverage = F.avg_pool2d(sn.tensor(scene["masks"][:, None].astype(np.float32)), stride)
     rois = np.concatenate([np.arange(len(scene["boxes"]), dtype=np.float32)[:, None],
                            scene["boxes"]], axis=1)            # object k on its own map k
-    # paste_masks_in_image follows torchvision, whose x2, y2 are the last pixel inside
-    # (masks_to_boxes), the datasets' the edge after it
-    last_pixel = scene["boxes"] - np.float32([0, 0, 1, 1])
     for name, layer in layers.items():
-        pasted = paste_masks_in_image(layer(coverage, rois).data, last_pixel,
-                                      scene["masks"].shape[1:])[:, 0]
+        pasted = paste_masks_in_image(layer(coverage, rois).data, scene["boxes"],
+                                      scene["masks"].shape[1:], aligned=True)[:, 0]
         for cut in CUTS:
             ious[name][cut] += np.diag(mask_iou(pasted >= cut, scene["masks"])).tolist()
         examples.setdefault(i, {})[name] = pasted
@@ -611,8 +609,9 @@ savefig(fig, "mask_through_roi_layers")
 # RoIAlign이 가장 많은 마스크를 살리고, RoI 풀링(반올림 + 칸마다 최댓값: 마스크가 한쪽으로 밀리고
 # 두꺼워집니다)이 가장 적게 살립니다. 반올림은 없지만 반 칸 어긋난 aligned=False는 그 사이입니다.
 # 논문도 같은 것을 봤습니다. 쌍선형 보간을 쓰지만 RoI를 양자화하는 RoIWarp는 RoI 풀링과 비슷했고,
-# "정렬이 핵심"이라고 결론짓습니다. 16 픽셀보다 작은 숫자(스트라이드 2에서 8칸 미만)는 어느 층으로도
-# 어렵습니다. 획 두께가 한두 픽셀이라 칸의 덮인 비율이 낮기 때문입니다.
+# "정렬이 핵심"이라고 결론짓습니다. 어긋남의 값은 작은 숫자가 가장 크게 치릅니다. 16 픽셀보다
+# 작은 숫자(스트라이드 2에서 8칸 미만)에서 한두 픽셀의 어긋남은 획 하나를 통째로 옮기므로, RoI
+# 풀링으로는 그런 숫자의 마스크가 거의 살아남지 못합니다.
 
 # %% [markdown] lang="en"
 # "best cut" is the cut that suits each layer best: a trained mask head can learn its own
@@ -621,8 +620,52 @@ savefig(fig, "mask_through_roi_layers")
 # masks pushed to one side and thickened) the fewest, and aligned=False, with no rounding but
 # half a cell off, lies between. The paper saw the same: RoIWarp, which samples bilinearly but
 # quantises the RoI, did no better than RoI pooling, and it concludes that alignment is the
-# key. Digits under 16 pixels (fewer than 8 cells at stride 2) are hard through any layer: their
-# strokes are one or two pixels thick, so no cell is mostly covered.
+# key. Small digits pay the most for misalignment: under 16 pixels (fewer than 8 cells at
+# stride 2) an error of a pixel or two moves a whole stroke, and through RoI pooling almost
+# none of their masks survive.
+
+# %% [markdown] lang="ko"
+# ## 같은 반 픽셀, 목표와 붙여넣기에서
+#
+# 반 픽셀은 특징을 뽑을 때만 숨어 있지 않습니다. torchvision의 Mask R-CNN은 마스크 목표를
+# aligned=False인 RoIAlign으로 잘라 내고(반 픽셀 밀린 목표), 예측한 마스크를 x1..x2를 모두
+# 포함하는 픽셀에, 곧 상자보다 한 픽셀 넓게 붙이며, 넓힌 상자를 정수로 자릅니다. COCO의 큰
+# 물체에는 티가 안 나지만 획 두께가 한두 픽셀인 숫자에는 큽니다. 정답 마스크를 28 x 28 목표로
+# 잘랐다가 다시 붙여 보면(완벽한 마스크 헤드가 낼 수 있는 최선) 알 수 있습니다.
+# `scratchnet detect train mask_rcnn`은 그래서 Detectron2처럼 정렬된 방식(`mask_aligned=True`:
+# 상자의 모서리가 픽셀의 모서리)을 씁니다.
+
+# %% [markdown] lang="en"
+# ## The same half pixel, in the targets and in the paste
+#
+# The half pixel does not only hide in feature extraction. torchvision's Mask R-CNN cuts the
+# mask targets out with RoIAlign at aligned=False (targets shifted by half a pixel), pastes a
+# predicted mask onto the pixels x1..x2 inclusive, one pixel wider than the box, and truncates
+# the widened box to whole pixels. COCO's large objects hardly notice; digits with strokes one
+# or two pixels thick do. We see it by cutting each true mask out as a 28 x 28 target and
+# pasting it back, the best a perfect mask head could do. That is why `scratchnet detect train
+# mask_rcnn` uses the aligned way, as Detectron2 does (`mask_aligned=True`: the box's edges
+# are pixel edges).
+
+# %%
+round_trip = {False: [], True: []}
+for i in range(len(overlapping)):
+    scene = overlapping[i][1]
+    if not len(scene["masks"]):
+        continue
+    every = np.arange(len(scene["masks"]))
+    for aligned in round_trip:
+        cut_out = project_masks_on_boxes(scene["masks"], scene["boxes"], every, 28, aligned)
+        back = paste_masks_in_image(cut_out[:, None], scene["boxes"], scene["masks"].shape[1:],
+                                    aligned=aligned)[:, 0]
+        round_trip[aligned] += np.diag(mask_iou(back >= 0.5, scene["masks"])).tolist()
+for aligned, name in ((False, "torchvision (aligned=False)"), (True, "aligned (Detectron2)")):
+    v = np.array(round_trip[aligned])
+    print(f"true masks through the 28x28 round trip, {name:27s}: mean IoU {v.mean():.3f}, "
+          f"IoU >= 0.5 for {(v >= 0.5).mean():.1%}")
+assert np.mean(round_trip[True]) > 0.95 > np.mean(round_trip[False])
+assert all(model.roi_heads.mask_aligned for model in
+           (recipe.build(recipe.config({"mask_roi_pool": kind})) for kind in ("align", "pool")))
 
 # %% [markdown] lang="ko"
 # ## 학습해서 재기: 마스크 AP, RoIAlign 대 RoI 풀링
