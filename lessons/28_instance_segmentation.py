@@ -523,9 +523,9 @@ savefig(fig, "roi_shift")
 # 마스크 그 자체입니다. 정답 마스크를 백본의 스트라이드(`scratchnet detect train mask_rcnn`의
 # 백본은 2)로 평균 풀링해 "칸마다 물체가 덮는 비율"이라는 특징 맵을 만들고, 모델의 마스크
 # 가지가 쓰는 바로 그 층(`mask_roi_pool`: RoIAlign 또는 RoI 풀링, 14 x 14)으로 정답 상자의
-# 특징을 뽑은 다음, 모델이 하듯 상자에 붙이고(`paste_masks_in_image`) 0.5에서 자릅니다. 완벽한
-# 마스크 헤드라도 넘을 수 없는 한계입니다. 정답 마스크와의 IoU가 0.5 이상이면 마스크 AP@0.5에서
-# 맞는 마스크로 칩니다.
+# 특징을 뽑은 다음, 모델이 하듯 상자에 붙이고(`paste_masks_in_image`) 0.5(와 그보다 낮은 몇
+# 값)에서 자릅니다. 완벽한 마스크 헤드라도 넘을 수 없는 한계입니다. 정답 마스크와의 IoU가 0.5
+# 이상이면 마스크 AP@0.5에서 맞는 마스크로 칩니다.
 
 # %% [markdown] lang="en"
 # ## What is lost before any training: the true mask as the feature
@@ -535,9 +535,9 @@ savefig(fig, "roi_shift")
 # for the backbone of `scratchnet detect train mask_rcnn`) into a map of "the fraction of each
 # cell the object covers", take the true box's features with the very layer the model's mask
 # branch uses (`mask_roi_pool`: RoIAlign or RoI pooling, 14 x 14), paste them into the box as
-# the model does (`paste_masks_in_image`) and cut at 0.5. No mask head, however good, can do
-# better than what these features allow. A mask whose IoU with the truth is 0.5 or more
-# counts as correct for mask AP@0.5.
+# the model does (`paste_masks_in_image`) and cut at 0.5 (and a few lower values). No mask
+# head, however good, can do better than what these features allow. A mask whose IoU with the
+# truth is 0.5 or more counts as correct for mask AP@0.5.
 
 # %%
 recipe = get_recipe("mask_rcnn")
@@ -679,7 +679,7 @@ assert all(model.roi_heads.mask_aligned for model in
 # 10.5점) 올렸습니다(표 2d).
 #
 # 빠른 모드에서는 몇 단계만 학습하므로 두 모델 모두 아직 아무것도 찾지 못하고, 순서를 따질 수
-# 없습니다. 제대로 된 비교는 보통 모드(전체 레시피, 장면 2,000개 x 12 에폭)에서 나오고,
+# 없습니다. 제대로 된 비교는 보통 모드(레시피의 전체 예산)에서 나오고,
 # `runs/detect_mask_rcnn/`과 `runs/detect_mask_rcnn_pool/`에 체크포인트가 있으면 그것을 씁니다.
 
 # %% [markdown] lang="en"
@@ -694,9 +694,9 @@ assert all(model.roi_heads.mask_aligned for model in
 # gain at high IoU, AP75) and by 7.3 points (AP75: 10.5) on stride-32 features (Table 2d).
 #
 # Fast mode trains a few steps only, so neither model finds anything yet and no order can be
-# read from it. The real comparison comes from normal mode (the full recipe, 2,000 scenes x
-# 12 epochs); when `runs/detect_mask_rcnn/` and `runs/detect_mask_rcnn_pool/` hold
-# checkpoints, those are used.
+# read from it. The real comparison comes from normal mode (the recipe's full budget); when
+# `runs/detect_mask_rcnn/` and `runs/detect_mask_rcnn_pool/` hold checkpoints, those are
+# used.
 
 # %%
 RUNS = {"RoIAlign": ("align", os.path.join("runs", "detect_mask_rcnn", "checkpoint.npz")),
