@@ -87,6 +87,60 @@ def test_project_masks_on_boxes_by_hand():
         project_masks_on_boxes(quad, [[0, 0, 8, 8]], [1], 2)
 
 
+def test_aligned_targets_are_not_shifted_by_half_a_pixel():
+    # the RoI [3, 0, 4, 8] is exactly the set column x = 3, cut to 2x2: one sample per bin
+    # along x (ceil(1 / 2)), bins half a pixel wide. torchvision (aligned=False) samples at
+    # x = 3.25 and 3.75 with pixel k's value at x = k: 0.75 and 0.25, the target leans
+    # right. aligned=True shifts the box by -0.5 (pixel k's centre is at k + 0.5): samples
+    # at 2.75 and 3.25, both 0.75. Along y every sample lies inside the column: 1.
+    line = np.zeros((1, 8, 8), bool)
+    line[0, :, 3] = True
+    box = np.array([[3, 0, 4, 8]])
+    np.testing.assert_allclose(project_masks_on_boxes(line, box, [0], 2)[0],
+                               [[0.75, 0.25], [0.75, 0.25]], atol=1e-7)
+    np.testing.assert_allclose(project_masks_on_boxes(line, box, [0], 2, aligned=True)[0],
+                               [[0.75, 0.75], [0.75, 0.75]], atol=1e-7)
+
+
+def test_aligned_paste_by_hand():
+    # [[1, 0], [0, 0]] in box [2, 2, 6, 6]: mask pixel 0 spans image [2, 4], its centre at
+    # 3. Image pixel k (centre k + 0.5) reads mask position u = (k + 0.5 - 2) / 4 * 2 - 0.5
+    # = k / 2 - 1.25, bilinearly, zero beyond the mask: k = 0..7 -> 0, 0.25, 0.75, 0.75,
+    # 0.25, 0, 0, 0; thresholded at 0.5 exactly the pixels 2..3 of the mask's first cell
+    masks = np.array([[[[1.0, 0.0], [0.0, 0.0]]]], np.float32)
+    out = paste_masks_in_image(masks, np.array([[2, 2, 6, 6]]), (8, 8), aligned=True)
+    row = np.array([0.0, 0.25, 0.75, 0.75, 0.25, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(out[0, 0], np.outer(row, row), atol=1e-7)
+    # the same mask scaled into box [1, 0, 3, 4]: columns u = (k + 0.5 - 1) - 0.5 = k - 1,
+    # rows u = (k + 0.5) / 2 - 0.5
+    out = paste_masks_in_image(masks, np.array([[1, 0, 3, 4]]), (4, 4), aligned=True)
+    cols = np.array([0.0, 1.0, 0.0, 0.0])
+    rows = np.array([0.75, 0.75, 0.25, 0.0])
+    np.testing.assert_allclose(out[0, 0], np.outer(rows, cols), atol=1e-7)
+
+
+def test_mask_round_trip_keeps_small_digits_only_when_aligned():
+    """A ground-truth mask cut to 28x28 and pasted back: pixel-exact with aligned=True,
+    torchvision's semantics lose thin small digits (the figure in mask_rcnn's docstring)."""
+    from scratchnet.metrics import mask_iou
+
+    ds = DigitScenes("test", num_samples=20, overlap=True)
+    result = {}
+    for aligned in (False, True):
+        ious = []
+        for i in range(len(ds)):
+            _, t = ds[i]
+            p = project_masks_on_boxes(t["masks"], t["boxes"], np.arange(len(t["boxes"])),
+                                       28, aligned=aligned)
+            back = paste_masks_in_image(p[:, None], t["boxes"], (64, 64),
+                                        aligned=aligned)[:, 0] > 0.5
+            ious += [mask_iou(back[k:k + 1], t["masks"][k:k + 1])[0, 0]
+                     for k in range(len(p))]
+        result[aligned] = np.array(ious)
+    assert result[True].min() > 0.95
+    assert (result[False] >= 0.5).mean() < 0.8
+
+
 # the 2x2 mask [[1, 0], [0, 0]] in box [2, 2, 5.5, 5.5] with padding 1: the padded 4x4 mask
 # is u u^T, u = [0, 1, 0, 0]; the box widens by 4/2 around its centre 3.75 to [0.25, 7.25],
 # truncated to [0, 7]: 8 pixels. Bilinear 4 -> 8 (align_corners=False) samples u at
@@ -305,6 +359,11 @@ def test_mask_roi_pool_is_the_ablation_switch():
     assert [n for n, _ in align.named_parameters()] == [n for n, _ in pool.named_parameters()]
     with pytest.raises(ValueError, match="mask_roi_pool must be 'align'"):
         _small_model(mask_roi_pool="warp")
+    # pixel-edge mask targets and pasting by default; torchvision's with mask_aligned=False
+    assert align.roi_heads.mask_aligned is True
+    assert _small_model(mask_aligned=False).roi_heads.mask_aligned is False
+    recipe = get_recipe("mask_rcnn")
+    assert recipe.build(recipe.config({"mask_aligned": False})).roi_heads.mask_aligned is False
 
 
 # ---------------------------------------------------------------- engine, recipe, checkpoints
