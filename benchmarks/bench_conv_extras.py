@@ -166,12 +166,12 @@ def extra_parallel_im2col(repeats, rng):
         cols = np.empty((C * k * k, N * oh * oh), np.float32)
         ref = np.empty_like(cols)
         a = (k, k, s, s, p, p, 1, 1, oh, oh)
-        KI.im2col_kernel(x, ref, *a)
+        KI.im2col_kernel(x, ref, *a, 0, oh)
         im2col_prange(x, cols, *a)
         assert np.array_equal(cols, ref)
         res = {"serial": [], "prange": []}
         for _ in range(repeats):
-            res["serial"].append(timed(lambda: KI.im2col_kernel(x, cols, *a)))
+            res["serial"].append(timed(lambda: KI.im2col_kernel(x, cols, *a, 0, oh)))
             res["prange"].append(timed(lambda: im2col_prange(x, cols, *a)))
         rows.append({"shape": name, **{m: statistics.median(v) * 1e3 for m, v in res.items()},
                      "GB": cols.nbytes / 1e9})
