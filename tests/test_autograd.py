@@ -401,3 +401,91 @@ def test_the_test_suite_runs_in_strict_dtype_mode():
     import scratchnet.autograd as A
 
     assert A.strict_dtypes_enabled()
+
+
+# -- a leaf's first gradient: handed over when nothing else holds it, copied otherwise ----------
+
+from scratchnet.autograd.function import Function  # noqa: E402
+
+
+class _Fork(Function):
+    """y = a + b, whose backward hands the same array to both inputs; `made` records it."""
+    made = []
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = grad * 2.0                              # a fresh array
+        _Fork.made.append(g)
+        return g, g
+
+
+def test_a_gradient_another_object_holds_is_copied():
+    x = sn.tensor(np.ones(3), requires_grad=True)
+    _Fork.made.clear()
+    y = _Fork.apply(x, sn.tensor(np.ones(3)))
+    made = _Fork.made
+    y.backward(np.ones(3))
+    # `made` holds it: copied
+    assert not np.shares_memory(x.grad.data, made[0])
+    np.testing.assert_array_equal(x.grad.data, [2, 2, 2])
+
+
+def test_one_array_for_two_leaves_gives_two_separate_grads():
+    a = sn.tensor(np.ones(3), requires_grad=True)
+    b = sn.tensor(np.ones(3), requires_grad=True)
+    _Fork.apply(a, b).backward(np.ones(3))
+    _Fork.made.clear()
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data += 1
+    np.testing.assert_array_equal(b.grad.data, [2, 2, 2])
+
+
+def test_the_callers_gradient_and_views_of_it_are_never_taken():
+    a = sn.tensor(np.ones((2, 3)), requires_grad=True)
+    b = sn.tensor(np.ones((2, 3)), requires_grad=True)
+    seed = np.arange(6.0).reshape(2, 3)
+    (a + b).backward(seed)                          # add passes the seed itself on
+    c = sn.tensor(np.ones(6), requires_grad=True)
+    c.reshape(2, 3).backward(seed)                  # a view of the seed
+    for t in (a, b, c):
+        assert not np.shares_memory(t.grad.data, seed)
+    seed += 100
+    np.testing.assert_array_equal(a.grad.data, np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(c.grad.data, np.arange(6.0))
+
+
+def test_a_gradient_a_hook_keeps_is_copied():
+    kept = []
+    w = sn.tensor(np.ones((3, 3)), requires_grad=True)
+    w.register_hook(lambda g: kept.append(g))
+    (sn.tensor(np.ones((2, 3))) @ w).sum().backward()
+    assert not np.shares_memory(w.grad.data, kept[0].data)
+    kept[0].data[...] = -1
+    np.testing.assert_array_equal(w.grad.data, np.full((3, 3), 2.0))
+
+
+def test_a_fresh_weight_gradient_is_handed_over():
+    # a conv weight gradient is a reshaped fresh array: .grad takes it as it is
+    from scratchnet.autograd import engine
+
+    taken = []
+    real = engine._accumulate_leaf
+    w = sn.tensor(np.ones((2, 1, 3, 3)), requires_grad=True)
+
+    def spy(t, g, owned=False):
+        if t is w:
+            taken.append((owned, g))
+        real(t, g, owned)
+
+    engine._accumulate_leaf = spy
+    try:
+        sn.nn.functional.conv2d(sn.tensor(np.ones((1, 1, 5, 5))), w).sum().backward()
+    finally:
+        engine._accumulate_leaf = real
+    (owned, g), = taken
+    assert owned and w.grad.data is g
+    np.testing.assert_array_equal(w.grad.data, np.full((2, 1, 3, 3), 9.0))

@@ -392,6 +392,71 @@ def test_one_image_per_chunk_gives_the_same_answers(monkeypatch, name, fn):
         np.testing.assert_allclose(t.grad.data, ref[f"grad{i}"], rtol=1e-10, atol=1e-10)
 
 
+def _textbook_conv(x, w, dy, stride, padding, dilation, groups):
+    """conv2d forward, input and weight gradients by the definition: one strided slice of the
+    zero-padded input per kernel tap (the textbook im2col, in plain NumPy)."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    N, C, H, W = x.shape
+    K, Cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    oh, ow = dy.shape[2:]
+    taps = [(i, j, (slice(None), slice(None), slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+                    slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)))
+            for i in range(kh) for j in range(kw)]
+    out = np.zeros((N, K, oh, ow))
+    dxp, dwt = np.zeros_like(xp), np.zeros_like(w)
+    Kg = K // groups
+    for g in range(groups):
+        ks, cs = slice(g * Kg, (g + 1) * Kg), slice(g * Cg, (g + 1) * Cg)
+        for i, j, sl in taps:
+            patch = xp[sl][:, cs]                                   # (N, Cg, oh, ow)
+            out[:, ks] += np.einsum("kc,ncyx->nkyx", w[ks, :, i, j], patch)
+            dwt[ks, :, i, j] += np.einsum("nkyx,ncyx->kc", dy[:, ks], patch)
+            dxp[sl][:, cs] += np.einsum("kc,nkyx->ncyx", w[ks, :, i, j], dy[:, ks])
+    return out, dxp[:, :, ph:ph + H, pw:pw + W], dwt
+
+
+@pytest.mark.parametrize("rows_per_band", [1, 2, 3])
+def test_bands_of_output_rows_give_the_definition(monkeypatch, rows_per_band):
+    # a budget smaller than one image's columns cuts each image into bands of output rows;
+    # the bands of the input gradient overlap (3 taps high, stride 1 in rows) and add up
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, 4, 9, 8))
+    w = rng.standard_normal((6, 2, 3, 2))
+    kws = dict(stride=(1, 2), padding=(1, 2), dilation=(2, 1), groups=2)
+    out_h, out_w = 7, 6
+    dy = rng.standard_normal((2, 6, out_h, out_w))
+    per_row = 4 * 3 * 2 * out_w * x.itemsize
+    monkeypatch.setattr(conv_op, "COLUMN_BUDGET_BYTES", rows_per_band * per_row)
+    g = conv_op._conv_geometry("conv2d", x, w, None, **kws)
+    assert {y1 - y0 for _, b, y0, y1 in g.chunks(8)} >= {rows_per_band}
+    assert all(b == 1 for _, b, _, _ in g.chunks(8))
+    xt, wt = t64(x, grad=True), t64(w, grad=True)
+    out = F.conv2d(xt, wt, **kws)
+    (out * t64(dy)).sum().backward()
+    ref_out, ref_dx, ref_dw = _textbook_conv(x, w, dy, (1, 2), (1, 2), (2, 1), 2)
+    np.testing.assert_allclose(out.data, ref_out, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(xt.grad.data, ref_dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(wt.grad.data, ref_dw, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("pixels", [1, 10**6])
+def test_weight_gradient_either_orientation_gives_the_definition(monkeypatch, pixels):
+    # the weight gradient is summed transposed (cols @ grid.T) from this many output pixels
+    monkeypatch.setattr(conv_op, "_DW_TRANSPOSED_FROM_PIXELS", pixels)
+    monkeypatch.setattr(conv_op, "MIN_CHUNK_COLUMNS", 1)
+    monkeypatch.setattr(conv_op, "COLUMN_BUDGET_BYTES", 2 * 18 * 25 * 8)   # 2 images a chunk
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((5, 2, 5, 5))
+    w = rng.standard_normal((3, 2, 3, 3))
+    dy = rng.standard_normal((5, 3, 5, 5))
+    xt, wt = t64(x, grad=True), t64(w, grad=True)
+    (F.conv2d(xt, wt, padding=1) * t64(dy)).sum().backward()
+    ref_out, ref_dx, ref_dw = _textbook_conv(x, w, dy, (1, 1), (1, 1), (1, 1), 1)
+    np.testing.assert_allclose(wt.grad.data, ref_dw, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(xt.grad.data, ref_dx, rtol=1e-12, atol=1e-12)
+
+
 def test_non_contiguous_input_and_weight():
     rng = np.random.default_rng(12)
     x = rng.standard_normal((2, 3, 8, 7))

@@ -625,3 +625,38 @@ def test_live_against_pytorch_with_random_hyperparameters():
                 theirs.step()
             np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-10, atol=1e-12,
                                        err_msg=f"{name} {kwargs}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", [
+    dict(momentum=0.9),
+    dict(momentum=0.8, dampening=0.3, weight_decay=1e-2),
+    dict(momentum=0.9, nesterov=True, weight_decay=5e-4),
+    dict(momentum=0.7, maximize=True, weight_decay=0.1),
+])
+def test_sgd_momentum_matches_its_formula_bit_for_bit(dtype, options):
+    # from the second step on, the update runs as one fused kernel; every operation must
+    # round as the NumPy formula of the docstring does (scalars in the arrays' dtype)
+    rng = np.random.default_rng(31)
+    start = rng.standard_normal((3, 4, 5)).astype(dtype)
+    grads = [rng.standard_normal(start.shape).astype(dtype) for _ in range(4)]
+    p = Parameter(start.copy())
+    opt = optim.SGD([p], lr=0.05, **options)
+    m, wd = options["momentum"], options.get("weight_decay", 0)
+    keep = 1 - options.get("dampening", 0)
+    x, buf = start.copy(), None
+    for g in grads:
+        p.grad = sn.tensor(g.copy())
+        opt.step()
+        d = -g if options.get("maximize") else g
+        if wd:
+            d = d + wd * x
+        if buf is None:
+            buf = d.copy()
+        else:
+            buf *= m
+            buf += keep * d
+        x -= 0.05 * (d + m * buf if options.get("nesterov") else buf)
+    assert p.data.dtype == dtype
+    np.testing.assert_array_equal(p.data, x)
+    np.testing.assert_array_equal(opt.state[p]["momentum_buffer"], buf)

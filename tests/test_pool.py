@@ -361,3 +361,39 @@ def test_pool_then_unpool_like_torch(k, extra, blocks, seed):
     np.testing.assert_array_equal(uo.data, ut.detach().numpy())
     _backward_both(uo, ut, seed)
     np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+# -- the row-at-a-time max pooling kernel against the window-by-window definition ----------------
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       s=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       size=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+       ceil=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2**16))
+def test_row_kernel_gives_the_window_by_window_answers(k, s, d, size, ceil, dtype, seed):
+    from scratchnet.kernels import pool as K
+
+    span = [dd * (kk - 1) + 1 for kk, dd in zip(k, d)]
+    p = [kk // 2 for kk in k]                       # padding up to half the kernel
+    size = [max(n, sp - 2 * pp) for n, sp, pp in zip(size, span, p)]
+    out = []
+    for n, sp, pp, ss in zip(size, span, p, s):
+        o = (n + 2 * pp - sp + (ss - 1 if ceil else 0)) // ss + 1
+        if ceil and (o - 1) * ss >= n + pp:         # torch drops a window starting in padding
+            o -= 1
+        out.append(o)
+    rng = np.random.default_rng(seed)
+    # few distinct values make ties common; NaN and -inf where they fall
+    x = rng.integers(-2, 3, (3, *size)).astype(dtype)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    x[rng.random(x.shape) < 0.1] = -np.inf
+    x[2] = -np.inf                                   # a plane of -inf: first pixel reported
+    args = (x, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], out[0], out[1])
+    ref_out, ref_idx = K.max_pool2d_window_by_window(*args)
+    got_out, got_idx = K.max_pool2d_forward(*args)
+    assert got_out.dtype == x.dtype
+    np.testing.assert_array_equal(got_out, ref_out)
+    np.testing.assert_array_equal(got_idx, ref_idx)

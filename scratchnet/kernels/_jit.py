@@ -82,6 +82,13 @@ def jit_parallel(fn):
     return _report_damaged_cache(numba.njit(cache=True, nogil=True, parallel=True)(fn))
 
 
+def jit_inline(fn):
+    """Decorator for small helpers that numba pastes into their callers before compiling: a
+    constant argument at the call site (a stride of 2, say) is then a constant inside the
+    helper's loop, which LLVM can vectorise."""
+    return numba.njit(cache=True, nogil=True, inline="always")(fn)
+
+
 def jit_float_division(fn):
     """Decorator for serial kernels whose inner loops divide floats: x / 0 gives inf or NaN as
     in NumPy instead of a check that raises ZeroDivisionError. That check is a branch in every

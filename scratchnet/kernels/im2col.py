@@ -19,6 +19,11 @@ Padding is given as the rows/columns added before the first pixel (top, left); t
 size (H', W') is passed in, so the caller decides how much padding there is after the last
 pixel (PyTorch's padding='same' pads less on the left than on the right for even kernels).
 
+Both kernels can work on a band of output rows y0 <= y < y1 instead of all of them: the
+columns of a band are a contiguous block of the full matrix, so a large image (an FCN's
+262x262 map) is built, multiplied and summed back band by band in a buffer that stays in the
+cache, and col2im adds each band onto the image (neighbouring bands share input rows).
+
 Row-major order of the rows keeps the weight layout (K, C, kh, kw) a plain reshape. Each
 output row of a window is a run of W' taps with stride sw, so the kernels copy runs, not
 single pixels, and zero the parts of a run that fall in the padding.
@@ -54,10 +59,13 @@ def valid_range(first_tap, size, stride, out_size):
 
 
 @jit
-def im2col_kernel(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w):
-    """Fill cols (C*kh*kw, N*out_h*out_w) from x (N, C, H, W); both C-contiguous."""
+def im2col_kernel(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, y0, y1):
+    """Fill cols (C*kh*kw, N*(y1-y0)*out_w) from x (N, C, H, W); both C-contiguous.
+
+    Only output rows y0 <= y < y1 are built (all of them: y0 = 0, y1 = out_h), so a large
+    image can be cut into bands of rows whose columns fit in the cache."""
     N, C, H, W = x.shape
-    P = out_h * out_w
+    P = (y1 - y0) * out_w
     L = N * P
     xf = x.reshape(-1)
     cf = cols.reshape(-1)
@@ -69,8 +77,8 @@ def im2col_kernel(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w):
                 xlo, xhi = valid_range(j * dw - pw, W, sw, out_w)
                 row = (c * kh + i) * kw + j
                 for n in range(N):
-                    for y in range(out_h):
-                        dst = uint64(row * L + n * P + y * out_w)
+                    for y in range(y0, y1):
+                        dst = uint64(row * L + n * P + (y - y0) * out_w)
                         if y < ylo or y >= yhi:
                             for t in range(uint64(out_w)):
                                 cf[dst + t] = 0
@@ -92,27 +100,31 @@ def im2col_kernel(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w):
 
 
 @jit
-def col2im_kernel(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w):
-    """x (N, C, H, W) = sum of the columns of cols (C*kh*kw, N*out_h*out_w) at their pixels.
+def col2im_kernel(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w, y0, y1, zero):
+    """x (N, C, H, W) += the columns of cols (C*kh*kw, N*(y1-y0)*out_w), each at its pixel.
 
-    x is overwritten (zeroed first); both C-contiguous."""
+    The columns are those of output rows y0 <= y < y1 (all of them: 0, out_h), as im2col
+    builds them; a band of rows adds into x on top of the bands before it. zero: overwrite x
+    with zeros first (the first band). Both C-contiguous."""
     N, C, H, W = x.shape
-    P = out_h * out_w
+    P = (y1 - y0) * out_w
     L = N * P
     xf = x.reshape(-1)
     cf = cols.reshape(-1)
-    for t in range(uint64(xf.size)):
-        xf[t] = 0
+    if zero:
+        for t in range(uint64(xf.size)):
+            xf[t] = 0
     usw = uint64(sw)
     for c in range(C):
         for i in range(kh):
             ylo, yhi = valid_range(i * dh - ph, H, sh, out_h)
+            ylo, yhi = max(ylo, y0), min(yhi, y1)
             for j in range(kw):
                 xlo, xhi = valid_range(j * dw - pw, W, sw, out_w)
                 row = (c * kh + i) * kw + j
                 for n in range(N):
                     for y in range(ylo, yhi):
-                        src = uint64(row * L + n * P + y * out_w + xlo)
+                        src = uint64(row * L + n * P + (y - y0) * out_w + xlo)
                         dst = uint64(((n * C + c) * H + y * sh + i * dh - ph) * W
                                      + xlo * sw + j * dw - pw)
                         if sw == 1:
@@ -124,31 +136,37 @@ def col2im_kernel(cols, x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w):
     return x
 
 
-def im2col(x, kernel_size, stride, padding, dilation, out_size, out=None):
+def im2col(x, kernel_size, stride, padding, dilation, out_size, out=None, rows=None):
     """Receptive fields as columns.
 
     x: (N, C, H, W) C-contiguous; kernel_size, stride, dilation: (h, w) pairs; padding:
-    (top, left); out_size: (H', W'). out: optional C-contiguous (C*kh*kw, N*H'*W') buffer
-    of x's dtype to fill (reused across calls to spare an allocation).
-    Returns cols: (C*kh*kw, N*H'*W').
+    (top, left); out_size: (H', W'). rows: optional (y0, y1), only the windows of output
+    rows y0..y1-1 (default: all H'). out: optional C-contiguous (C*kh*kw, N*(y1-y0)*W')
+    buffer of x's dtype to fill (reused across calls to spare an allocation).
+    Returns cols: (C*kh*kw, N*(y1-y0)*W').
     """
     N, C = x.shape[:2]
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (kernel_size, stride, padding,
                                                           dilation, out_size)
+    y0, y1 = (0, oh) if rows is None else rows
     if out is None:
-        out = np.empty((C * kh * kw, N * oh * ow), dtype=x.dtype)
-    return im2col_kernel(x, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+        out = np.empty((C * kh * kw, N * (y1 - y0) * ow), dtype=x.dtype)
+    return im2col_kernel(x, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, y0, y1)
 
 
-def col2im(cols, input_shape, kernel_size, stride, padding, dilation, out_size, out=None):
+def col2im(cols, input_shape, kernel_size, stride, padding, dilation, out_size, out=None,
+           rows=None, accumulate=False):
     """The adjoint of im2col: scatter columns back to pixels, summing overlaps.
 
-    cols: (C*kh*kw, N*H'*W') C-contiguous; input_shape: (N, C, H, W); the other arguments
-    as in im2col. out: optional C-contiguous (N, C, H, W) buffer of cols' dtype.
+    cols: (C*kh*kw, N*(y1-y0)*W') C-contiguous; input_shape: (N, C, H, W); the other
+    arguments as in im2col. out: optional C-contiguous (N, C, H, W) buffer of cols' dtype,
+    overwritten, or added to with accumulate=True (how the bands of one image add up).
     Returns x: (N, C, H, W).
     """
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (kernel_size, stride, padding,
                                                           dilation, out_size)
+    y0, y1 = (0, oh) if rows is None else rows
     if out is None:
         out = np.empty(input_shape, dtype=cols.dtype)
-    return col2im_kernel(cols, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    return col2im_kernel(cols, out, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, y0, y1,
+                         not accumulate)

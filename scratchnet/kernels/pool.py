@@ -2,7 +2,12 @@
 
 Every kernel works on a stack of P = N*C independent planes, `(P, H, W)`. The ones that
 compare or add k*k values per output loop over the planes with `prange`, one plane per
-thread. The backward scatter of max pooling is built serially (`jit`, where prange is plain
+thread. Max pooling has two forward kernels: `max_pool2d_window_by_window`, the definition
+read off the page (one window, then the next), and `max_pool2d_forward`, which computes the
+same numbers a whole output row at a time so that the compiler can vectorise it (2x faster
+at k=3 s=2, 3-5x at stride 1; slower than the definition at strides above 2, where
+max_pool2d keeps the definition). tests/test_pool.py checks that both agree to the last
+index. The backward scatter of max pooling is built serially (`jit`, where prange is plain
 range): it moves memory and hardly computes, and threads made it slower on two shared cores
 (benchmarks/bench_pool.py builds both and prints the comparison).
 
@@ -17,12 +22,84 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import jit, jit_parallel, prange
+from numba import uint64
+
+from ._jit import jit, jit_inline, jit_parallel, prange
+from .im2col import valid_range
 
 
 @jit_parallel
 def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w):
-    """Max over each window, and where it was.
+    """Max over each window, and where it was, one output row at a time.
+
+    x: (P, H, W) -> out: (P, H', W') same dtype, indices: (P, H', W') int64 (h*W + w).
+
+    The same answers as max_pool2d_window_by_window, with the loops turned inside out: for
+    output row oh, every tap (i, j) of the window is compared at once across all W' outputs
+    of the row (`best` and `best_at` hold the row's running maxima). Each output still sees
+    its taps in row-major order, so ties and NaN behave exactly as there. The innermost loop
+    has no dependence between iterations and no bounds test (valid_range gives the outputs
+    whose tap j is inside the image), so LLVM vectorises it.
+    """
+    P, H, W = x.shape
+    out = np.empty((P, out_h, out_w), dtype=x.dtype)
+    indices = np.empty((P, out_h, out_w), dtype=np.int64)
+    first = np.empty(out_w, np.int64)       # each output column's first tap in the image
+    for ow in range(out_w):
+        w0 = ow * sw - pw
+        while w0 < 0:
+            w0 += dw
+        first[ow] = w0
+    lo = np.empty(kw, np.int64)             # outputs lo[j] <= ow < hi[j] have tap j inside
+    hi = np.empty(kw, np.int64)
+    for j in range(kw):
+        lo[j], hi[j] = valid_range(j * dw - pw, W, sw, out_w)
+    xf = x.reshape(-1)
+    for p in prange(P):
+        best = np.empty(out_w, x.dtype)
+        best_at = np.empty(out_w, np.int64)
+        plane = p * H * W
+        for oh in range(out_h):
+            h0 = oh * sh - ph
+            ilo, ihi = 0, kh                  # the window's rows inside the image
+            while h0 + ilo * dh < 0:
+                ilo += 1
+            while ihi > ilo and h0 + (ihi - 1) * dh >= H:
+                ihi -= 1
+            for ow in range(out_w):
+                best[ow] = -np.inf
+                best_at[ow] = (h0 + ilo * dh) * W + first[ow]
+            for i in range(ilo, ihi):
+                for j in range(kw):
+                    start = (h0 + i * dh) * W + j * dw - pw     # the pixel output 0 would read
+                    # the stride as a literal lets LLVM vectorise the strided loads
+                    if sw == 1:
+                        _max_along_row(xf, plane, start, uint64(1), lo[j], hi[j], best, best_at)
+                    elif sw == 2:
+                        _max_along_row(xf, plane, start, uint64(2), lo[j], hi[j], best, best_at)
+                    else:
+                        _max_along_row(xf, plane, start, uint64(sw), lo[j], hi[j], best,
+                                       best_at)
+            out[p, oh] = best
+            indices[p, oh] = best_at
+    return out, indices
+
+
+@jit_inline
+def _max_along_row(xf, plane, start, stride, lo, hi, best, best_at):
+    """One tap for outputs lo..hi-1 of a row: output ow reads pixel start + ow*stride of the
+    plane. `take` is the window-by-window rule (greater, or NaN), written as a select."""
+    for ow in range(uint64(lo), uint64(hi)):
+        at = uint64(start) + ow * stride    # >= 0 for ow >= lo; unsigned spares wrap checks
+        v = xf[uint64(plane) + at]
+        take = (v > best[ow]) | (v != v)
+        best[ow] = v if take else best[ow]
+        best_at[ow] = at if take else best_at[ow]
+
+
+@jit_parallel
+def max_pool2d_window_by_window(x, kh, kw, sh, sw, ph, pw, dh, dw, out_h, out_w):
+    """Max over each window, and where it was: the definition, one window at a time.
 
     x: (P, H, W) -> out: (P, H', W') same dtype, indices: (P, H', W') int64 (h*W + w).
 

@@ -34,9 +34,18 @@ group, MobileNet's) is a direct loop in scratchnet/kernels/conv_depthwise.py, si
 matrix product would have only kh*kw terms per output.
 
 Memory: the columns are k*k times bigger than the input, so they are built for a few images
-at a time (`COLUMN_BUDGET_BYTES`) in one reused buffer, and never kept for backward: the
+at a time (`COLUMN_BUDGET_BYTES`, about a core's L2 cache) in one reused buffer, or for a band
+of one image's output rows when a whole image is too big, and never kept for backward: the
 backward rebuilds them from the saved input (benchmarks/bench_conv.py measures this against
 keeping them). Under no_grad nothing is saved at all.
+
+Copies: when a chunk is one image (or a band of it), its columns of the output are rows
+y0..y1 of that image's (K, H'*W') plane, a strided view, and the GEMM writes there directly;
+the gradient's rows are read the same way. Several images per chunk need one transposing copy
+(K, b, H'W') <-> (b, K, H'W'), cheap at the small sizes where that happens. Measured on one
+core (CPU time, forward + both backward products, before -> after these three changes): FCN's
+16-channel 3x3 layer on 262x262 maps, batch 8, 281 -> 160 ms; ResNet-18's 512-channel layer
+on 2x2 maps, batch 16, 26 -> 14 ms; a ResNet-18 training step 335 -> 280 ms.
 """
 from __future__ import annotations
 
@@ -50,10 +59,16 @@ from .methods import as_tensor
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
-COLUMN_BUDGET_BYTES = 4 * 2**20
-"""Size of the column buffer: as many images per matrix product as fit (at least one).
-A few MB keeps the buffer in the cache between im2col writing it and the GEMM reading it,
-and the GEMM is still wide enough to run at full speed (measured in bench_conv.py)."""
+COLUMN_BUDGET_BYTES = 2**20
+"""Size of the column buffer: as many images per matrix product as fit, or a band of one
+image's output rows when a whole image does not. About a core's L2 cache keeps the columns
+there between im2col writing them and the GEMM reading them: on the ConvNetJS and FCN
+layers 1 MB ran 5-10% faster than 4 MB, and 256 KB was slower again (bench_conv.py)."""
+
+MIN_CHUNK_COLUMNS = 256
+"""...but a chunk has at least this many columns (output pixels) when the batch has them:
+ResNet's last layers (2x2 maps, 4,608 rows of columns) lose a third of their GEMM speed when
+cut into narrow matrices."""
 
 
 class ConvGeometry:
@@ -92,26 +107,59 @@ class ConvGeometry:
     def window_args(self):
         return (self.kernel, self.stride, self.pad, self.dilation, (self.out_h, self.out_w))
 
-    def images_per_chunk(self, itemsize):
+    def chunks(self, itemsize):
+        """The pieces the columns are built in, as (n0, b, y0, y1): images n0..n0+b-1, output
+        rows y0..y1-1. Whole images, as many as fit in COLUMN_BUDGET_BYTES (at least
+        MIN_CHUNK_COLUMNS output pixels); an image whose columns alone are bigger is cut into
+        bands of output rows that fit (an FCN's 262x262 map with 16 channels has 40 MB of
+        columns per image)."""
         kh, kw = self.kernel
-        per_image = self.C * kh * kw * self.out_h * self.out_w * itemsize
-        return max(1, min(self.N, COLUMN_BUDGET_BYTES // max(per_image, 1)))
+        per_row = self.C * kh * kw * self.out_w * itemsize
+        per_image = per_row * self.out_h
+        if per_image <= COLUMN_BUDGET_BYTES:
+            P = self.out_h * self.out_w
+            m = max(COLUMN_BUDGET_BYTES // max(per_image, 1), -(-MIN_CHUNK_COLUMNS // P))
+            m = max(1, min(m, self.N))
+            return [(n0, min(m, self.N - n0), 0, self.out_h) for n0 in range(0, self.N, m)]
+        band = max(1, COLUMN_BUDGET_BYTES // per_row)
+        return [(n, 1, y0, min(y0 + band, self.out_h))
+                for n in range(self.N) for y0 in range(0, self.out_h, band)]
 
 
-def _grid_rows(grid, buf):
-    """(b, K, h, w) -> (K, b*h*w) in buf: the layout the matrix product wants."""
-    b, K, h, w = grid.shape
-    rows = buf[:grid.size].reshape(K, b, h * w)
-    np.copyto(rows, grid.reshape(b, K, h * w).transpose(1, 0, 2))
+def _chunk_columns(chunks, out_w):
+    """The widest chunk's number of columns: the size of the buffers."""
+    return max((b * (y1 - y0) * out_w for _, b, y0, y1 in chunks), default=0)
+
+
+def _grid_rows(grid, n0, b, y0, y1, buf):
+    """The columns of grid (N, K, H', W') for a chunk, as a (K, b*(y1-y0)*W') matrix.
+
+    One image: a view of its rows y0..y1-1, no copy (each of the K rows is a contiguous run,
+    which the matrix product reads with a row stride). Several images: (b, K, h*w) ->
+    (K, b*h*w) copied into buf."""
+    N, K, h, w = grid.shape
+    if b == 1:
+        return grid[n0].reshape(K, h * w)[:, y0 * w:y1 * w]
+    rows = buf[:K * b * h * w].reshape(K, b, h * w)
+    np.copyto(rows, grid[n0:n0 + b].reshape(b, K, h * w).transpose(1, 0, 2))
     return rows.reshape(K, b * h * w)
+
+
+# The weight gradient is the sum over chunks of grid_rows @ cols.T, (K, R). OpenBLAS runs
+# the same product as (cols @ grid_rows.T).T as fast or faster (up to 2x with few filters,
+# LeNet's and ConvNetJS's), so that transposed sum is what is kept; turning it the right way
+# at the end is a strided copy of K*R numbers (~5 ns each), negligible next to the K*R*N*H'*W'
+# multiply-adds unless the batch has few output pixels (ResNet's last layers: 512 x 4608 at
+# 2x2 took 16 ms to turn, 4 ms to compute). Below this many output pixels, no transpose.
+_DW_TRANSPOSED_FROM_PIXELS = 1024
 
 
 def _im2col_pass(g, image, weight=None, grid=None):
     """Columns of `image`, contracted two ways (either may be skipped):
 
     image (N, C, H, W) C-contiguous; weight (K, C/G, kh, kw) -> out (N, K, out_h, out_w),
-    the convolution; grid (N, K, out_h, out_w) -> dw (K, C/G, kh, kw), the weight gradient of
-    <conv(image, W), grid>. Returns (out or None, dw or None).
+    the convolution; grid (N, K, out_h, out_w) C-contiguous -> dw (K, C/G, kh, kw), the
+    weight gradient of <conv(image, W), grid>. Returns (out or None, dw or None).
     """
     G, K = g.groups, g.K
     Kg, Cg = K // G, g.C // G
@@ -119,14 +167,14 @@ def _im2col_pass(g, image, weight=None, grid=None):
     dtype = image.dtype
     want_out, want_dw = weight is not None, grid is not None
     out = np.empty(g.grid_shape, dtype) if want_out else None
-    dw = np.zeros((G, Kg, Cg * kh * kw), dtype) if want_dw else None
+    dw = None
 
     if g.is_depthwise:
+        dw = np.zeros((K, kh, kw), dtype) if want_dw else None
         if want_out:
             KD.depthwise_forward(image, weight, out, *_flat_window(g))
         if want_dw:
-            KD.depthwise_weight_grad(image, np.ascontiguousarray(grid),
-                                     dw.reshape(K, kh, kw), *_flat_window(g))
+            KD.depthwise_weight_grad(image, grid, dw, *_flat_window(g))
     elif g.is_pointwise:
         P = g.H * g.W
         planes = image.reshape(g.N, G, Cg, P)
@@ -134,28 +182,41 @@ def _im2col_pass(g, image, weight=None, grid=None):
             np.matmul(weight.reshape(G, Kg, Cg), planes, out=out.reshape(g.N, G, Kg, P))
         if want_dw:
             # one product per image; summing N small (Kg, Cg) results is cheap
-            dw += np.matmul(grid.reshape(g.N, G, Kg, P), planes.transpose(0, 1, 3, 2)).sum(0)
+            dw = np.matmul(grid.reshape(g.N, G, Kg, P), planes.transpose(0, 1, 3, 2)).sum(0)
     else:
-        R, Rg, P = g.C * kh * kw, Cg * kh * kw, g.out_h * g.out_w     # cols is (R, N*P)
+        R, Rg, ow = g.C * kh * kw, Cg * kh * kw, g.out_w
+        P = g.out_h * ow
         w_rows = weight.reshape(G, Kg, Rg) if want_out else None
-        m = g.images_per_chunk(image.itemsize)
-        cols_buf = np.empty(R * m * P, dtype)
-        grid_buf = np.empty(K * m * P, dtype)
-        for n0 in range(0, g.N, m):
-            b = min(m, g.N - n0)
-            cols = im2col(image[n0:n0 + b], *g.window_args(),
-                          out=cols_buf[:R * b * P].reshape(R, b * P))
-            cols = cols.reshape(G, Rg, b * P)
+        chunks = g.chunks(image.itemsize)
+        width = _chunk_columns(chunks, ow)
+        cols_buf = np.empty(R * width, dtype)
+        grid_buf = np.empty(K * width, dtype)
+        transposed = g.N * P >= _DW_TRANSPOSED_FROM_PIXELS
+        for n0, b, y0, y1 in chunks:
+            L = b * (y1 - y0) * ow
+            cols = im2col(image[n0:n0 + b], *g.window_args(), rows=(y0, y1),
+                          out=cols_buf[:R * L].reshape(R, L)).reshape(G, Rg, L)
             if want_out:
-                y = np.matmul(w_rows, cols, out=grid_buf[:K * b * P].reshape(G, Kg, b * P))
-                out[n0:n0 + b] = y.reshape(K, b, g.out_h, g.out_w).transpose(1, 0, 2, 3)
+                if b == 1:      # straight into the output, whose rows y0..y1-1 are a view
+                    np.matmul(w_rows, cols,
+                              out=out[n0].reshape(G, Kg, P)[:, :, y0 * ow:y1 * ow])
+                else:
+                    y = np.matmul(w_rows, cols, out=grid_buf[:K * L].reshape(G, Kg, L))
+                    out[n0:n0 + b] = y.reshape(K, b, g.out_h, ow).transpose(1, 0, 2, 3)
             if want_dw:
-                rows = _grid_rows(grid[n0:n0 + b], grid_buf).reshape(G, Kg, b * P)
-                # (cols @ rows.T).T, not rows @ cols.T: the same numbers, but OpenBLAS runs
-                # this orientation up to 1.7x faster when K is small (bench_conv.py, lenet)
-                dw += np.matmul(cols, rows.transpose(0, 2, 1)).transpose(0, 2, 1)
+                rows = _grid_rows(grid, n0, b, y0, y1, grid_buf).reshape(G, Kg, L)
+                part = (np.matmul(cols, rows.transpose(0, 2, 1)) if transposed
+                        else np.matmul(rows, cols.transpose(0, 2, 1)))
+                if dw is None:
+                    dw = part
+                else:
+                    dw += part
+        if want_dw and dw is None:      # an empty batch
+            dw = np.zeros((G, Kg, Rg), dtype)
+        elif want_dw and transposed:
+            dw = dw.transpose(0, 2, 1)
     if want_dw:
-        dw = dw.reshape(K, Cg, kh, kw)
+        dw = np.ascontiguousarray(dw).reshape(K, Cg, kh, kw)
     return out, dw
 
 
@@ -176,17 +237,19 @@ def _col2im_pass(g, grid, weight):
         np.matmul(weight.reshape(G, Kg, Cg).transpose(0, 2, 1), grid.reshape(g.N, G, Kg, P),
                   out=image.reshape(g.N, G, Cg, P))
     else:
-        R, Rg, P = g.C * kh * kw, Cg * kh * kw, g.out_h * g.out_w
+        R, Rg, ow = g.C * kh * kw, Cg * kh * kw, g.out_w
         w_cols = weight.reshape(G, Kg, Rg).transpose(0, 2, 1)
-        m = g.images_per_chunk(dtype.itemsize)
-        cols_buf = np.empty(R * m * P, dtype)
-        grid_buf = np.empty(K * m * P, dtype)
-        for n0 in range(0, g.N, m):
-            b = min(m, g.N - n0)
-            rows = _grid_rows(grid[n0:n0 + b], grid_buf).reshape(G, Kg, b * P)
-            cols = np.matmul(w_cols, rows, out=cols_buf[:R * b * P].reshape(G, Rg, b * P))
-            col2im(cols.reshape(R, b * P), (b, g.C, g.H, g.W), *g.window_args(),
-                   out=image[n0:n0 + b])
+        chunks = g.chunks(dtype.itemsize)
+        width = _chunk_columns(chunks, ow)
+        cols_buf = np.empty(R * width, dtype)
+        grid_buf = np.empty(K * width, dtype)
+        for n0, b, y0, y1 in chunks:
+            L = b * (y1 - y0) * ow
+            rows = _grid_rows(grid, n0, b, y0, y1, grid_buf).reshape(G, Kg, L)
+            cols = np.matmul(w_cols, rows, out=cols_buf[:R * L].reshape(G, Rg, L))
+            # the bands of one image overlap by the kernel's reach: later bands add on
+            col2im(cols.reshape(R, L), (b, g.C, g.H, g.W), *g.window_args(), rows=(y0, y1),
+                   out=image[n0:n0 + b], accumulate=y0 > 0)
     return image
 
 

@@ -1,6 +1,7 @@
 """Stochastic gradient descent, with optional momentum and Nesterov momentum."""
 from __future__ import annotations
 
+from ..kernels.optim import sgd_momentum_step
 from .optimizer import Optimizer
 
 
@@ -46,6 +47,16 @@ class SGD(Optimizer):
 
     def update(self, param, grad, state, group):
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        buf = state.get("momentum_buffer")
+        if (momentum != 0 and buf is not None and buf.shape == param.shape
+                and buf.dtype == param.dtype
+                and all(a.flags.c_contiguous for a in (param, grad, buf))):
+            # the same arithmetic as below, in one pass (scratchnet/kernels/optim.py)
+            t = param.dtype.type
+            sgd_momentum_step(param, grad, buf, t(lr), t(momentum), t(1 - group["dampening"]),
+                              t(weight_decay), bool(group["maximize"]),
+                              bool(group["nesterov"]))
+            return
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
