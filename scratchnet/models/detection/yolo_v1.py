@@ -152,7 +152,9 @@ class YOLOv1(nn.Module):
 
     images: (N, in_channels, H, W) float32, resized (bilinear) to image_size x image_size
     first when they are another size, as the paper resizes its input to 448 x 448; boxes
-    (targets and detections) are in the given images' pixels.
+    (targets and detections) are in the given images' pixels. In evaluation without
+    gradients (detection) each BatchNorm2d is folded into the convolution before it
+    (`fold_batch_norm`), the usual test-time shortcut: the same grid, one layer fewer each.
     """
 
     def __init__(self, features, feature_channels, feature_size, num_classes=21, S=7, B=2,
