@@ -84,6 +84,37 @@ def test_cell_by_cell_head_gives_the_same_grid():
         Y.yolo_v1_small(S=7, head="conv")
 
 
+def test_fold_batch_norm_worked_by_hand():
+    # one output channel, a 1x1 conv with weight 2 and bias 1, then BatchNorm with
+    # gamma 3, beta 0.5, running mean 4, running variance 0.25 (eps 0): for an input x,
+    # bn(conv(x)) = 3 * (2x + 1 - 4) / 0.5 + 0.5 = 12x - 17.5
+    conv, bn = nn.Conv2d(1, 1, 1), nn.BatchNorm2d(1, eps=0.0)
+    conv.weight.data[...] = 2.0
+    conv.bias.data[...] = 1.0
+    bn.weight.data[...], bn.bias.data[...] = 3.0, 0.5
+    bn.running_mean.data[...], bn.running_var.data[...] = 4.0, 0.25
+    weight, bias = Y.fold_batch_norm(conv, bn)
+    assert weight.reshape(-1).tolist() == [12.0] and bias.tolist() == [-17.5]
+    assert weight.dtype == np.float32 and bias.dtype == np.float32
+
+
+def test_test_time_grid_with_batch_norm_folded_is_the_same_grid():
+    sn.manual_seed(3)
+    model = Y.yolo_v1_small(num_classes=11, S=8, head="conv", hidden=32)
+    x = sn.randn(4, 1, 64, 64)
+    model.train()
+    model.grid(x)            # running statistics away from 0 and 1
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data[...] = np.linspace(0.5, 2.0, m.num_features)
+    model.eval()
+    plain = model.grid(x).data                      # gradients on: module by module
+    with sn.no_grad():
+        folded = model.grid(x).data                 # each BatchNorm folded into its conv
+    assert np.abs(plain).max() > 0.1
+    np.testing.assert_allclose(folded, plain, rtol=1e-4, atol=1e-5)
+
+
 def test_one_cell_worked_by_hand():
     # S=1, B=2, C=2 on a 10x10 image; object: box (2, 2, 8, 6), label 2 (class slot 1)
     # centre (5, 4) -> x = 0.5, y = 0.4 (cell units, one cell); w = 0.6, h = 0.4

@@ -47,7 +47,7 @@ def build(config):
 DEFAULTS = {
     "S": 8, "B": 2, "head": "conv", "hidden": 256, "width": 1.0, "batch_norm": True,
     "dropout": 0.0, "score_thresh": 0.005, "nms_thresh": 0.5,
-    "epochs": 16, "batch_size": 32, "optimizer": "adam", "lr": 0.001, "num_train": 8000,
+    "epochs": 20, "batch_size": 8, "optimizer": "adam", "lr": 0.003, "num_train": 8000,
 }
 
 RECIPE = Recipe("yolo_v1", "YOLO v1, one network, one pass: an S x S x (B*5 + C) grid "

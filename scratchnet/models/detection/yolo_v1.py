@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import Tensor, nn, no_grad
+from ... import Tensor, is_grad_enabled, nn, no_grad
 from ...nn import functional as F
 from ...ops.boxes import batched_nms
 
@@ -82,6 +82,37 @@ def darknet_features(config, in_channels=3, width=1.0, batch_norm=False):
         layers.append(nn.LeakyReLU(0.1))
         c_in = c_out
     return nn.Sequential(*layers)
+
+
+def fold_batch_norm(conv, bn):
+    """The weights of Conv2d followed by BatchNorm2d in evaluation as one convolution:
+    with k = gamma / sqrt(running_var + eps) per output channel,
+        bn(conv(x)) = k * (W * x + b - running_mean) + beta = (k W) * x + k (b - running_mean) + beta.
+    Returns (weight, bias) ndarrays for conv's F.conv2d (a bias-free conv has b = 0)."""
+    k = bn.weight.data / np.sqrt(bn.running_var.data + bn.eps)
+    b = conv.bias.data if conv.bias is not None else np.zeros_like(k)
+    weight = conv.weight.data * k.reshape(-1, 1, 1, 1)
+    bias = k * (b - bn.running_mean.data) + bn.bias.data
+    return weight.astype(conv.weight.dtype), bias.astype(conv.weight.dtype)
+
+
+def _folded_forward(features, x):
+    """features(x) at test time, each BatchNorm2d folded into the Conv2d before it
+    (`fold_batch_norm`): the same numbers, one pass over the data fewer per layer. Used only
+    without gradients, when the folded weights need no backward."""
+    layers = list(features)
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        if (isinstance(layer, nn.Conv2d) and i + 1 < len(layers)
+                and isinstance(layers[i + 1], nn.BatchNorm2d)):
+            weight, bias = fold_batch_norm(layer, layers[i + 1])
+            x = layer._conv_forward(x, Tensor(weight), Tensor(bias))
+            i += 2
+        else:
+            x = layer(x)
+            i += 1
+    return x
 
 
 class GridReshape(nn.Module):
@@ -121,7 +152,9 @@ class YOLOv1(nn.Module):
 
     images: (N, in_channels, H, W) float32, resized (bilinear) to image_size x image_size
     first when they are another size, as the paper resizes its input to 448 x 448; boxes
-    (targets and detections) are in the given images' pixels.
+    (targets and detections) are in the given images' pixels. In evaluation without
+    gradients (detection) each BatchNorm2d is folded into the convolution before it
+    (`fold_batch_norm`), the usual test-time shortcut: the same grid, one layer fewer each.
     """
 
     def __init__(self, features, feature_channels, feature_size, num_classes=21, S=7, B=2,
@@ -165,7 +198,10 @@ class YOLOv1(nn.Module):
 
     def grid(self, images):
         """(N, C_in, H, W) -> (N, S, S, B*5+C)."""
-        x = self.features(images)
+        if self.training or is_grad_enabled():
+            x = self.features(images)
+        else:
+            x = _folded_forward(self.features, images)
         if tuple(x.shape[1:]) != self.feature_shape:
             raise ValueError(
                 f"YOLOv1: the convolutions turned a {tuple(images.shape[1:])} input into "
