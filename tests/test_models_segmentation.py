@@ -107,6 +107,25 @@ def test_fcn_output_matches_input_size(variant, size):
     assert np.all(out.numpy() == 0)
 
 
+def test_fcn_batch_norm_backbone_keeps_the_geometry():
+    # VGG-16-BN: a BatchNorm2d after each of the 13 convolutions, nothing else changes; at
+    # width 1/16 the convolutions have 4,4, 8,8, 16,16,16, 32 x6 channels = 264, and each batch
+    # norm learns a scale and a shift per channel: 2 * 264 = 528 more parameters
+    plain = S.fcn8s(num_classes=11, width=1 / 16)
+    bn = S.fcn8s(num_classes=11, width=1 / 16, batch_norm=True)
+    kinds = [type(m).__name__ for m in bn.features]
+    assert kinds.count("BatchNorm2d") == 13
+    for i, kind in enumerate(kinds):
+        if kind == "BatchNorm2d":
+            assert kinds[i - 1] == "Conv2d" and kinds[i + 1] == "ReLU"
+            assert bn.features[i].num_features == bn.features[i - 1].out_channels
+    count = lambda m: sum(p.numel() for p in m.parameters())     # noqa: E731
+    assert count(bn) - count(plain) == 528
+    assert bn.features[0].padding == (100, 100) and bn.offsets == plain.offsets
+    with sn.no_grad():
+        assert bn.eval()(sn.randn(1, 3, 75, 101)).shape == (1, 11, 75, 101)
+
+
 def test_bilinear_transposed_conv_is_bilinear_interpolation_inside():
     x = sn.tensor(np.random.default_rng(0).standard_normal((1, 3, 6, 7)).astype(np.float32))
     w = sn.zeros(3, 3, 4, 4)

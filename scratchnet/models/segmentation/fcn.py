@@ -151,7 +151,10 @@ class FCN(nn.Module):
 
     variant: "32s", "16s" or "8s"; width: channel multiplier; first_padding: conv1_1's
     padding (the paper's 100; the crops follow from it); fixed_final_upsampling: keep the last
-    transposed convolution at bilinear interpolation, as the paper does.
+    transposed convolution at bilinear interpolation, as the paper does; batch_norm: VGG-16-BN
+    as the backbone (a BatchNorm2d after every 3x3 convolution, torchvision's vgg16_bn order;
+    the geometry and crops are unchanged). The paper fine-tunes an ImageNet VGG-16; trained
+    from scratch, the plain one stays at "all background" (see scratchnet.segmentation).
     Module names follow the reference implementation (fc6, fc7, score_fr, upscore2,
     score_pool4, upscore_pool4, score_pool3, upscore8/16/32); `features` follows torchvision's
     VGG-16 indices, so its ImageNet convolutions load by name.
@@ -159,14 +162,14 @@ class FCN(nn.Module):
 
     def __init__(self, variant: str = "8s", num_classes: int = 21, width: float = 1.0,
                  first_padding: int = 100, dropout: float = 0.5,
-                 fixed_final_upsampling: bool = True):
+                 fixed_final_upsampling: bool = True, batch_norm: bool = False):
         super().__init__()
         if variant not in ("32s", "16s", "8s"):
             raise ValueError(f"FCN: variant must be '32s', '16s' or '8s', got {variant!r}")
         self.variant, self.num_classes = variant, num_classes
         self.offsets = crop_offsets(first_padding)
         c5, fc = _scaled(512, width), _scaled(4096, width)
-        self.features = vgg16_features(width, first_padding, ceil_mode=True)
+        self.features = vgg16_features(width, first_padding, batch_norm, ceil_mode=True)
         self.fc6 = nn.Conv2d(c5, fc, 7)
         self.fc7 = nn.Conv2d(fc, fc, 1)
         self.drop = nn.Dropout(dropout)
