@@ -754,10 +754,14 @@ fig, axes = pyplot.subplots(2, 4, figsize=(11, 6))
 images, targets = engine.collate([held_out[i] for i in range(4)])
 for row, (name, r) in zip(axes, reports.items()):
     for ax, im, det, tgt in zip(row, images.data, r["preds"], targets):   # the first 4 scenes
-        ax.imshow(np.moveaxis(engine.draw_detections(im, det, score_threshold=0.5,
+        # the N best-scoring detections of a scene with N digits, whatever their score
+        top = np.argsort(-det["scores"], kind="stable")[:len(tgt["labels"])]
+        best_n = {key: det[key][top] for key in ("boxes", "scores", "labels", "masks")}
+        ax.imshow(np.moveaxis(engine.draw_detections(im, best_n, score_threshold=0.0,
                                                      targets=tgt), 0, -1))
         ax.set(xticks=[], yticks=[])
     row[0].set_ylabel(f"mask branch: {name}")
+fig.suptitle("the N best detections of a scene with N digits (true boxes in grey)")
 savefig(fig, "mask_rcnn_predictions")
 
 fig, ax = pyplot.subplots(figsize=(5, 3.2))
