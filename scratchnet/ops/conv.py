@@ -34,10 +34,10 @@ group, MobileNet's) is a direct loop in scratchnet/kernels/conv_depthwise.py, si
 matrix product would have only kh*kw terms per output.
 
 Memory: the columns are k*k times bigger than the input, so they are built for a few images
-at a time (`COLUMN_BUDGET_BYTES`, about a core's L2 cache) in one reused buffer, or for a band
-of one image's output rows when a whole image is too big, and never kept for backward: the
-backward rebuilds them from the saved input (benchmarks/bench_conv.py measures this against
-keeping them). Under no_grad nothing is saved at all.
+at a time (`COLUMN_BUDGET_BYTES`) in one reused buffer, or for a band of one image's output
+rows when a whole image is too big, and never kept for backward: the backward rebuilds them
+from the saved input (benchmarks/bench_conv.py measures this against keeping them). Under
+no_grad nothing is saved at all.
 
 Copies: when a chunk is one image (or a band of it), its columns of the output are rows
 y0..y1 of that image's (K, H'*W') plane, a strided view, and the GEMM writes there directly;
@@ -71,8 +71,8 @@ ResNet-18 step so measured: 16 s at 1 MB, 7 s at 4 MB, 2 s with one BLAS thread)
 
 MIN_CHUNK_COLUMNS = 256
 """...but a chunk has at least this many columns (output pixels) when the batch has them:
-ResNet's last layers (2x2 maps, 4,608 rows of columns) lose a third of their GEMM speed when
-cut into narrow matrices."""
+ResNet-18's last 3x3 layers (2x2 maps, 4,608 rows of columns) ran a fifth slower when a
+smaller budget cut their 64 columns in two."""
 
 
 class ConvGeometry:
@@ -178,7 +178,8 @@ def _im2col_pass(g, image, weight=None, grid=None):
         if want_out:
             KD.depthwise_forward(image, weight, out, *_flat_window(g))
         if want_dw:
-            KD.depthwise_weight_grad(image, grid, dw, *_flat_window(g))
+            KD.depthwise_weight_grad(image, np.ascontiguousarray(grid), dw,
+                                     *_flat_window(g))
     elif g.is_pointwise:
         P = g.H * g.W
         planes = image.reshape(g.N, G, Cg, P)
