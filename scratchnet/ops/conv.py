@@ -34,18 +34,18 @@ group, MobileNet's) is a direct loop in scratchnet/kernels/conv_depthwise.py, si
 matrix product would have only kh*kw terms per output.
 
 Memory: the columns are k*k times bigger than the input, so they are built for a few images
-at a time (`COLUMN_BUDGET_BYTES`, about a core's L2 cache) in one reused buffer, or for a band
-of one image's output rows when a whole image is too big, and never kept for backward: the
-backward rebuilds them from the saved input (benchmarks/bench_conv.py measures this against
-keeping them). Under no_grad nothing is saved at all.
+at a time (`COLUMN_BUDGET_BYTES`) in one reused buffer, or for a band of one image's output
+rows when a whole image is too big, and never kept for backward: the backward rebuilds them
+from the saved input (benchmarks/bench_conv.py measures this against keeping them). Under
+no_grad nothing is saved at all.
 
 Copies: when a chunk is one image (or a band of it), its columns of the output are rows
 y0..y1 of that image's (K, H'*W') plane, a strided view, and the GEMM writes there directly;
 the gradient's rows are read the same way. Several images per chunk need one transposing copy
 (K, b, H'W') <-> (b, K, H'W'), cheap at the small sizes where that happens. Measured on one
 core (CPU time, forward + both backward products, before -> after these three changes): FCN's
-16-channel 3x3 layer on 262x262 maps, batch 8, 281 -> 160 ms; ResNet-18's 512-channel layer
-on 2x2 maps, batch 16, 26 -> 14 ms; a ResNet-18 training step 335 -> 280 ms.
+16-channel 3x3 layer on 262x262 maps, batch 8, 273 -> 170 ms; ResNet-18's 512-channel layer
+on 2x2 maps, batch 16, 26 -> 14 ms.
 """
 from __future__ import annotations
 
@@ -59,16 +59,20 @@ from .methods import as_tensor
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
-COLUMN_BUDGET_BYTES = 2**20
+COLUMN_BUDGET_BYTES = 4 * 2**20
 """Size of the column buffer: as many images per matrix product as fit, or a band of one
-image's output rows when a whole image does not. About a core's L2 cache keeps the columns
-there between im2col writing them and the GEMM reading them: on the ConvNetJS and FCN
-layers 1 MB ran 5-10% faster than 4 MB, and 256 KB was slower again (bench_conv.py)."""
+image's output rows when a whole image does not. A few MB keeps the buffer in the cache
+between im2col writing it and the GEMM reading it. 1 MB (one core's L2 cache on the AMD
+EPYC of bench_conv.py's runs) made the ConvNetJS and FCN layers 5-10% faster on one thread,
+but each chunk is one more GEMM call, and with 2 BLAS threads every call forks and joins the
+threads: an FCN-8s step makes 3,223 calls at 1 MB against 826 at 4 MB, and when other
+processes compete for the cores each join can wait for a descheduled thread (a 2-thread
+ResNet-18 step so measured: 16 s at 1 MB, 7 s at 4 MB, 2 s with one BLAS thread)."""
 
 MIN_CHUNK_COLUMNS = 256
 """...but a chunk has at least this many columns (output pixels) when the batch has them:
-ResNet's last layers (2x2 maps, 4,608 rows of columns) lose a third of their GEMM speed when
-cut into narrow matrices."""
+ResNet-18's last 3x3 layers (2x2 maps, 4,608 rows of columns) ran a fifth slower when a
+smaller budget cut their 64 columns in two."""
 
 
 class ConvGeometry:
@@ -174,7 +178,8 @@ def _im2col_pass(g, image, weight=None, grid=None):
         if want_out:
             KD.depthwise_forward(image, weight, out, *_flat_window(g))
         if want_dw:
-            KD.depthwise_weight_grad(image, grid, dw, *_flat_window(g))
+            KD.depthwise_weight_grad(image, np.ascontiguousarray(grid), dw,
+                                     *_flat_window(g))
     elif g.is_pointwise:
         P = g.H * g.W
         planes = image.reshape(g.N, G, Cg, P)
