@@ -41,12 +41,12 @@ RECIPES = {
     # VDSR's step costs 7x SRCNN-Ex's: 500 steps of 8. Measured at x3 on the whole held-out
     # photos (bicubic 29.65 dB), one thread, training CPU time: srcnn 30.33 (417 s),
     # srcnn_915 30.26 (137 s), fsrcnn_t1 30.27 (48 s), fsrcnn_t2 30.28 (27 s), fsrcnn 30.27
-    # (24 s, +0.62 dB), vdsr 30.46 (272 s). FSRCNN used to stop at 600 steps (16 s, +0.40
-    # dB): too few, not yet one pass over the patches. Tried at 600-6000 steps and not kept:
-    # the paper's 10x smaller rate for the deconvolution (-0.1 dB: Adam's step does not grow
-    # with the gradient, which is what the smaller SGD rate tamed), 20 x 20 LR patches with
-    # the loss off the zero-padded border (+0.08 dB for 2.7x the time), rotations on top of
-    # the flips (no change). Every model but VDSR starts from plain upscaling
+    # (24 s, +0.62 dB), vdsr 30.46 (272 s). FSRCNN used to stop at 600 steps (+0.40 dB):
+    # too few, not yet one pass over the patches. Tried at 600-6000 steps and not kept: the
+    # paper's 10x smaller rate for the deconvolution (-0.1 dB: Adam's step does not grow with
+    # the gradient, which is what the smaller SGD rate tamed), 20 x 20 LR patches with the
+    # loss off the zero-padded border (+0.08 dB for 2.7x the time), rotations on top of the
+    # flips (no change), SGD with momentum (+0.05 dB at 1e-2; 1e-1 diverges). Every model but VDSR starts from plain upscaling
     # (models.sr.identity_init_); VDSR's residual starts at bicubic by itself.
     "srcnn": Recipe(lambda s: _sr().srcnn(9, 5, 5), False, 3000, 16, 3e-4),
     "srcnn_915": Recipe(lambda s: _sr().srcnn(9, 1, 5), False, 3000, 16, 3e-4),
