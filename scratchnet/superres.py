@@ -38,7 +38,7 @@ RECIPES = {
     # The SRCNNs and FSRCNNs share one budget, 3000 steps of 16 patches (48,000, 1.7 passes
     # over the 28,616 training patches), so that they can be compared; the ReLU models take
     # Adam at 3e-4, the PReLU ones 1e-3, the better of 1e-4 / 3e-4 / 1e-3 in 600-step trials.
-    # VDSR's step costs 7x SRCNN-Ex's: 500 steps of 8. Measured at x3 on the whole held-out
+    # VDSR's patch costs 7x SRCNN-Ex's: 500 steps of 8. Measured at x3 on the whole held-out
     # photos (bicubic 29.65 dB), one thread, training CPU time: srcnn 30.33 (417 s),
     # srcnn_915 30.26 (137 s), fsrcnn_t1 30.27 (48 s), fsrcnn_t2 30.28 (27 s), fsrcnn 30.27
     # (24 s, +0.62 dB), vdsr 30.46 (272 s). FSRCNN used to stop at 600 steps (+0.40 dB):
