@@ -235,7 +235,10 @@ check("model 1 is 8x faster than SRCNN", 8, int(57184 / macs["Transition State 1
 # 옆에 둡니다 (fast 모드에서는 몇 단계뿐이라 숫자에 의미가 없습니다). 논문은 무작위
 # 가중치에서 며칠 동안 학습하지만, 여기서는 몇 분 안에 보간보다 나아지도록 각 층의 한 채널을
 # 그대로 통과시키는 경로로 시작합니다 (`sr.identity_init_`: SRCNN은 입력 복사, FSRCNN은 선형
-# 보간에서 출발). 제대로 된 측정은 `scratchnet sr train fsrcnn --scale 3`로 합니다.
+# 보간에서 출발). 제대로 된 측정은 `scratchnet sr train fsrcnn --scale 3`로 합니다. 기본
+# 설정으로 네 모델에 같은 양의 패치를 주면 결과가 서로 아주 가깝게 모여서 표의 순서는
+# 뚜렷하지 않고, 남는 차이는 학습 시간입니다 (README의 초해상도 절에 측정한 표와 이유가
+# 있습니다).
 
 # %% [markdown] lang="en"
 # ### PSNR on the same budget
@@ -247,7 +250,10 @@ check("model 1 is 8x faster than SRCNN", 8, int(57184 / macs["Transition State 1
 # days; here each model starts with one channel of every layer passing its input through
 # (`sr.identity_init_`: SRCNN starts as a copy of its input, FSRCNN as linear interpolation),
 # so that minutes of training improve on interpolation instead of first relearning it. For
-# real measurements use `scratchnet sr train fsrcnn --scale 3`.
+# real measurements use `scratchnet sr train fsrcnn --scale 3`. Given the same number of
+# patches by their default recipes, the four models end very close together, so the
+# table's ordering does not clearly show; what remains is the training time (the
+# README's super-resolution section has the measured table and why).
 
 # %%
 STEPS = 3 if fast() else 300

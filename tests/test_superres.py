@@ -2,6 +2,8 @@
 patches, tiled inference equal to one pass, the identity start, a short training run that
 improves on held-out photos, `scratchnet sr train` / `sr upscale`; the full default recipes
 (slow) reach their targets."""
+import json
+
 import numpy as np
 import pytest
 
@@ -104,6 +106,8 @@ def test_cli_train_and_upscale(tmp_path):
                  str(out), "--no-progress"]) == 0
     for f in ("checkpoint.npz", "history.json", "curves.png", "crops.png"):
         assert (out / f).exists()
+    meta = json.loads((out / "history.json").read_text())["meta"]
+    assert meta["params"] == 12464 and meta["steps"] == 2 and meta["train_cpu_seconds"] > 0
     src = np.random.default_rng(2).random((20, 30, 3))
     mpimg.imsave(tmp_path / "in.png", src)
     assert main(["sr", "upscale", str(tmp_path / "in.png"), str(tmp_path / "out.png"),
@@ -123,6 +127,8 @@ def test_bad_recipe_is_explained():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(superres.RECIPES))
 def test_default_recipe_beats_bicubic(name, tmp_path):
+    # measured at x3, seed 0: every model +0.61 to +0.81 dB over bicubic's 29.65 dB, FSRCNN
+    # +0.62 (seeds 1 and 2: +0.64, +0.60); the six train for about 15 min of CPU time
     _, _, table = superres.train(name, 3, out=str(tmp_path), progress=False)
     mean = table[-1]
     assert mean["model"] > mean["bicubic"], mean
