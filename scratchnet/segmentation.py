@@ -47,19 +47,22 @@ CLASS_NAMES = {"digit-scenes": ["bg"] + [str(d) for d in range(10)],
 # - fcn8s on plain VGG-16 (the paper's net, no batch norm), 3 epochs, batch 16, Adam 1e-3:
 #   train loss 0.64 -> 0.40 in two epochs, every pixel still background (run stopped there).
 #   On 8 scenes for 40 steps its loss stops at 0.37, near the background-only level (0.39
-#   on the training set), while the first layer's gradient falls to 1e-4 of score_fr's. The paper fine-tunes an ImageNet
-#   VGG-16; from scratch the plain 15-layer stack barely trains, hence batch_norm=True
-#   (VGG-16-BN, same geometry and crops): on the same 8 scenes the loss reaches 0.18 in 40
-#   steps, and on the 1,000 scenes 0.30 after two epochs (plain: 0.40).
+#   on the training set), while the first layer's gradient falls to 1e-4 of score_fr's.
+#   The paper fine-tunes an ImageNet VGG-16; from scratch the plain 15-layer stack barely
+#   trains, hence batch_norm=True (VGG-16-BN, same geometry and crops): on the same 8 scenes
+#   the loss reaches 0.18 in 40 steps, and on the 1,000 scenes 0.30 after two epochs (plain:
+#   0.40).
 # - fcn8s with batch norm, this recipe: held-out mIoU 0.084 after 3 epochs, 252 CPU-s; its
 #   held-out loss 0.287 is well under the best background-only guess (0.424, the entropy of
 #   the class shares): it finds the digits' pixels, but no digit class wins an argmax yet.
 # - fcn8s with batch norm, batch 4 instead of 16 (four times the updates for the same CPU):
 #   held-out loss 0.29 after one epoch (batch 16: 0.44), still all background after two.
-# - deconvnet, 10 epochs, batch 4: held-out mIoU 0.084, all background, 167 CPU-s; with the
-#   background weighted 0.08 in the loss (median-frequency balancing to the power 0.5) still
-#   all background after 3 epochs (first 100 held-out scenes), and with the full balancing (background 0.01) the loss
-#   stays at ln(11), the uniform guess.
+# - deconvnet, batch 4: held-out mIoU 0.084, all background, after 10 epochs (167 CPU-s) and
+#   after 25 (384 CPU-s; train loss 0.32 at epoch 10, 0.29 at 25); SGD 0.05 with momentum
+#   0.9 instead of Adam: the same after 4 epochs (68 CPU-s). With the background weighted
+#   0.08 in the loss (median-frequency balancing to the power 0.5): still all background
+#   after 3 epochs (first 100 held-out scenes); with the full balancing (background 0.01) the
+#   loss stays at ln(11), the uniform guess.
 # A step costs about 1.0 CPU-s per 16 scenes for fcn8s at width 1/8 (1.15 with batch norm;
 # the 262x262 map of the pad-100 geometry), 0.2 for deconvnet, whose maps are 64x64.
 RECIPES = {
