@@ -37,12 +37,13 @@ digit height: 0.59 under 8 pixels (204 digits, 29%), 0.89 at 8-12, 0.94-0.98 abo
 of any class finds 0.79 of the digits under 8 pixels.
 No two digit centres share a grid cell at S = 7 or 8 (DigitScenes keeps digits apart), so that
 limit of YOLO costs nothing here. Against Faster R-CNN (default recipe, mAP@0.5 0.814) on the
-same scenes, `python benchmarks/bench_detectors.py --threads 1 --yolo-checkpoint ...` (each
-detector in its own processes, one image at a time, Faster R-CNN freshly initialised) measured
-155.5 against 48.6 images per second under heavy load: 3.20x as fast, 0.04 lower in mAP. The
-earlier default had 3.03x (483 against 159, trained checkpoints, a quieter machine): the
-network is the same, and detection now folds each BatchNorm into its convolution (5% less
-time per image).
+same scenes, `python benchmarks/bench_detectors.py --threads 1 --yolo-checkpoint ...
+--faster-checkpoint ...` (both trained, each in its own processes, one image at a time, other
+jobs on the machine) measured 448 against 137 images per second, 3.28x as fast, 0.04 lower in
+mAP (a second run: 515 against 118, 4.39x; with Faster R-CNN freshly initialised and the
+machine heavily loaded, 156 against 49, 3.20x). The earlier default had 3.03x (483 against
+159): the network is the same, and detection now folds each BatchNorm into its convolution
+(5% less time per image).
 """
 from __future__ import annotations
 
