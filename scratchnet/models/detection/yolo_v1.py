@@ -87,7 +87,8 @@ def darknet_features(config, in_channels=3, width=1.0, batch_norm=False):
 def fold_batch_norm(conv, bn):
     """The weights of Conv2d followed by BatchNorm2d in evaluation as one convolution:
     with k = gamma / sqrt(running_var + eps) per output channel,
-        bn(conv(x)) = k * (W * x + b - running_mean) + beta = (k W) * x + k (b - running_mean) + beta.
+        bn(conv(x)) = k * (W * x + b - running_mean) + beta
+                    = (k W) * x + k (b - running_mean) + beta.
     Returns (weight, bias) ndarrays for conv's F.conv2d (a bias-free conv has b = 0)."""
     k = bn.weight.data / np.sqrt(bn.running_var.data + bn.eps)
     b = conv.bias.data if conv.bias is not None else np.zeros_like(k)
