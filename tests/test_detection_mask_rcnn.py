@@ -357,7 +357,7 @@ def test_mask_roi_pool_is_the_ablation_switch():
     assert type(pool.roi_heads.box_roi_pool).__name__ == "RoIAlign"
     assert pool.roi_heads.mask_roi_pool.output_size == 14
     assert [n for n, _ in align.named_parameters()] == [n for n, _ in pool.named_parameters()]
-    with pytest.raises(ValueError, match="mask_roi_pool must be 'align'"):
+    with pytest.raises(ValueError, match="mask_roi_pool must be 'pool'"):
         _small_model(mask_roi_pool="warp")
     # pixel-edge mask targets and pasting by default; torchvision's with mask_aligned=False
     assert align.roi_heads.mask_aligned is True

@@ -80,6 +80,37 @@ class FasterRCNN(nn.Module):
         return detections
 
 
+def region_proposal_network(backbone, anchor_sizes=((8, 16, 32),),
+                            aspect_ratios=((0.5, 1.0, 2.0),), two_class=False,
+                            pre_nms_top_n_train=1000, pre_nms_top_n_test=600,
+                            post_nms_top_n_train=300, post_nms_top_n_test=100, nms_thresh=0.7,
+                            fg_iou_thresh=0.7, bg_iou_thresh=0.3, batch_size_per_image=256,
+                            positive_fraction=0.5):
+    """The RPN on `backbone`'s feature map, its anchors and head built from the settings
+    faster_rcnn and mask_rcnn share (their rpn_* arguments, documented in faster_rcnn)."""
+    anchors = AnchorGenerator(anchor_sizes, aspect_ratios)
+    k = anchors.num_anchors_per_location()[0]
+    return RegionProposalNetwork(
+        anchors, RPNHead(backbone.out_channels, k, two_class=two_class),
+        fg_iou_thresh=fg_iou_thresh, bg_iou_thresh=bg_iou_thresh,
+        batch_size_per_image=batch_size_per_image, positive_fraction=positive_fraction,
+        pre_nms_top_n={"training": pre_nms_top_n_train, "testing": pre_nms_top_n_test},
+        post_nms_top_n={"training": post_nms_top_n_train, "testing": post_nms_top_n_test},
+        nms_thresh=nms_thresh)
+
+
+def roi_pool_layer(kind, output_size, spatial_scale, what):
+    """The RoI feature layer a detector's setting `what` names: "pool" (RoI pooling, Fast
+    R-CNN's rounding to whole cells) or "align" (RoIAlign, Mask R-CNN's, sampling_ratio 2,
+    aligned=True: no rounding)."""
+    if kind == "pool":
+        return nn.RoIPool(output_size, spatial_scale)
+    if kind == "align":
+        return nn.RoIAlign(output_size, spatial_scale, sampling_ratio=2, aligned=True)
+    raise ValueError(f"{what} must be 'pool' (RoI pooling, Fast R-CNN's) or 'align' "
+                     f"(RoIAlign, Mask R-CNN's), got {kind!r}")
+
+
 def faster_rcnn(num_classes=11, backbone=None, anchor_sizes=((8, 16, 32),),
                 aspect_ratios=((0.5, 1.0, 2.0),), rpn_two_class=False,
                 rpn_pre_nms_top_n_train=1000, rpn_pre_nms_top_n_test=600,
@@ -103,26 +134,15 @@ def faster_rcnn(num_classes=11, backbone=None, anchor_sizes=((8, 16, 32),),
     The `scratchnet detect train faster_rcnn` recipe passes a stride-2 ConvBackbone(1,
     (16, 32)) instead (a 32x32 map, 9,216 anchors), which measured better on small digits."""
     backbone = backbone or digit_scenes_backbone()
-    anchors = AnchorGenerator(anchor_sizes, aspect_ratios)
-    k = anchors.num_anchors_per_location()[0]
-    rpn = RegionProposalNetwork(
-        anchors, RPNHead(backbone.out_channels, k, two_class=rpn_two_class),
+    rpn = region_proposal_network(
+        backbone, anchor_sizes, aspect_ratios, two_class=rpn_two_class,
+        pre_nms_top_n_train=rpn_pre_nms_top_n_train, pre_nms_top_n_test=rpn_pre_nms_top_n_test,
+        post_nms_top_n_train=rpn_post_nms_top_n_train,
+        post_nms_top_n_test=rpn_post_nms_top_n_test, nms_thresh=rpn_nms_thresh,
         fg_iou_thresh=rpn_fg_iou_thresh, bg_iou_thresh=rpn_bg_iou_thresh,
-        batch_size_per_image=rpn_batch_size_per_image,
-        positive_fraction=rpn_positive_fraction,
-        pre_nms_top_n={"training": rpn_pre_nms_top_n_train,
-                       "testing": rpn_pre_nms_top_n_test},
-        post_nms_top_n={"training": rpn_post_nms_top_n_train,
-                        "testing": rpn_post_nms_top_n_test},
-        nms_thresh=rpn_nms_thresh)
-    if roi_pool == "pool":
-        pool = nn.RoIPool(roi_output_size, backbone.spatial_scale)
-    elif roi_pool == "align":
-        pool = nn.RoIAlign(roi_output_size, backbone.spatial_scale, sampling_ratio=2,
-                           aligned=True)
-    else:
-        raise ValueError(f"faster_rcnn: roi_pool must be 'pool' (RoI pooling, the paper's) "
-                         f"or 'align' (RoIAlign), got {roi_pool!r}")
+        batch_size_per_image=rpn_batch_size_per_image, positive_fraction=rpn_positive_fraction)
+    pool = roi_pool_layer(roi_pool, roi_output_size, backbone.spatial_scale,
+                          "faster_rcnn: roi_pool")
     size = (roi_output_size, roi_output_size) if isinstance(roi_output_size, int) \
         else tuple(roi_output_size)
     head = TwoMLPHead(backbone.out_channels * size[0] * size[1], representation_size)

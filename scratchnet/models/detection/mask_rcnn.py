@@ -51,11 +51,9 @@ from ...data.transforms import resize
 from ...nn import functional as F
 from ...nn import init
 from ...ops.roi import roi_align
-from .anchor_utils import AnchorGenerator
 from .backbone import digit_scenes_backbone
-from .faster_rcnn import FasterRCNN
+from .faster_rcnn import FasterRCNN, region_proposal_network, roi_pool_layer
 from .roi_heads import FastRCNNPredictor, RoIHeads, TwoMLPHead, fastrcnn_loss
-from .rpn import RegionProposalNetwork, RPNHead
 
 
 class MaskRCNNHeads(nn.Module):
@@ -350,15 +348,6 @@ class MaskRCNN(FasterRCNN):
         super().__init__(backbone, rpn, roi_heads)
 
 
-def _pool(kind, output_size, spatial_scale, what):
-    if kind == "pool":
-        return nn.RoIPool(output_size, spatial_scale)
-    if kind == "align":
-        return nn.RoIAlign(output_size, spatial_scale, sampling_ratio=2, aligned=True)
-    raise ValueError(f"mask_rcnn: {what} must be 'align' (RoIAlign, the paper's) or 'pool' "
-                     f"(RoI pooling, Fast R-CNN's), got {kind!r}")
-
-
 def mask_rcnn(num_classes=11, backbone=None, mask_roi_pool="align", box_roi_pool="align",
               mask_head_layers=(256, 256, 256, 256), mask_dim_reduced=None,
               mask_roi_output_size=14, mask_aligned=True, anchor_sizes=((8, 16, 32),),
@@ -386,21 +375,17 @@ def mask_rcnn(num_classes=11, backbone=None, mask_roi_pool="align", box_roi_pool
     mask cut to 28x28 and pasted back keeps IoU >= 0.5 for 53% of 279 held-out digits
     (7% of those under 8 pixels tall), against 100% with mask_aligned=True."""
     backbone = backbone or digit_scenes_backbone()
-    anchors = AnchorGenerator(anchor_sizes, aspect_ratios)
-    k = anchors.num_anchors_per_location()[0]
-    rpn = RegionProposalNetwork(
-        anchors, RPNHead(backbone.out_channels, k),
+    rpn = region_proposal_network(
+        backbone, anchor_sizes, aspect_ratios,
+        pre_nms_top_n_train=rpn_pre_nms_top_n_train, pre_nms_top_n_test=rpn_pre_nms_top_n_test,
+        post_nms_top_n_train=rpn_post_nms_top_n_train,
+        post_nms_top_n_test=rpn_post_nms_top_n_test, nms_thresh=rpn_nms_thresh,
         fg_iou_thresh=rpn_fg_iou_thresh, bg_iou_thresh=rpn_bg_iou_thresh,
-        batch_size_per_image=rpn_batch_size_per_image,
-        positive_fraction=rpn_positive_fraction,
-        pre_nms_top_n={"training": rpn_pre_nms_top_n_train,
-                       "testing": rpn_pre_nms_top_n_test},
-        post_nms_top_n={"training": rpn_post_nms_top_n_train,
-                        "testing": rpn_post_nms_top_n_test},
-        nms_thresh=rpn_nms_thresh)
-    box_pool = _pool(box_roi_pool, roi_output_size, backbone.spatial_scale, "box_roi_pool")
-    mask_pool = _pool(mask_roi_pool, mask_roi_output_size, backbone.spatial_scale,
-                      "mask_roi_pool")
+        batch_size_per_image=rpn_batch_size_per_image, positive_fraction=rpn_positive_fraction)
+    box_pool = roi_pool_layer(box_roi_pool, roi_output_size, backbone.spatial_scale,
+                              "mask_rcnn: box_roi_pool")
+    mask_pool = roi_pool_layer(mask_roi_pool, mask_roi_output_size, backbone.spatial_scale,
+                               "mask_rcnn: mask_roi_pool")
     size = (roi_output_size, roi_output_size) if isinstance(roi_output_size, int) \
         else tuple(roi_output_size)
     box_head = TwoMLPHead(backbone.out_channels * size[0] * size[1], representation_size)
