@@ -1,5 +1,10 @@
-"""Shared test helpers: run a case through scratchnet and compare with stored references."""
+"""Shared test helpers: run a case through scratchnet and compare with stored references;
+run a lesson in fast mode."""
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 
@@ -42,3 +47,18 @@ def assert_close(ours, ref, what, rtol, atol_scale):
         return
     scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
     np.testing.assert_allclose(ours, ref, rtol=rtol, atol=atol_scale * scale, err_msg=what)
+
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+
+def run_lesson_fast(name, language, out_dir, cwd=None, timeout=600, **env_extra):
+    """lessons/<name>.py run in fast mode (SCRATCHNET_FAST=1) in `language`, its figures
+    written to out_dir, from `cwd` (default: the lessons folder) -> the CompletedProcess,
+    stdout and stderr captured as text."""
+    env = dict(os.environ, SCRATCHNET_FAST="1", MPLBACKEND="Agg", SCRATCHNET_LANG=language,
+               SCRATCHNET_LESSON_OUT=str(out_dir), PYTHONPATH=ROOT, **env_extra)
+    path = os.path.join(ROOT, "lessons", f"{name}.py")
+    return subprocess.run([sys.executable, "-m", "scratchnet.lesson", path, "--lang", language],
+                          env=env, cwd=str(cwd or os.path.dirname(path)), capture_output=True,
+                          text=True, timeout=timeout)

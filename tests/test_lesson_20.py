@@ -5,25 +5,16 @@ regions, selective search beating random windows on recall).
 
 (tests/test_lessons.py and tests/test_lessons_bilingual.py run every lesson in fast mode and
 check the cell pairs and the glossary; this file adds what this lesson announces.)"""
-import os
-import subprocess
-import sys
 
-HERE = os.path.dirname(__file__)
-ROOT = os.path.join(HERE, "..")
+from tests.helpers import run_lesson_fast
+
 NAME = "20_sliding_window_proposals"
 FIGURES = ["sliding_window_faces.png", "felzenszwalb_segments.png", "hierarchical_grouping.png",
            "selective_search_first_40.png", "recall_vs_proposals.png"]
 
 
 def _run(tmp_path, language):
-    env = dict(os.environ, SCRATCHNET_FAST="1", MPLBACKEND="Agg", SCRATCHNET_LANG=language,
-               SCRATCHNET_LESSON_OUT=str(tmp_path), PYTHONPATH=os.path.abspath(ROOT),
-               NUMBA_NUM_THREADS="1")
-    path = os.path.join(ROOT, "lessons", f"{NAME}.py")
-    return subprocess.run([sys.executable, "-m", "scratchnet.lesson", path, "--lang", language],
-                          env=env, cwd=os.path.dirname(path), capture_output=True, text=True,
-                          timeout=900)
+    return run_lesson_fast(NAME, language, tmp_path, timeout=900, NUMBA_NUM_THREADS="1")
 
 
 def test_lesson_20_runs_fast_in_korean_and_writes_its_figures(tmp_path):

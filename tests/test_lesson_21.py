@@ -1,23 +1,15 @@
 """Lesson 21 (R-CNN and SPPNet): a fast-mode run in Korean and English whose slide checks
 pass, which writes its figure, and whose timing shows convolving once beating a CNN pass per
 region (tests/test_lessons.py runs every lesson too; this adds what lesson 21 announces)."""
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
-LESSON = os.path.join(ROOT, "lessons", "21_rcnn_sppnet.py")
+from tests.helpers import run_lesson_fast
 
 
 def _run(tmp_path, language):
-    env = dict(os.environ, SCRATCHNET_FAST="1", MPLBACKEND="Agg", SCRATCHNET_LANG=language,
-               SCRATCHNET_LESSON_OUT=str(tmp_path), PYTHONPATH=os.path.abspath(ROOT))
-    return subprocess.run([sys.executable, "-m", "scratchnet.lesson", LESSON, "--lang",
-                           language], env=env, cwd=os.path.dirname(LESSON),
-                          capture_output=True, text=True, timeout=600)
+    return run_lesson_fast("21_rcnn_sppnet", language, tmp_path)
 
 
 @pytest.mark.parametrize("language, mark", [("ko", "슬라이드:"), ("en", "slide:")])

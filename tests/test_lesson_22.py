@@ -1,21 +1,12 @@
 """Lesson 22 (Fast R-CNN): a fast-mode run in English whose slide checks all pass, with the
 deck's two RoI pooling examples and both speed-up figures checked, our measured ratios shown
 next to them, and the detections figure written."""
-import os
-import subprocess
-import sys
 
-HERE = os.path.dirname(__file__)
-ROOT = os.path.join(HERE, "..")
+from tests.helpers import run_lesson_fast
 
 
 def test_fast_rcnn_lesson_checks_the_deck(tmp_path):
-    env = dict(os.environ, SCRATCHNET_FAST="1", MPLBACKEND="Agg", SCRATCHNET_LANG="en",
-               SCRATCHNET_LESSON_OUT=str(tmp_path), PYTHONPATH=os.path.abspath(ROOT))
-    path = os.path.join(ROOT, "lessons", "22_fast_rcnn.py")
-    r = subprocess.run([sys.executable, "-m", "scratchnet.lesson", path, "--lang", "en"],
-                       env=env, cwd=os.path.dirname(path), capture_output=True, text=True,
-                       timeout=600)
+    r = run_lesson_fast("22_fast_rcnn", "en", tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     out = r.stdout
     assert "✗" not in out

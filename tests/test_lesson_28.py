@@ -2,23 +2,15 @@
 whose figures are written, and the hand-worked numbers its prose states (the RoI pooling bins
 and the x each RoI layer reads on one RoI). (tests/test_lessons.py runs it in both languages,
 tests/test_lessons_bilingual.py checks its cell pairs and glossary terms.)"""
-import os
-import subprocess
-import sys
+from tests.helpers import run_lesson_fast
 
-HERE = os.path.dirname(__file__)
-ROOT = os.path.join(HERE, "..")
 FIGURES = ["semantic_vs_instance.png", "mask_targets.png", "roi_pool_vs_align.png",
            "roi_shift.png", "mask_through_roi_layers.png", "mask_rcnn_predictions.png",
            "mask_ap.png"]
 
 
 def test_lesson_28_runs_fast_in_korean_checks_the_decks_and_writes_its_figures(tmp_path):
-    env = dict(os.environ, SCRATCHNET_FAST="1", MPLBACKEND="Agg", SCRATCHNET_LANG="ko",
-               SCRATCHNET_LESSON_OUT=str(tmp_path), PYTHONPATH=os.path.abspath(ROOT))
-    path = os.path.join(ROOT, "lessons", "28_instance_segmentation.py")
-    r = subprocess.run([sys.executable, "-m", "scratchnet.lesson", path, "--lang", "ko"],
-                       env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=600)
+    r = run_lesson_fast("28_instance_segmentation", "ko", tmp_path, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     out = r.stdout
     assert "✗" not in out

@@ -1,21 +1,14 @@
 """Lesson 23 (Faster R-CNN) in fast mode: its slide checks pass in Korean, it writes the
 figures it announces, and it shows what the prose relies on (the 54 channels, the four
 losses, no detector gradient into the RPN's box layer, the recall table)."""
-import os
-import subprocess
-import sys
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+from tests.helpers import run_lesson_fast
+
 FIGURES = ["23_anchors.png", "23_proposal_recall.png", "23_detections.png"]
 
 
 def _run(tmp_path, language):
-    env = dict(os.environ, SCRATCHNET_FAST="1", MPLBACKEND="Agg", SCRATCHNET_LANG=language,
-               SCRATCHNET_LESSON_OUT=str(tmp_path), PYTHONPATH=os.path.abspath(ROOT))
-    path = os.path.join(ROOT, "lessons", "23_faster_rcnn.py")
-    return subprocess.run([sys.executable, "-m", "scratchnet.lesson", path, "--lang", language],
-                          env=env, cwd=os.path.dirname(path), capture_output=True, text=True,
-                          timeout=600)
+    return run_lesson_fast("23_faster_rcnn", language, tmp_path)
 
 
 def test_lesson_23_runs_fast_and_checks_the_decks_figures(tmp_path):

@@ -4,23 +4,15 @@ deck's numbers, the one line said when AlexNet's ImageNet weights are absent).
 
 (tests/test_lessons.py and tests/test_lessons_bilingual.py run every lesson in both
 languages and check the cell pairs and the glossary; this file adds what lesson 27 announces.)"""
-import os
-import subprocess
-import sys
 
-HERE = os.path.dirname(__file__)
-ROOT = os.path.join(HERE, "..")
+from tests.helpers import run_lesson_fast
+
 FIGURES = ["lenet5_filters_and_maps.png", "deconvnet_projections.png", "deconvnet_top9.png",
            "saliency_and_gradcam.png"]
 
 
 def _run(tmp_path, language):
-    env = dict(os.environ, SCRATCHNET_FAST="1", MPLBACKEND="Agg", SCRATCHNET_LANG=language,
-               SCRATCHNET_LESSON_OUT=str(tmp_path), PYTHONPATH=os.path.abspath(ROOT))
-    path = os.path.join(ROOT, "lessons", "27_inside_a_cnn.py")
-    return subprocess.run([sys.executable, "-m", "scratchnet.lesson", path, "--lang", language],
-                          env=env, cwd=os.path.dirname(path), capture_output=True, text=True,
-                          timeout=600)
+    return run_lesson_fast("27_inside_a_cnn", language, tmp_path)
 
 
 def test_lesson_27_runs_fast_checks_the_decks_and_writes_its_figures(tmp_path):
