@@ -9,6 +9,7 @@ before it is added to .grad), as torch's do.
 """
 from __future__ import annotations
 
+import operator
 import sys
 
 import numpy as np
@@ -36,25 +37,22 @@ def strict_dtypes_enabled() -> bool:
 
 
 def _topological_order(root):
-    """Nodes reachable from `root`, each after every node that consumes its outputs."""
-    order = []
-    visited = {id(root)}
-    stack = [(root, iter(root.inputs))]
+    """Nodes reachable from `root`, each after every node that consumes its outputs: the
+    reachable nodes, newest first (a node is always made after the nodes of its inputs, so
+    creation order is a topological order; no recursion, so a 20,000-op chain is fine)."""
+    seen = {root}
+    stack = [root]
     while stack:
-        node, it = stack[-1]
-        for t in it:
-            if t is None:
-                continue
-            child = t._node
-            if child is not None and id(child) not in visited:
-                visited.add(id(child))
-                stack.append((child, iter(child.inputs)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    order.reverse()
-    return order
+        for t in stack.pop().inputs:
+            if t is not None:
+                child = t._node
+                if child is not None and child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+    return sorted(seen, key=_creation, reverse=True)
+
+
+_creation = operator.attrgetter("seq")
 
 
 def _accumulate(slot, grad):
@@ -67,13 +65,18 @@ def run_backward(tensor, gradient, retain_graph: bool):
         # a leaf: its gradient is the seed itself
         _accumulate_leaf(tensor, _run_hooks(tensor._backward_hooks, gradient))
         return
-    grads = {id(root): [None] * len(root.out_meta)}
-    grads[id(root)][tensor._out_index] = gradient
+    # node -> the summed gradient of its output (a list of them for a node with several)
+    grads = {}
+    if root.n_outputs == 1:
+        grads[root] = gradient
+    else:
+        grads[root] = [None] * root.n_outputs
+        grads[root][tensor._out_index] = gradient
     # leaves collect the sum over all their uses first: a hook sees the whole gradient once
     leaves = {}
     with no_grad():
         for node in _topological_order(root):
-            out_grads = grads.pop(id(node), None)
+            out_grads = grads.pop(node, None)
             if out_grads is None:
                 continue
             if node.freed:
@@ -82,44 +85,61 @@ def run_backward(tensor, gradient, retain_graph: bool):
                     "after the first backward. Pass retain_graph=True to the first "
                     ".backward() call if you need to backpropagate through the graph twice.")
             node.check_versions()
-            _finish_outputs(node, out_grads)
-            filled = [g if g is not None else np.zeros(shape, dtype)
-                      for g, (shape, dtype) in zip(out_grads, node.out_meta)]
-            in_grads = node.fn.backward(node.ctx, *filled)
-            if not isinstance(in_grads, tuple):
+            if node.n_outputs == 1:
+                out_grads = [out_grads]
+            if node.tensor_hooks or node.retained:
+                _finish_outputs(node, out_grads)
+            if node.n_outputs != 1:
+                out_grads = [g if g is not None else np.zeros(shape, dtype)
+                             for g, (shape, dtype) in zip(out_grads, node.out_meta)]
+            fn = node.fn
+            in_grads = fn.backward(node.ctx, *out_grads)
+            if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            if len(in_grads) != len(node.inputs):
+            inputs = node.inputs
+            if len(in_grads) != len(inputs):
                 raise RuntimeError(
-                    f"{node.fn.__name__}.backward returned {len(in_grads)} gradients for "
-                    f"{len(node.inputs)} inputs of forward")
+                    f"{fn.__name__}.backward returned {len(in_grads)} gradients for "
+                    f"{len(inputs)} inputs of forward")
             if not retain_graph:
                 _free(node)
-            for t, g in zip(node.inputs, in_grads):
+            for t, g in zip(inputs, in_grads):
                 if t is None or g is None:
                     continue
-                g = np.asarray(g)
-                if g.shape != t.data.shape:
+                if type(g) is not np.ndarray:
+                    g = np.asarray(g)
+                data = t.data
+                if g.shape != data.shape:
                     raise RuntimeError(
-                        f"{node.fn.__name__}.backward returned a gradient of shape {g.shape} "
-                        f"for an input of shape {t.data.shape}")
-                if g.dtype != t.data.dtype:
+                        f"{fn.__name__}.backward returned a gradient of shape {g.shape} "
+                        f"for an input of shape {data.shape}")
+                if g.dtype != data.dtype:
                     if _strict_dtypes:
                         raise TypeError(
-                            f"{node.fn.__name__}.backward returned a {g.dtype} gradient for a "
-                            f"{t.data.dtype} input (strict dtype mode): the op computed in "
+                            f"{fn.__name__}.backward returned a {g.dtype} gradient for a "
+                            f"{data.dtype} input (strict dtype mode): the op computed in "
                             f"another precision than its input")
-                    g = g.astype(t.data.dtype)
-                if t._node is None:
-                    entry = leaves.setdefault(id(t), [t, None])
-                    entry[1] = _accumulate(entry[1], g)
+                    g = g.astype(data.dtype)
+                child = t._node
+                if child is None:
+                    entry = leaves.get(t)
+                    if entry is None:
+                        leaves[t] = g
+                    else:
+                        leaves[t] = entry + g
+                elif child.n_outputs == 1:
+                    slot = grads.get(child)
+                    grads[child] = g if slot is None else slot + g
                 else:
-                    slots = grads.setdefault(id(t._node), [None] * len(t._node.out_meta))
+                    slots = grads.get(child)
+                    if slots is None:
+                        slots = grads[child] = [None] * child.n_outputs
                     slots[t._out_index] = _accumulate(slots[t._out_index], g)
     # let go of the walk's references, so that a leaf's gradient nothing else holds can
     # become its .grad without a copy
-    out_grads = filled = in_grads = g = entry = slots = None
+    out_grads = in_grads = g = entry = slot = slots = None
     while leaves:
-        t, g = leaves.popitem()[1]
+        t, g = leaves.popitem()
         g = _run_hooks(t._backward_hooks, g)
         # counted in a statement of its own: a call's earlier arguments are references too
         owned = _references(g) <= _ALONE and _held_only_here(g)
@@ -221,8 +241,6 @@ def _held_only_here(a):
 
 def _free(node):
     ctx = node.ctx
-    holds_arrays = bool(ctx.saved_arrays) or any(
-        isinstance(v, np.ndarray) for v in vars(ctx).values())
-    if holds_arrays:
+    if ctx.saved_arrays or any(isinstance(v, np.ndarray) for v in vars(ctx).values()):
         node.ctx = None
         node.freed = True

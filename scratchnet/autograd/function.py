@@ -24,9 +24,14 @@ registration.
 """
 from __future__ import annotations
 
+import itertools
+import operator
+
 import numpy as np
 
 from . import grad_mode
+
+Tensor = None  # set by tensor.py, which imports this module
 
 REGISTRY: dict[str, type] = {}
 
@@ -47,51 +52,70 @@ def register(name: str, differentiable: bool = True):
 
 
 class Context:
-    """Scratch space a Function's forward leaves for its backward."""
+    """Scratch space a Function's forward leaves for its backward.
 
-    def __init__(self):
-        self.needs_input_grad: tuple = ()
-        self.saved_arrays: tuple = ()
-        self.non_differentiable: set = set()
+    The defaults are class attributes: most ops set one or two fields, and a context that
+    owns no containers of its own is cheaper to make for every op of every forward."""
+
+    needs_input_grad: tuple = ()
+    saved_arrays: tuple = ()
+    non_differentiable = frozenset()
 
     def save_for_backward(self, *arrays):
         self.saved_arrays = arrays
 
     def mark_non_differentiable(self, *arrays):
         """Outputs marked here (e.g. max-pool indices) never require grad."""
-        self.non_differentiable.update(id(a) for a in arrays)
+        self.non_differentiable = self.non_differentiable.union(id(a) for a in arrays)
+
+
+# creation order of nodes: a node is made after the nodes of its inputs, so walking nodes
+# from the newest to the oldest visits every consumer before what it consumes
+_sequence = itertools.count()
+_VERSION_FIELDS = 6      # per tensor in Node.versions: cell, version, data id, base id, dtype, shape
 
 
 class Node:
     """A recorded call: which Function ran, its context, and the Tensors it read."""
 
-    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed", "versions", "tensor_hooks",
-                 "retained")
+    __slots__ = ("fn", "ctx", "inputs", "n_outputs", "freed", "versions", "version_sum",
+                 "tensor_hooks", "retained", "seq")
 
-    def __init__(self, fn, ctx, inputs, out_meta):
+    def __init__(self, fn, ctx, inputs, n_outputs):
         self.fn = fn
         self.ctx = ctx
         self.inputs = inputs          # tuple: Tensor or None for each positional argument
-        self.out_meta = out_meta      # tuple of (shape, dtype) for each output
+        self.n_outputs = n_outputs
         self.freed = False
+        self.seq = next(_sequence)
         # (version cell, version, id of the data and of its base, dtype, shape) of every
-        # input and output at forward time: the engine refuses to run backward if a tensor
-        # the backward reads has changed in place since. Ids, not the arrays, so that no
-        # intermediate result is kept alive; they stay meaningful because each array was
-        # alive when the forward saved its own, so a saved array with that id is that array.
+        # input and then every output at forward time, one flat tuple: the engine refuses to
+        # run backward if a tensor the backward reads has changed in place since. Ids, not
+        # the arrays, so that no intermediate result is kept alive; they stay meaningful
+        # because each array was alive when the forward saved its own, so a saved array with
+        # that id is that array. Versions only grow, so their sum tells whether one changed.
         self.versions = ()
+        self.version_sum = 0
         # output index -> that output tensor's register_hook dict, and -> a weak reference
         # to an output that called retain_grad(); both None until someone asks
         self.tensor_hooks = None
         self.retained = None
 
+    @property
+    def out_meta(self):
+        """(shape, dtype) of each output, as the forward made it."""
+        v = self.versions
+        first = len(v) - _VERSION_FIELDS * self.n_outputs
+        return tuple((v[i + 5], v[i + 4]) for i in range(first, len(v), _VERSION_FIELDS))
+
     def check_versions(self):
-        changed = [e for e in self.versions if e[0][0] != e[1]]
-        if not changed:
+        v = self.versions
+        if sum(map(_first, v[::_VERSION_FIELDS])) == self.version_sum:
             return
         saved = _saved_memory(self.ctx)
-        for cell, version, data_id, base_id, dtype, shape in changed:
-            if data_id in saved or base_id in saved:
+        for i in range(0, len(v), _VERSION_FIELDS):
+            cell, version, data_id, base_id, dtype, shape = v[i:i + _VERSION_FIELDS]
+            if cell[0] != version and (data_id in saved or base_id in saved):
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified "
                     f"by an inplace operation: [{dtype} tensor of shape {shape}], which "
@@ -103,6 +127,11 @@ class Node:
 
     def __repr__(self):
         return f"<{self.fn.__name__}Backward>"
+
+
+_first = operator.itemgetter(0)
+# needs_input_grad of a call that records nothing, by number of arguments
+_NOTHING_NEEDED = [(False,) * n for n in range(8)]
 
 
 class Function:
@@ -121,46 +150,60 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .tensor import Tensor
-
+        # this runs for every op of every forward: one pass over the arguments, no
+        # containers beyond those the node keeps
         arrays = []
-        needs = []
+        tensors = []
+        graph_inputs = []
         any_needs = False
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
-                needs.append(a.requires_grad)
-                any_needs = any_needs or a.requires_grad
+                tensors.append(a)
+                if a.requires_grad:
+                    any_needs = True
+                    graph_inputs.append(a)
+                else:
+                    graph_inputs.append(None)
             else:
                 arrays.append(a)
-                needs.append(False)
+                graph_inputs.append(None)
         record = any_needs and cls.differentiable and grad_mode.is_grad_enabled()
         ctx = Context()
-        ctx.needs_input_grad = tuple(needs) if record else (False,) * len(args)
+        if record:
+            ctx.needs_input_grad = tuple(a is not None for a in graph_inputs)
+        else:
+            n = len(args)
+            ctx.needs_input_grad = _NOTHING_NEEDED[n] if n < 8 else (False,) * n
         out = cls.forward(ctx, *arrays, **kwargs)
 
         if isinstance(out, tuple):
-            outs = tuple(_as_array(o) for o in out)
+            outs = tuple(o if isinstance(o, np.ndarray) else np.asarray(o) for o in out)
         else:
-            outs = (_as_array(out),)
-        inputs = [a for a in args if isinstance(a, Tensor)]
-        if record:
-            node = Node(cls, ctx,
-                        tuple(a if isinstance(a, Tensor) and a.requires_grad else None for a in args),
-                        tuple((o.shape, o.dtype) for o in outs))
-            results = []
-            for i, o in enumerate(outs):
-                diff = id(o) not in ctx.non_differentiable and o.dtype.kind in "fc"
-                results.append(Tensor._from_op(o, node if diff else None, i))
-            _share_versions_with_bases(results, inputs)
-            # every tensor's version now; which of them the backward reads is worked out only
-            # if one has changed by then (cheaper than doing it for every op of every forward)
-            node.versions = [(t._version_cell, t._version_cell[0], id(t.data),
-                              id(t.data.base), t.data.dtype, t.data.shape)
-                             for t in (*inputs, *results)]
-        else:
+            outs = (out if isinstance(out, np.ndarray) else np.asarray(out),)
+        if not record:
             results = [Tensor._from_op(o, None, 0) for o in outs]
-            _share_versions_with_bases(results, inputs)
+            _share_versions_with_bases(results, tensors)
+            return tuple(results) if isinstance(out, tuple) else results[0]
+
+        node = Node(cls, ctx, tuple(graph_inputs), len(outs))
+        marked = ctx.non_differentiable
+        results = []
+        for i, o in enumerate(outs):
+            diff = o.dtype.kind in "fc" and (not marked or id(o) not in marked)
+            results.append(Tensor._from_op(o, node if diff else None, i))
+        _share_versions_with_bases(results, tensors)
+        # every tensor's version now; which of them the backward reads is worked out only
+        # if one has changed by then (cheaper than doing it for every op of every forward)
+        versions = []
+        total = 0
+        for t in tensors + results:
+            d = t.data
+            cell = t._version_cell
+            total += cell[0]
+            versions += (cell, cell[0], id(d), id(d.base), d.dtype, d.shape)
+        node.versions = tuple(versions)
+        node.version_sum = total
         return tuple(results) if isinstance(out, tuple) else results[0]
 
 
@@ -197,9 +240,3 @@ def _saved_memory(ctx):
             if a.base is not None:
                 ids.add(id(a.base))
     return ids
-
-
-def _as_array(x):
-    if isinstance(x, np.ndarray):
-        return x
-    return np.asarray(x)

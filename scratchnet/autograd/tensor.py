@@ -31,7 +31,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import engine, grad_mode, plumbing
+from . import engine, function, grad_mode, plumbing
 from .hooks import RemovableHandle
 from .. import dtypes
 from ..shapes import normalize_axis
@@ -381,4 +381,4 @@ _REFLECTED = {"add": "__radd__", "subtract": "__rsub__", "multiply": "__rmul__",
               "greater": "__lt__", "greater_equal": "__le__", "equal": "__eq__",
               "not_equal": "__ne__"}
 
-engine.Tensor = Tensor
+engine.Tensor = function.Tensor = Tensor
