@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from .function import _VERSION_FIELDS, _first
 from .grad_mode import no_grad
 
 
@@ -84,7 +85,8 @@ def run_backward(tensor, gradient, retain_graph: bool):
                     f"backward through {node!r} a second time: its saved arrays were freed "
                     "after the first backward. Pass retain_graph=True to the first "
                     ".backward() call if you need to backpropagate through the graph twice.")
-            node.check_versions()
+            if sum(map(_first, node.versions[::_VERSION_FIELDS])) != node.version_sum:
+                node.check_versions()      # something changed in place: is it a saved one?
             if node.n_outputs == 1:
                 out_grads = [out_grads]
             if node.tensor_hooks or node.retained:
@@ -102,7 +104,10 @@ def run_backward(tensor, gradient, retain_graph: bool):
                     f"{fn.__name__}.backward returned {len(in_grads)} gradients for "
                     f"{len(inputs)} inputs of forward")
             if not retain_graph:
-                _free(node)
+                ctx = node.ctx
+                if ctx.saved_arrays or _holds_arrays(ctx):
+                    node.ctx = None
+                    node.freed = True
             for t, g in zip(inputs, in_grads):
                 if t is None or g is None:
                     continue
@@ -137,7 +142,7 @@ def run_backward(tensor, gradient, retain_graph: bool):
                     slots[t._out_index] = _accumulate(slots[t._out_index], g)
     # let go of the walk's references, so that a leaf's gradient nothing else holds can
     # become its .grad without a copy
-    out_grads = in_grads = g = entry = slot = slots = None
+    out_grads = in_grads = g = entry = slot = slots = ctx = None
     while leaves:
         t, g = leaves.popitem()
         g = _run_hooks(t._backward_hooks, g)
@@ -239,8 +244,7 @@ def _held_only_here(a):
     return _base_references(a) <= _BASE_ALONE
 
 
-def _free(node):
-    ctx = node.ctx
-    if ctx.saved_arrays or any(isinstance(v, np.ndarray) for v in vars(ctx).values()):
-        node.ctx = None
-        node.freed = True
+def _holds_arrays(ctx):
+    """Whether a backward's context keeps arrays (besides save_for_backward's) that a
+    backward without retain_graph frees."""
+    return any(isinstance(v, np.ndarray) for v in vars(ctx).values())

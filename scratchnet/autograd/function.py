@@ -29,7 +29,7 @@ import operator
 
 import numpy as np
 
-from . import grad_mode
+from .grad_mode import _state as _grad_state
 
 Tensor = None  # set by tensor.py, which imports this module
 
@@ -150,48 +150,50 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        # this runs for every op of every forward: one pass over the arguments, no
-        # containers beyond those the node keeps
+        # this runs for every op of every forward: one pass over the arguments, no container
+        # the node keeps that an existing one can stand for, and a straight path for the
+        # usual op with one output
         arrays = []
         tensors = []
-        graph_inputs = []
-        any_needs = False
+        needs = []
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
                 tensors.append(a)
-                if a.requires_grad:
-                    any_needs = True
-                    graph_inputs.append(a)
-                else:
-                    graph_inputs.append(None)
+                needs.append(a.requires_grad)
             else:
                 arrays.append(a)
-                graph_inputs.append(None)
-        record = any_needs and cls.differentiable and grad_mode.is_grad_enabled()
+                needs.append(False)
         ctx = Context()
-        if record:
-            ctx.needs_input_grad = tuple(a is not None for a in graph_inputs)
-        else:
+        if not (True in needs and cls.differentiable and _grad_state.enabled):
             n = len(args)
             ctx.needs_input_grad = _NOTHING_NEEDED[n] if n < 8 else (False,) * n
+            out = cls.forward(ctx, *arrays, **kwargs)
+            if isinstance(out, tuple):
+                results = [_tensor(o, None, 0) for o in out]
+                _share_versions_with_bases(results, tensors)
+                return tuple(results)
+            result = _tensor(out, None, 0)
+            if result.data.base is not None:
+                _share_versions_with_bases((result,), tensors)
+            return result
+
+        needs = tuple(needs)
+        ctx.needs_input_grad = needs = _NEEDS.setdefault(needs, needs)
         out = cls.forward(ctx, *arrays, **kwargs)
-
-        if isinstance(out, tuple):
-            outs = tuple(o if isinstance(o, np.ndarray) else np.asarray(o) for o in out)
+        if len(tensors) == len(args) and False not in needs:
+            inputs = args         # every argument is a tensor that requires grad
         else:
-            outs = (out if isinstance(out, np.ndarray) else np.asarray(out),)
-        if not record:
-            results = [Tensor._from_op(o, None, 0) for o in outs]
-            _share_versions_with_bases(results, tensors)
-            return tuple(results) if isinstance(out, tuple) else results[0]
-
-        node = Node(cls, ctx, tuple(graph_inputs), len(outs))
+            inputs = tuple(a if b else None for a, b in zip(args, needs))
+        several = isinstance(out, tuple)
+        node = Node(cls, ctx, inputs, len(out) if several else 1)
         marked = ctx.non_differentiable
         results = []
-        for i, o in enumerate(outs):
+        for i, o in enumerate(out if several else (out,)):
+            if type(o) is not np.ndarray:
+                o = np.asarray(o)
             diff = o.dtype.kind in "fc" and (not marked or id(o) not in marked)
-            results.append(Tensor._from_op(o, node if diff else None, i))
+            results.append(_tensor(o, node if diff else None, i))
         _share_versions_with_bases(results, tensors)
         # every tensor's version now; which of them the backward reads is worked out only
         # if one has changed by then (cheaper than doing it for every op of every forward)
@@ -204,7 +206,30 @@ class Function:
             versions += (cell, cell[0], id(d), id(d.base), d.dtype, d.shape)
         node.versions = tuple(versions)
         node.version_sum = total
-        return tuple(results) if isinstance(out, tuple) else results[0]
+        return tuple(results) if several else results[0]
+
+
+def _tensor(data, node, index):
+    """The Tensor of an op's output (Tensor._from_op, without the call through the class)."""
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    t = _new(Tensor)
+    t.data = data
+    t.grad = None
+    t._node = node
+    t._out_index = index
+    t._retains_grad = False
+    t._version_cell = [0]
+    t._backward_hooks = None
+    t.requires_grad = node is not None
+    return t
+
+
+_new = object.__new__
+
+
+# one needs_input_grad tuple per pattern, shared by every context that has it
+_NEEDS: dict = {}
 
 
 def _share_versions_with_bases(results, inputs):

@@ -24,6 +24,12 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def broadcast_shapes(op: str, a: np.ndarray, b: np.ndarray):
+    """The shape of `a <op> b`, or a ValueError naming `op` and both shapes."""
+    # the common cases first: equal shapes, or a scalar operand (x * 0.5)
+    if a.shape == b.shape or b.ndim == 0:
+        return a.shape
+    if a.ndim == 0:
+        return b.shape
     try:
         return np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
@@ -35,13 +41,19 @@ def broadcast_shapes(op: str, a: np.ndarray, b: np.ndarray):
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        broadcast_shapes("add", a, b)
-        ctx.shapes = (a.shape, b.shape)
+        # shapes are kept only when they differ: the common same-shape case passes the
+        # gradient through untouched
+        if a.shape != b.shape:
+            broadcast_shapes("add", a, b)
+            ctx.shapes = (a.shape, b.shape)
         return a + b
 
     @staticmethod
     def backward(ctx, grad):
-        sa, sb = ctx.shapes
+        shapes = getattr(ctx, "shapes", None)
+        if shapes is None:
+            return grad, grad
+        sa, sb = shapes
         return unbroadcast(grad, sa), unbroadcast(grad, sb)
 
 
@@ -49,14 +61,20 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        broadcast_shapes("sub", a, b)
-        ctx.shapes = (a.shape, b.shape)
+        # shapes are kept only when they differ: the common same-shape case passes the
+        # gradient through untouched
+        if a.shape != b.shape:
+            broadcast_shapes("sub", a, b)
+            ctx.shapes = (a.shape, b.shape)
         return a - b
 
     @staticmethod
     def backward(ctx, grad):
-        sa, sb = ctx.shapes
-        return unbroadcast(grad, sa), unbroadcast(-grad, sb)
+        gb = -grad if ctx.needs_input_grad[1] else None
+        shapes = getattr(ctx, "shapes", None)
+        if shapes is None:
+            return grad, gb
+        return unbroadcast(grad, shapes[0]), None if gb is None else unbroadcast(gb, shapes[1])
 
 
 @register("mul")

@@ -20,17 +20,23 @@ class MatMul(Function):
         if k_a != k_b:
             raise ValueError(f"matmul: {a.shape} @ {b.shape}: inner sizes {k_a} and {k_b} "
                              "differ")
-        try:
-            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        except ValueError:
-            raise ValueError(f"matmul: {a.shape} @ {b.shape}: batch dimensions "
-                             f"{a.shape[:-2]} and {b.shape[:-2]} do not broadcast") from None
+        if (a.ndim > 2 or b.ndim > 2) and a.shape[:-2] != b.shape[:-2]:
+            try:
+                np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            except ValueError:
+                raise ValueError(f"matmul: {a.shape} @ {b.shape}: batch dimensions "
+                                 f"{a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
+                                 ) from None
         ctx.save_for_backward(a, b)
         return np.matmul(a, b)
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_arrays
+        if a.ndim == 2 and b.ndim == 2:
+            # plain matrices: no promotion, no batch to sum over
+            return (grad @ b.T if ctx.needs_input_grad[0] else None,
+                    a.T @ grad if ctx.needs_input_grad[1] else None)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         if a.ndim == 1 and b.ndim == 1:

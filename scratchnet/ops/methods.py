@@ -31,8 +31,10 @@ def as_tensor(x, dtype=None) -> Tensor:
 
 
 def _operands(a, b):
-    """Two Tensors of one dtype, following PyTorch's promotion: a Python scalar adopts the
-    tensor's dtype (an int tensor and a float scalar give the default float)."""
+    """Two operands of one dtype, following PyTorch's promotion: a Python scalar adopts the
+    tensor's dtype (an int tensor and a float scalar give the default float). A scalar comes
+    back as a 0-d ndarray, not a Tensor: a constant needs no version counter or graph entry,
+    and `x * 0.5` is made in every step of many loops."""
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
         if a.dtype != b.dtype:
@@ -48,11 +50,14 @@ def _operands(a, b):
 
 
 def _with_constant(t, c):
+    if type(c) is float and t.data.dtype.kind == "f":
+        # the usual case (x * 0.5) without the general checks below
+        return t, np.asarray(c, dtype=t.data.dtype)
     if isinstance(c, (numbers.Number, np.generic)) and not isinstance(c, np.ndarray):
         dt = dtypes.scalar_dtype_for(t.dtype, c)
         if dt != t.dtype:
             t = t.to(dt)
-        return t, Tensor(np.asarray(c, dtype=dt))
+        return t, np.asarray(c, dtype=dt)
     c = as_tensor(c)
     return _operands(t, c)
 
@@ -80,8 +85,13 @@ def mul(a, b):
 def div(a, b):
     a, b = _operands(a, b)
     if a.dtype.kind != "f":
-        a, b = a.to(dtypes.get_default_dtype()), b.to(dtypes.get_default_dtype())
+        a, b = _to_default_float(a), _to_default_float(b)
     return E.Div.apply(a, b)
+
+
+def _to_default_float(x):
+    dt = dtypes.get_default_dtype()
+    return x.to(dt) if isinstance(x, Tensor) else x.astype(dt)
 
 
 def neg(a):
