@@ -72,7 +72,8 @@ class Context:
 # creation order of nodes: a node is made after the nodes of its inputs, so walking nodes
 # from the newest to the oldest visits every consumer before what it consumes
 _sequence = itertools.count()
-_VERSION_FIELDS = 6      # per tensor in Node.versions: cell, version, data id, base id, dtype, shape
+# fields per tensor in Node.versions: cell, version, data id, base id, dtype, shape
+_VERSION_FIELDS = 6
 
 
 class Node:
