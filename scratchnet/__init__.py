@@ -14,6 +14,11 @@ import os as _os
 # set is kept.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# freed memory stays with the process for the next training step instead of going back to
+# the kernel and coming back as page faults (see _allocator.py; SCRATCHNET_MALLOC=system
+# leaves malloc alone)
+from . import _allocator  # noqa: E402,F401
+
 from . import dtypes  # noqa: E402
 from .autograd import (  # noqa: E402
     REGISTRY,
