@@ -397,3 +397,24 @@ def test_row_kernel_gives_the_window_by_window_answers(k, s, d, size, ceil, dtyp
     assert got_out.dtype == x.dtype
     np.testing.assert_array_equal(got_out, ref_out)
     np.testing.assert_array_equal(got_idx, ref_idx)
+
+
+@pytest.mark.parametrize("shape, k, divisor", [((3, 8, 8), (2, 2), 0), ((2, 7, 9), (2, 3), 0),
+                                               ((4, 10, 10), (5, 5), 0), ((2, 6, 6), (3, 2), 5)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tiled_avg_pool_kernels_match_the_general_ones(shape, k, divisor, dtype):
+    # stride = kernel, no padding: the fast kernels must give the general kernels' numbers
+    # bit for bit, including the rows and columns no window reaches (7 and 9 above)
+    from scratchnet.kernels import pool as K
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    (kh, kw), (_, H, W) = k, shape
+    out_h, out_w = H // kh, W // kw
+    general = K.avg_pool2d_forward(x, kh, kw, kh, kw, 0, 0, out_h, out_w, True, divisor)
+    tiled = K.avg_pool2d_tiled_forward(x, kh, kw, out_h, out_w, divisor or kh * kw)
+    np.testing.assert_array_equal(tiled, general)
+    g = rng.standard_normal(general.shape).astype(dtype)
+    general = K.avg_pool2d_backward(g, H, W, kh, kw, kh, kw, 0, 0, True, divisor)
+    tiled = K.avg_pool2d_tiled_backward(g, H, W, kh, kw, divisor or kh * kw)
+    np.testing.assert_array_equal(tiled, general)
+    assert tiled.dtype == dtype

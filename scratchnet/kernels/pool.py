@@ -24,7 +24,7 @@ import numpy as np
 
 from numba import uint64
 
-from ._jit import jit, jit_inline, jit_parallel, prange
+from ._jit import jit, jit_float_division, jit_inline, jit_parallel, prange
 from .im2col import valid_range
 
 
@@ -221,6 +221,55 @@ def avg_pool2d_backward(grad_out, H, W, kh, kw, sh, sw, ph, pw, count_include_pa
                 for ih in range(h0, h1):
                     for iw in range(w0, w1):
                         grad_in[p, ih, iw] += share
+    return grad_in
+
+
+@jit_float_division
+def avg_pool2d_tiled_forward(x, kh, kw, out_h, out_w, divisor):
+    """avg_pool2d_forward when the windows tile the plane: stride = kernel, no padding, so
+    every window lies inside and has the same divisor (kh*kw, or divisor_override).
+
+    x: (P, H, W) -> out: (P, H', W'), H' = H // kh, W' = W // kw. Sums run in float64, as
+    there; without the clipping and the per-window divisor the loop is a few adds.
+    """
+    P = x.shape[0]
+    out = np.empty((P, out_h, out_w), dtype=x.dtype)
+    for p in range(P):
+        for oh in range(out_h):
+            h0 = oh * kh
+            for ow in range(out_w):
+                w0 = ow * kw
+                total = 0.0
+                for ih in range(h0, h0 + kh):
+                    for iw in range(w0, w0 + kw):
+                        total += x[p, ih, iw]
+                out[p, oh, ow] = total / divisor
+    return out
+
+
+@jit_float_division
+def avg_pool2d_tiled_backward(grad_out, H, W, kh, kw, divisor):
+    """avg_pool2d_backward for tiling windows: each input pixel lies in at most one window,
+    so its gradient is that window's share, written once (rows and columns past the last
+    window get 0).
+
+    grad_out: (P, H', W') -> grad_in: (P, H, W).
+    """
+    P, out_h, out_w = grad_out.shape
+    grad_in = np.empty((P, H, W), dtype=grad_out.dtype)
+    for p in range(P):
+        for oh in range(out_h):
+            for ow in range(out_w):
+                share = grad_out[p, oh, ow] / divisor
+                for ih in range(oh * kh, oh * kh + kh):
+                    for iw in range(ow * kw, ow * kw + kw):
+                        grad_in[p, ih, iw] = share
+            for ih in range(oh * kh, oh * kh + kh):
+                for iw in range(out_w * kw, W):
+                    grad_in[p, ih, iw] = 0
+        for ih in range(out_h * kh, H):
+            for iw in range(W):
+                grad_in[p, ih, iw] = 0
     return grad_in
 
 

@@ -161,15 +161,27 @@ class AvgPool2d(Function):
         out_h, out_w = _output_hw(layer, H, W, k, s, p, (1, 1), ceil_mode)
         divisor = 0 if divisor_override is None else int(divisor_override)
         ctx.args = (H, W, k[0], k[1], s[0], s[1], p[0], p[1], bool(count_include_pad), divisor)
-        out = K.avg_pool2d_forward(planes, k[0], k[1], s[0], s[1], p[0], p[1], out_h, out_w,
-                                   bool(count_include_pad), divisor)
+        # windows that tile the plane (LeNet's 2x2, stride 2) all lie inside and share one
+        # divisor: a kernel without the clipping (the same sums, 3-4x faster)
+        ctx.tiled = (k == s and p == (0, 0) and out_h * k[0] <= H and out_w * k[1] <= W)
+        if ctx.tiled:
+            n = divisor or k[0] * k[1]
+            out = K.avg_pool2d_tiled_forward(planes, k[0], k[1], out_h, out_w, n)
+        else:
+            out = K.avg_pool2d_forward(planes, k[0], k[1], s[0], s[1], p[0], p[1], out_h,
+                                       out_w, bool(count_include_pad), divisor)
         return out.reshape(*lead, out_h, out_w)
 
     @staticmethod
     def backward(ctx, grad):
         H, W = ctx.args[:2]
         g = np.ascontiguousarray(grad).reshape(-1, *grad.shape[-2:])
-        return K.avg_pool2d_backward(g, *ctx.args).reshape(*grad.shape[:-2], H, W)
+        if ctx.tiled:
+            kh, kw, divisor = ctx.args[2], ctx.args[3], ctx.args[9]
+            g_in = K.avg_pool2d_tiled_backward(g, H, W, kh, kw, divisor or kh * kw)
+        else:
+            g_in = K.avg_pool2d_backward(g, *ctx.args)
+        return g_in.reshape(*grad.shape[:-2], H, W)
 
 
 def _adaptive_size(op, output_size, H, W):
