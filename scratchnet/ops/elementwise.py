@@ -213,7 +213,10 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_arrays
-        return grad * (1 - out * out)
+        d = out * out               # grad * (1 - out^2), with one temporary instead of three
+        np.subtract(1, d, out=d)
+        d *= grad
+        return d
 
 
 @register("sigmoid")
