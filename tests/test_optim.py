@@ -660,3 +660,27 @@ def test_sgd_momentum_matches_its_formula_bit_for_bit(dtype, options):
     assert p.data.dtype == dtype
     np.testing.assert_array_equal(p.data, x)
     np.testing.assert_array_equal(opt.state[p]["momentum_buffer"], buf)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", [{}, {"weight_decay": 0.1}, {"amsgrad": True},
+                                     {"weight_decay": 0.05, "decoupled_weight_decay": True},
+                                     {"maximize": True, "amsgrad": True, "weight_decay": 0.1}])
+def test_adam_one_pass_kernel_gives_the_numpy_steps_bits(dtype, options):
+    # the kernel runs for C-contiguous arrays; a Fortran-order gradient takes the NumPy path
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((6, 5)).astype(dtype)
+    grads = [rng.standard_normal((6, 5)).astype(dtype) for _ in range(4)]
+    group = {"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0,
+             "amsgrad": False, "maximize": False, "decoupled_weight_decay": False, **options}
+    opt = optim.Adam([sn.nn.Parameter(start.copy())], **options)
+    fused, plain = start.copy(), start.copy()
+    fused_state, plain_state = {}, {}
+    for g in grads:
+        opt.update(fused, g.copy(), fused_state, group)
+        opt.update(plain, np.asfortranarray(g), plain_state, group)
+    np.testing.assert_array_equal(fused, plain)
+    for key in ("exp_avg", "exp_avg_sq"):
+        np.testing.assert_array_equal(fused_state[key], plain_state[key])
+    assert fused.dtype == dtype and fused_state["exp_avg"].dtype == dtype
+    assert not np.array_equal(fused, start)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.optim import adam_step
 from .optimizer import Optimizer
 
 
@@ -62,10 +63,23 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = np.zeros_like(param)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = np.zeros_like(param)
-        if group["maximize"]:
-            grad = -grad
         state["step"] += 1
         t = state["step"]
+        buffers = (param, grad, state["exp_avg"], state["exp_avg_sq"],
+                   state.get("max_exp_avg_sq", param))
+        if all(a.flags.c_contiguous and a.dtype == param.dtype and a.shape == param.shape
+               for a in buffers):
+            # the same arithmetic as below, in one pass (scratchnet/kernels/optim.py)
+            T = param.dtype.type
+            decoupled = group["decoupled_weight_decay"]
+            adam_step(*buffers, T(beta1), T(1 - beta1), T(beta2), T(1 - beta2),
+                      T(0 if decoupled else weight_decay),
+                      T(1 - lr * weight_decay if decoupled and weight_decay != 0 else 1),
+                      T(lr / (1 - beta1 ** t)), T((1 - beta2 ** t) ** 0.5), T(eps),
+                      bool(group["maximize"]), bool(group["amsgrad"]))
+            return
+        if group["maximize"]:
+            grad = -grad
         if weight_decay != 0:
             if group["decoupled_weight_decay"]:
                 param *= 1 - lr * weight_decay
