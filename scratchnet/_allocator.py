@@ -7,9 +7,12 @@ free there, and takes fresh pages for the next step, each one a page fault that 
 zeroes: a LeNet-5 step at batch 64 took about 2,400 page faults and 6 of its 19 ms of CPU time
 in the kernel (`benchmarks/bench_training.py`; PyTorch's step took 1,600 faults). Keeping up to
 TRIM_THRESHOLD bytes of freed memory at the heap's top, and serving arrays of up to
-MMAP_THRESHOLD bytes from the heap instead of a fresh mapping each, leaves 0.4 faults a step;
-the peak resident memory of a ResNet-18 step at batch 32 grew by 1% (1,978 -> 1,997 MiB). A
-larger array still gets a mapping of its own, returned when freed.
+MMAP_THRESHOLD bytes from the heap instead of a fresh mapping each, leaves 0.4 faults a step.
+A larger array still gets a mapping of its own, returned when freed: arrays served from the
+heap leave gaps there that count towards the resident memory, and the peak of a ResNet-18
+step at batch 32, 224x224, was 1,975 MiB with malloc's defaults, 2,003 MiB with arrays of up
+to 32 MB from the heap, 1,800 MiB with up to 8 MB and 1,751 MiB with up to 4 MB (LeNet-5's
+step takes no faults from 4 MB on, 2,900 with 2 MB).
 
 These are `mallopt` settings of the whole process, like the `MALLOC_MMAP_THRESHOLD_` and
 `MALLOC_TRIM_THRESHOLD_` environment variables; set `SCRATCHNET_MALLOC=system` to leave
@@ -21,7 +24,7 @@ import ctypes
 import os
 import sys
 
-MMAP_THRESHOLD = 32 * 2**20      # glibc's largest allowed value on 64-bit systems
+MMAP_THRESHOLD = 8 * 2**20
 TRIM_THRESHOLD = 256 * 2**20
 
 _M_TRIM_THRESHOLD = -1           # mallopt parameter numbers, from glibc's malloc.h
