@@ -324,6 +324,7 @@ def plot(rows, path):
     ax.set_xlabel("speed ratio, forward + backward (above 1: scratchnet faster)")
     ax.legend(loc="lower right")
     fig.tight_layout()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     fig.savefig(path, dpi=110)
 
 
