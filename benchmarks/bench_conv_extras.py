@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 import numba
 import numpy as np
@@ -217,19 +218,27 @@ DIRECT_CHANNELS_OUT = [8, 16, 32, 64]
 
 
 def _best(fn, repeats):
+    """Least CPU time of `repeats` calls (steadier than wall time on shared cores)."""
     fn()
-    return min(timed(fn) for _ in range(repeats))
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return min(times)
 
 
 def _direct_vs_gemm(g, image, weight, grid, repeats, passes):
     """{pass: (direct ms, im2col + GEMM ms)} for the forward and the input gradient, with
     the dispatcher forced one way, then the other, alternately."""
-    saved = conv_op.DIRECT_MAX_FILTERS, conv_op.DIRECT_MAX_ROWS
+    names = ("DIRECT_MAX_FILTERS", "DIRECT_MAX_ROWS", "DIRECT_MIN_USEFUL")
+    saved = [getattr(conv_op, n) for n in names]
     res = {p: ([], []) for p in passes}
     try:
         for _ in range(repeats):
-            for side, limits in ((0, (10**9, 10**9)), (1, (0, 0))):
-                conv_op.DIRECT_MAX_FILTERS, conv_op.DIRECT_MAX_ROWS = limits
+            for side, limits in ((0, (10**9, 10**9, 0.0)), (1, (0, 0, 2.0))):
+                for name, value in zip(names, limits):
+                    setattr(conv_op, name, value)
                 if "fwd" in res:
                     res["fwd"][side].append(_best(
                         lambda: conv_op._im2col_pass(g, image, weight=weight), 1))
@@ -237,7 +246,8 @@ def _direct_vs_gemm(g, image, weight, grid, repeats, passes):
                     res["dx"][side].append(_best(
                         lambda: conv_op._col2im_pass(g, grid, weight), 1))
     finally:
-        conv_op.DIRECT_MAX_FILTERS, conv_op.DIRECT_MAX_ROWS = saved
+        for name, value in zip(names, saved):
+            setattr(conv_op, name, value)
     return {p: (1e3 * min(d), 1e3 * min(m)) for p, (d, m) in res.items()}
 
 
@@ -250,14 +260,14 @@ def _useful(g, input_grad):
     return KDIR.useful_fraction((g.N, c_in) + image, g.kernel, out, g.dilation, c_out)
 
 
-def extra_direct(repeats, rng, dtype=np.float32):
+def extra_direct(repeats, rng, dtype=np.float32, sweep=True):
     """Direct kernel vs im2col + GEMM for stride-1 convolutions over channel counts: the
     measurement behind DIRECT_MAX_FILTERS and DIRECT_MAX_ROWS in scratchnet/ops/conv.py.
     A forward pass with C -> K channels and an input gradient with K -> C are the same kind
     of pass for the direct kernel, so only forward passes are swept, plus the input gradient
     of the course's shapes."""
     rows = []
-    for k in (5, 3):
+    for k in (5, 3) if sweep else ():
         for N, H, W in DIRECT_MAPS:
             for C in DIRECT_CHANNELS_IN:
                 for K in DIRECT_CHANNELS_OUT:
@@ -284,8 +294,9 @@ def extra_direct(repeats, rng, dtype=np.float32):
                          "direct_ms": t[ps][0], "gemm_ms": t[ps][1],
                          "useful": _useful(g, grad),
                          "chosen": "direct" if g.direct_fits(input_grad=grad) else "gemm"})
-    print("\ndirect kernel vs im2col + GEMM, stride 1 (best of "
-          f"{repeats}, ms; 'C -> K': the pass's input and output channels):")
+    print("\ndirect kernel vs im2col + GEMM, stride 1 (CPU time, best of "
+          f"{repeats}, ms; 'C -> K': the pass's input and output channels; useful: the share "
+          "of the direct kernel's multiply-adds that make an output):")
     print(f"{'pass':5s}{'batch':>18s}{'k':>3s}{'C -> K':>10s}{'C*k*k':>7s}{'useful':>7s}"
           f"{'direct':>9s}{'GEMM':>9s}{'GEMM/direct':>13s}  chosen")
     for r in rows:

@@ -15,8 +15,8 @@ from tests.test_conv import _textbook_conv
 
 # (N, C, H, W), K, (kh, kw), padding, dilation: 3- and 5-wide kernels, square and not,
 # channel counts that are not a multiple of the kernel's block of 4 filters, padding wider
-# than the kernel's reach, maps short enough that several images share one run, batches
-# that those blocks do not divide
+# than the kernel's reach, maps small enough that several images share the wide rows,
+# batches that those blocks do not divide
 CASES = [
     ((2, 3, 7, 9), 5, (3, 3), (1, 1), (1, 1)),
     ((3, 2, 8, 6), 6, (5, 5), (2, 2), (1, 1)),
@@ -158,7 +158,7 @@ def test_the_rule_leaves_other_convolutions_to_im2col(kws, weight, why):
 @pytest.mark.parametrize("shape,K,k,padding,forward,input_grad", [
     ((32, 3, 32, 32), 16, 5, 2, True, True),       # ConvNetJS conv1
     ((64, 1, 32, 32), 6, 5, 0, True, False),       # LeNet conv1: one input channel to make
-    ((64, 6, 14, 14), 16, 5, 0, False, False),     # LeNet conv2: 10x10 of 14x14 wide rows
+    ((64, 6, 14, 14), 16, 5, 0, True, False),      # LeNet conv2: 6 channels of a block of 8
 ])
 def test_the_rule_skips_passes_that_would_mostly_waste_work(monkeypatch, shape, K, k, padding,
                                                             forward, input_grad):

@@ -13,8 +13,9 @@ GFLOP/s against 85 for ResNet's 128), and copying the columns costs as much agai
 1. The padded image is copied into a "wide" plane of width Wp = W' + dw*(kw - 1), so output
    pixel (y, t) and its tap (i, j) sit i*dh*Wp + j*dw apart in memory for every pixel. Each
    output plane is then computed as one long run q = y*Wp + t over all its rows at once,
-   the Wp - W' columns of each row being wasted work that is thrown away; several images
-   are stacked in one run when a plane is short (LeNet's 10x10).
+   the Wp - W' columns of each row being wasted work that is thrown away. Small images
+   (LeNet's 14x14) are laid side by side, B of them in rows of B*Wp values, so that a run
+   is long (about TARGET_RUN positions) without computing the rows between images.
 2. The inner loop adds a whole row of kw taps to four output channels at once:
        acc_k[q] += w[k,c,i,0]*x[q + o] + w[k,c,i,1]*x[q + o + dw] + ...   (k = 4 channels)
    so every pixel loaded serves 4*kw multiply-adds and every store kw of them. A loop over
@@ -30,20 +31,20 @@ correlation of the output gradient with the flipped kernel, channels swapped), s
 kernel computes it: see scratchnet/ops/conv.py. The weight gradient stays an im2col + GEMM
 (a dot product per weight, which cannot be vectorised without reordering the sum).
 
-Images are split in blocks handed to numba's prange (one block per image or a few), each
-with its own buffers, so with NUMBA_NUM_THREADS=1 the kernel is plain serial code.
+The blocks of B images are handed to numba's prange, each with its own buffers, so with
+NUMBA_NUM_THREADS=1 the kernel is plain serial code.
 
 When this path is chosen over im2col + GEMM, and the measured crossover, is in
 scratchnet/ops/conv.py (DIRECT_MAX_FILTERS; `python benchmarks/bench_conv.py --extras
 --direct` prints the table): up to 32 output channels, and only where at least 60% of the
-multiply-adds here make an output (`useful_fraction`). Some figures from that table (one
-thread, best of 5, ms, under load), GEMM time / direct time for one pass:
+multiply-adds here make an output (`useful_fraction`). From that table (one thread, CPU
+time), GEMM time / direct time for one pass:
 
-    ConvNetJS conv1 (32,3,32,32) k5 p2 -> 16     forward 2.09   input gradient 1.42
-    ConvNetJS conv2 (32,16,16,16) k5 p2 -> 20    forward 1.52   input gradient 1.49
-    16 -> 32 channels, 3x3 and 5x5, 16x16 and 32x32 maps              1.11-1.26
-    16 -> 64 channels                                                  0.96-1.09
-    LeNet conv2 (64,6,14,14) k5 -> 16, 52% useful   forward 0.93   (im2col kept)
+    ConvNetJS conv1 (32,3,32,32) k5 p2 -> 16     forward 1.47   input gradient 1.34
+    ConvNetJS conv2 (32,16,16,16) k5 p2 -> 20    forward 1.42   input gradient 1.37
+    LeNet conv2 (64,6,14,14) k5 -> 16            forward 1.06   input gradient 0.53 (GEMM)
+    3..64 -> 8..32 channels, 3x3 and 5x5, 16x16 and 32x32 maps      1.12-2.73
+    3..64 -> 64 channels                                             0.90-2.78 (GEMM)
 
 Indices inside the inner loops are unsigned, as in im2col.py. The callers validate every
 argument; these kernels trust their input (C-contiguous, matching dtypes).
@@ -58,21 +59,22 @@ from ._jit import jit, jit_inline, jit_parallel, prange
 DIRECT_KERNEL_WIDTHS = (3, 5)
 RUN_MULTIPLE = 64
 BLOCK = 4                 # output channels per pass over the input
-TARGET_RUN = 512          # stack images until a run has about this many positions
+TARGET_RUN = 1024         # images side by side until a run has about this many positions
 
 
 def direct_geometry(image_shape, kernel, out_hw, dilation):
-    """(images per block, plane size S, run length, buffer length) for the wide layout."""
-    C, kh, kw = image_shape[1], kernel[0], kernel[1]
+    """(images per block B, run length, buffer length) of the wide layout: B padded images
+    side by side in rows of B*Wp values."""
+    kh, kw = kernel
     dh, dw = dilation
     oh, ow = out_hw
     Hp, Wp = oh + dh * (kh - 1), ow + dw * (kw - 1)
-    S = Hp * Wp
-    B = max(1, min(image_shape[0], TARGET_RUN // S))
-    run = -(-((B - 1) * S + (oh - 1) * Wp + ow) // RUN_MULTIPLE) * RUN_MULTIPLE
-    # the run's last position reads up to (kh-1)*dh*Wp + (kw-1)*dw further on
-    length = max(B * S, run + (kh - 1) * dh * Wp + (kw - 1) * dw)
-    return B, S, run, length
+    B = max(1, min(image_shape[0], TARGET_RUN // (Hp * Wp)))
+    row = B * Wp
+    run = -(-((oh - 1) * row + (B - 1) * Wp + ow) // RUN_MULTIPLE) * RUN_MULTIPLE
+    # the run's last position reads up to (kh-1)*dh rows and (kw-1)*dw columns further on
+    length = max(Hp * row, run + (kh - 1) * dh * row + (kw - 1) * dw)
+    return B, run, length
 
 
 def useful_fraction(image_shape, kernel, out_hw, dilation, channels_out):
@@ -81,15 +83,15 @@ def useful_fraction(image_shape, kernel, out_hw, dilation, channels_out):
     repeated filters that fill the last block of BLOCK."""
     if channels_out == 0 or 0 in image_shape:
         return 0.0                      # nothing to compute
-    B, S, run, _ = direct_geometry(image_shape, kernel, out_hw, dilation)
+    B, run, _ = direct_geometry(image_shape, kernel, out_hw, dilation)
     blocks = -(-channels_out // BLOCK)
     return (B * out_hw[0] * out_hw[1] / run) * (channels_out / (blocks * BLOCK))
 
 
 @jit
-def _fill_planes(image, n0, b, planes, top, left, Hp, Wp, S):
+def _fill_planes(image, n0, b, planes, top, left, Hp, Wp, row):
     """planes (C, length) = images n0..n0+b-1 zero-padded to Hp x Wp (top, left: the rows and
-    columns added before the first pixel; negative crops), one after another."""
+    columns added before the first pixel; negative crops), side by side in rows of `row`."""
     N, C, H, W = image.shape
     planes[:] = 0
     y_lo, y_hi = max(0, -top), min(H, Hp - top)
@@ -97,7 +99,7 @@ def _fill_planes(image, n0, b, planes, top, left, Hp, Wp, S):
     for c in range(C):
         for bb in range(b):
             for y in range(y_lo, y_hi):
-                dst = bb * S + (y + top) * Wp + left
+                dst = (y + top) * row + bb * Wp + left
                 for t in range(t_lo, t_hi):
                     planes[c, dst + t] = image[n0 + bb, c, y, t]
 
@@ -156,26 +158,26 @@ def direct_conv2d(image, weight, out, top, left, dh, dw, B, run, length):
     K, kh, kw = weight.shape[0], weight.shape[2], weight.shape[3]
     oh, ow = out.shape[2], out.shape[3]
     Hp, Wp = oh + dh * (kh - 1), ow + dw * (kw - 1)
-    S = Hp * Wp
+    row = B * Wp
     for block in prange(-(-N // B)):
         n0 = block * B
         b = min(B, N - n0)
         planes = np.empty((C, length), image.dtype)
         acc = np.empty((BLOCK, run), out.dtype)
-        _fill_planes(image, n0, b, planes, top, left, Hp, Wp, S)
+        _fill_planes(image, n0, b, planes, top, left, Hp, Wp, row)
         for k in range(0, K, BLOCK):
             acc[:] = 0
             for c in range(C):
                 xf = planes[c]
                 for i in range(kh):
                     if kw == 5:
-                        _taps5(acc, xf, i * dh * Wp, dw, run, weight, k, c, i)
+                        _taps5(acc, xf, i * dh * row, dw, run, weight, k, c, i)
                     else:
-                        _taps3(acc, xf, i * dh * Wp, dw, run, weight, k, c, i)
+                        _taps3(acc, xf, i * dh * row, dw, run, weight, k, c, i)
             for m in range(min(BLOCK, K - k)):
                 for bb in range(b):
                     for y in range(oh):
-                        src = bb * S + y * Wp
+                        src = y * row + bb * Wp
                         for t in range(ow):
                             out[n0 + bb, k + m, y, t] = acc[m, src + t]
     return out

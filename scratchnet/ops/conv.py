@@ -84,24 +84,24 @@ stride-1, ungrouped convolution pass with a 3- or 5-wide kernel that makes at mo
 channels from at most 1,600 = C*kh*kw inputs per output pixel (the largest measured), where at
 least 60% of the kernel's multiply-adds make an output (`conv_direct.useful_fraction`: small
 unpadded maps and one or two output channels waste the rest). Measured one pass at a time
-against im2col + GEMM (`python benchmarks/bench_conv.py --extras --direct`, one thread, best
-of 5, ms, taken under load), with the ratio GEMM time / direct time:
+against im2col + GEMM (`python benchmarks/bench_conv.py --extras --direct`, one thread, CPU
+time, best of 5-9, ms), with the ratio GEMM time / direct time:
 
-    pass (C -> K)                 maps            useful   direct    GEMM   ratio  chosen
-    ConvNetJS conv1 fwd (3->16)   32x3x32x32 k5    0.89     1.30     2.72   2.09   direct
-    ConvNetJS conv1 dx (16->3)                     0.67     1.92     2.72   1.42   direct
-    ConvNetJS conv2 fwd (16->20)  32x16x16x16 k5   0.80     2.02     3.06   1.52   direct
-    ConvNetJS conv2 dx (20->16)                    0.80     1.98     2.94   1.49   direct
-    LeNet conv1 fwd (1->6)        64x1x32x32 k5    0.66     0.49     0.61   1.24   direct
-    LeNet conv1 dx (6->1)                          0.22     1.27     0.54   0.42   GEMM
-    LeNet conv2 fwd (6->16)       64x6x14x14 k5    0.52     0.77     0.72   0.93   GEMM
-    LeNet conv2 dx (16->6)                         0.57     1.33     0.68   0.51   GEMM
-    16 -> 32, 3x3 or 5x5          16 or 32 maps    0.8-0.9               1.11-1.26 direct
-    16 -> 64                                                             0.96-1.09 GEMM
-    64 -> 64, 3x3 and 128 -> 128                                         0.88-1.24 GEMM
+    pass (C -> K)                 batch            useful   direct    GEMM   ratio  chosen
+    LeNet conv1 fwd (1->6)        64x1x32x32 k5     0.66     0.54     0.78   1.46   direct
+    LeNet conv1 dx (6->1)                           0.22     1.54     0.66   0.43   GEMM
+    LeNet conv2 fwd (6->16)       64x6x14x14 k5     0.71     0.70     0.74   1.06   direct
+    LeNet conv2 dx (16->6)                          0.57     1.38     0.73   0.53   GEMM
+    ConvNetJS conv1 fwd (3->16)   32x3x32x32 k5     0.89     1.35     1.99   1.47   direct
+    ConvNetJS conv1 dx (16->3)                      0.67     2.00     2.67   1.34   direct
+    ConvNetJS conv2 fwd (16->20)  32x16x16x16 k5    0.80     2.04     2.91   1.42   direct
+    ConvNetJS conv2 dx (20->16)                     0.80     2.14     2.93   1.37   direct
+    3x3 at 28 fwd (128->128)      8x128x28x28       0.88    22.2     21.3    0.96   GEMM
+    sweep, 3..64 -> 8..32, 3x3 and 5x5, 16x16 and 32x32 maps       1.12-2.73   direct
+    sweep, 3..64 -> 64                                             0.90-2.78   GEMM
 
-Below 32 filters a GEMM with so few rows runs far from its peak and the columns cost as much
-as the product; at 64 filters the two are within the noise of each other."""
+Up to 32 filters a GEMM with so few rows runs far from its peak and the columns cost as much
+as the product; at 64 filters the two trade places from layer to layer."""
 
 
 class ConvGeometry:
@@ -319,7 +319,7 @@ def _col2im_pass(g, grid, weight):
 def _direct_conv(g, image, weight, out, pad):
     """out (N, K', H', W') = the stride-1 convolution of image (N, C', H, W) by weight
     (K', C', kh, kw) padded by pad = (top, left), with the kernel: g gives the dilation."""
-    B, _, run, length = KDIR.direct_geometry(image.shape, g.kernel, out.shape[2:], g.dilation)
+    B, run, length = KDIR.direct_geometry(image.shape, g.kernel, out.shape[2:], g.dilation)
     return KDIR.direct_conv2d(image, weight, out, pad[0], pad[1], *g.dilation, B, run, length)
 
 
