@@ -31,8 +31,13 @@ correlation of the output gradient with the flipped kernel, channels swapped), s
 kernel computes it: see scratchnet/ops/conv.py. The weight gradient stays an im2col + GEMM
 (a dot product per weight, which cannot be vectorised without reordering the sum).
 
-The blocks of B images are handed to numba's prange, each with its own buffers, so with
-NUMBA_NUM_THREADS=1 the kernel is plain serial code.
+The blocks of B images are handed to numba's prange, each with its own buffers: the kernel
+replaces a GEMM that would run on every BLAS thread, so it uses numba's threads the same way.
+With NUMBA_NUM_THREADS=1 it is plain serial code (measured: the same time as a serial build,
+ConvNetJS conv1 forward 1.3-1.9 ms either way). With two threads on cores that other jobs
+use too, it gained nothing measurable and once waited at its barrier (1.4-4.1 ms against
+1.3-1.4 ms serial), as im2col's threaded build did (see im2col.py); the figures in
+scratchnet/ops/conv.py are one-thread figures.
 
 When this path is chosen over im2col + GEMM, and the measured crossover, is in
 scratchnet/ops/conv.py (DIRECT_MAX_FILTERS; `python benchmarks/bench_conv.py --extras
