@@ -28,10 +28,13 @@ module has two passes, and both ops are made of them:
     conv2d            forward: _im2col_pass      backward: _col2im_pass (dx), _im2col_pass (dW)
     conv_transpose2d  forward: _col2im_pass      backward: _im2col_pass (dx and dW)
 
-Two shapes skip the columns: a 1x1 convolution with stride 1 and no padding is already a
-matrix product on the (C, H*W) planes, and a depthwise convolution (one input channel per
-group, MobileNet's) is a direct loop in scratchnet/kernels/conv_depthwise.py, since its
-matrix product would have only kh*kw terms per output.
+Three kinds of pass skip the columns: a 1x1 convolution with stride 1 and no padding is
+already a matrix product on the (C, H*W) planes; a depthwise convolution (one input channel
+per group, MobileNet's) is a direct loop in scratchnet/kernels/conv_depthwise.py, since its
+matrix product would have only kh*kw terms per output; and a stride-1 3x3 or 5x5 pass that
+makes few channels (LeNet's, ConvNetJS's: the forward pass, and the input gradient, which is
+again a stride-1 convolution) runs the direct kernel of scratchnet/kernels/conv_direct.py,
+where the thin GEMM would run far below its peak (DIRECT_MAX_FILTERS says when).
 
 Memory: the columns are k*k times bigger than the input, so they are built for a few images
 at a time (`COLUMN_BUDGET_BYTES`) in one reused buffer, or for a band of one image's output
