@@ -193,3 +193,22 @@ def test_direct_against_torch(dtype, tol):
             scale = max(1.0, float(np.abs(b).max()))
             np.testing.assert_allclose(a, b, rtol=tol, atol=tol * scale,
                                        err_msg=f"{what} {case}")
+
+
+def test_same_padding_gradients_against_torch():
+    # 'same' with a 4-high kernel pads one row more below than above: the forward, the
+    # input gradient and the weight gradient (built from a zero-padded copy) all see it
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 3, 7, 9))
+    w = rng.standard_normal((5, 3, 4, 5))
+    dy = rng.standard_normal((3, 5, 7, 9))
+    xt, wt = sn.tensor(x, requires_grad=True), sn.tensor(w, requires_grad=True)
+    out = F.conv2d(xt, wt, padding="same", dilation=(1, 2))
+    (out * sn.tensor(dy)).sum().backward()
+    xr, wr = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ref = torch.nn.functional.conv2d(xr, wr, padding="same", dilation=(1, 2))
+    ref.backward(torch.tensor(dy))
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(xt.grad.data, xr.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(wt.grad.data, wr.grad.numpy(), rtol=1e-10, atol=1e-10)

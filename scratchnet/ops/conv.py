@@ -220,6 +220,12 @@ def _im2col_pass(g, image, weight=None, grid=None):
     want_out, want_dw = weight is not None, grid is not None
     out = np.empty(g.grid_shape, dtype) if want_out else None
     dw = None
+    if want_dw and not want_out and g.pad != (0, 0) and g.direct_fits():
+        # im2col copies a row of taps with one vector store when no part of it is padding;
+        # for the few-channel layers the direct kernel serves, a zero-padded copy of the
+        # input is cheap and makes every row such a row (ConvNetJS conv2's columns: 1.3 ->
+        # 0.8 ms)
+        image, g = _zero_padded(g, image)
     if want_out and g.direct_fits():
         _direct_conv(g, image, weight, out, g.pad)
         want_out = False
@@ -317,6 +323,19 @@ def _col2im_pass(g, grid, weight):
             col2im(cols.reshape(R, L), (b, g.C, g.H, g.W), *g.window_args(), rows=(y0, y1),
                    out=image[n0:n0 + b], accumulate=y0 > 0)
     return image
+
+
+def _zero_padded(g, image):
+    """A stride-1 convolution's image with its padding written out as zeros, and the same
+    convolution's geometry on it with no padding (the bottom/right padding follows from the
+    output size, and a negative one crops)."""
+    (kh, kw), (dh, dw), (top, left) = g.kernel, g.dilation, g.pad
+    Hp, Wp = g.out_h + dh * (kh - 1), g.out_w + dw * (kw - 1)
+    padded = np.zeros((g.N, g.C, Hp, Wp), image.dtype)
+    h, w = min(g.H, Hp - top), min(g.W, Wp - left)
+    padded[:, :, top:top + h, left:left + w] = image[:, :, :h, :w]
+    return padded, ConvGeometry(g.N, g.C, Hp, Wp, g.K, g.groups, g.kernel, g.stride, (0, 0),
+                                g.dilation, (g.out_h, g.out_w))
 
 
 def _direct_conv(g, image, weight, out, pad):
