@@ -36,8 +36,9 @@ replaces a GEMM that would run on every BLAS thread, so it uses numba's threads 
 With NUMBA_NUM_THREADS=1 it is plain serial code (measured: the same time as a serial build,
 ConvNetJS conv1 forward 1.3-1.9 ms either way). With two threads on cores that other jobs
 use too, it gained nothing measurable and once waited at its barrier (1.4-4.1 ms against
-1.3-1.4 ms serial), as im2col's threaded build did (see im2col.py); the figures in
-scratchnet/ops/conv.py are one-thread figures.
+1.3-1.4 ms serial), as im2col's threaded build did (see im2col.py); a whole ConvNetJS conv2
+forward + backward took 7.6-10.5 ms with two numba threads against 8.5-10.3 ms with one
+(one BLAS thread both times). The figures in scratchnet/ops/conv.py are one-thread figures.
 
 When this path is chosen over im2col + GEMM, and the measured crossover, is in
 scratchnet/ops/conv.py (DIRECT_MAX_FILTERS; `python benchmarks/bench_conv.py --extras
