@@ -44,6 +44,8 @@ def fwd_bwd(fn, *shape):
 w = sn.randn(4, 3, 3, 3)
 wt = sn.randn(3, 4, 3, 3)
 once("conv2d", fwd_bwd(lambda x: F.conv2d(x, w, padding=1), 2, 3, 8, 8))
+w5 = sn.randn(16, 3, 5, 5)
+once("conv2d_direct", fwd_bwd(lambda x: F.conv2d(x, w5, padding=2), 2, 3, 32, 32))
 once("conv_transpose2d", fwd_bwd(lambda x: F.conv_transpose2d(x, wt, stride=2), 2, 3, 5, 5))
 once("max_pool2d", fwd_bwd(lambda x: F.max_pool2d(x, 2), 2, 3, 8, 8))
 def unpool(x):

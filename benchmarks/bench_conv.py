@@ -3,6 +3,8 @@
     python benchmarks/bench_conv.py [--rounds 5] [--repeats 7] [--only lenet_conv1 ...]
                                     [--threads 2] [--sides scratchnet torch numpy]
     python benchmarks/bench_conv.py --extras       # the measurements behind design choices
+    python benchmarks/bench_conv.py --extras --direct   # only: direct kernel vs im2col + GEMM
+    python benchmarks/bench_conv.py --threads 1 --clock cpu   # steadier on shared cores
 
 The shapes are the course's layers: LeNet-5, the ConvNetJS CIFAR-10 demo, ResNet-style 3x3
 and 1x1 layers, AlexNet's first layer, a MobileNet depthwise layer and two FCN-style
@@ -27,8 +29,10 @@ scratchnet/ops/conv.py and scratchnet/kernels/im2col.py:
   - the column-buffer budget (images per GEMM)
   - im2col built serially (shipped) vs with numba prange over channels
   - cold (empty numba cache) and warm import + first call
+  - the direct kernel (scratchnet/kernels/conv_direct.py) vs im2col + GEMM over channel
+    counts, the crossover behind DIRECT_MAX_FILTERS (--direct: only this one)
 
-Results: benchmarks/results/conv.json (and conv_extras.json).
+Results: benchmarks/results/conv.json (and conv_extras.json, conv_direct.json).
 """
 from __future__ import annotations
 
@@ -324,6 +328,7 @@ def plot(rows, path):
     ax.set_xlabel("speed ratio, forward + backward (above 1: scratchnet faster)")
     ax.legend(loc="lower right")
     fig.tight_layout()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     fig.savefig(path, dpi=110)
 
 

@@ -8,6 +8,9 @@ scratchnet/kernels/im2col.py (both sides are ours, so one process is fair here).
   - the column-buffer budget (images per GEMM)
   - im2col built serially (shipped) vs with numba prange over channels
   - cold (empty numba cache) and warm import + first call
+  - the crossover between the direct kernel (scratchnet/kernels/conv_direct.py) and
+    im2col + GEMM, forward and input gradient, over channel counts and kernel sizes
+    (`--direct` runs only this one; its table is the one in the README)
 Results: benchmarks/results/conv_extras.json.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 import numba
 import numpy as np
@@ -27,6 +31,7 @@ import harness
 import scratchnet as sn
 import scratchnet.nn.functional as F
 from bench_conv import CONV_SHAPES, HERE, conv_data, run_rounds, timed
+from scratchnet.kernels import conv_direct as KDIR
 from scratchnet.kernels import im2col as KI
 from scratchnet.ops import conv as conv_op
 
@@ -206,6 +211,103 @@ print(t1 - t0, t2 - t1)
 """
 
 
+# (N, H, W): a LeNet/ConvNetJS-sized batch of small maps and one of larger maps
+DIRECT_MAPS = [(32, 16, 16), (16, 32, 32)]
+DIRECT_CHANNELS_IN = [3, 8, 16, 32, 64]
+DIRECT_CHANNELS_OUT = [8, 16, 32, 64]
+
+
+def _best(fn, repeats):
+    """Least CPU time of `repeats` calls (steadier than wall time on shared cores)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return min(times)
+
+
+def _direct_vs_gemm(g, image, weight, grid, repeats, passes):
+    """{pass: (direct ms, im2col + GEMM ms)} for the forward and the input gradient, with
+    the dispatcher forced one way, then the other, alternately."""
+    names = ("DIRECT_MAX_FILTERS", "DIRECT_MAX_ROWS", "DIRECT_MIN_USEFUL")
+    saved = [getattr(conv_op, n) for n in names]
+    res = {p: ([], []) for p in passes}
+    try:
+        for _ in range(repeats):
+            for side, limits in ((0, (10**9, 10**9, 0.0)), (1, (0, 0, 2.0))):
+                for name, value in zip(names, limits):
+                    setattr(conv_op, name, value)
+                if "fwd" in res:
+                    res["fwd"][side].append(_best(
+                        lambda: conv_op._im2col_pass(g, image, weight=weight), 1))
+                if "dx" in res:
+                    res["dx"][side].append(_best(
+                        lambda: conv_op._col2im_pass(g, grid, weight), 1))
+    finally:
+        for name, value in zip(names, saved):
+            setattr(conv_op, name, value)
+    return {p: (1e3 * min(d), 1e3 * min(m)) for p, (d, m) in res.items()}
+
+
+def _useful(g, input_grad):
+    """conv_direct.useful_fraction of the forward pass or of the input gradient."""
+    c_in, c_out = (g.K, g.C) if input_grad else (g.C, g.K)
+    image, out = ((g.out_h, g.out_w), (g.H, g.W))
+    if not input_grad:
+        image, out = out, image
+    return KDIR.useful_fraction((g.N, c_in) + image, g.kernel, out, g.dilation, c_out)
+
+
+def extra_direct(repeats, rng, dtype=np.float32, sweep=True):
+    """Direct kernel vs im2col + GEMM for stride-1 convolutions over channel counts: the
+    measurement behind DIRECT_MAX_FILTERS and DIRECT_MAX_ROWS in scratchnet/ops/conv.py.
+    A forward pass with C -> K channels and an input gradient with K -> C are the same kind
+    of pass for the direct kernel, so only forward passes are swept, plus the input gradient
+    of the course's shapes."""
+    rows = []
+    for k in (5, 3) if sweep else ():
+        for N, H, W in DIRECT_MAPS:
+            for C in DIRECT_CHANNELS_IN:
+                for K in DIRECT_CHANNELS_OUT:
+                    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+                    w = rng.standard_normal((K, C, k, k)).astype(dtype)
+                    g = conv_op._conv_geometry("conv2d", x, w, None, 1, k // 2, 1, 1)
+                    t = _direct_vs_gemm(g, x, w, None, repeats, ("fwd",))["fwd"]
+                    rows.append({"pass": "fwd", "shape": (N, C, H, W), "k": k, "C": C, "K": K,
+                                 "rows": C * k * k, "direct_ms": t[0], "gemm_ms": t[1],
+                                 "useful": _useful(g, False),
+                                 "chosen": "direct" if g.direct_fits() else "gemm"})
+    for name, (N, C, H, W, K, k, s, p, groups) in CONV_SHAPES:
+        if s != 1 or groups != 1 or k not in (3, 5):
+            continue
+        x = rng.standard_normal((N, C, H, W)).astype(dtype)
+        w = rng.standard_normal((K, C, k, k)).astype(dtype)
+        g = conv_op._conv_geometry("conv2d", x, w, None, s, p, 1, groups)
+        dy = rng.standard_normal(g.grid_shape).astype(dtype)
+        t = _direct_vs_gemm(g, x, w, dy, repeats, ("fwd", "dx"))
+        for ps, (C_in, C_out) in (("fwd", (C, K)), ("dx", (K, C))):
+            grad = ps == "dx"
+            rows.append({"pass": ps, "shape": (N, C, H, W), "name": name, "k": k,
+                         "C": C_in, "K": C_out, "rows": C_in * k * k,
+                         "direct_ms": t[ps][0], "gemm_ms": t[ps][1],
+                         "useful": _useful(g, grad),
+                         "chosen": "direct" if g.direct_fits(input_grad=grad) else "gemm"})
+    print("\ndirect kernel vs im2col + GEMM, stride 1 (CPU time, best of "
+          f"{repeats}, ms; 'C -> K': the pass's input and output channels; useful: the share "
+          "of the direct kernel's multiply-adds that make an output):")
+    print(f"{'pass':5s}{'batch':>18s}{'k':>3s}{'C -> K':>10s}{'C*k*k':>7s}{'useful':>7s}"
+          f"{'direct':>9s}{'GEMM':>9s}{'GEMM/direct':>13s}  chosen")
+    for r in rows:
+        label = r.get("name", "x".join(str(v) for v in r["shape"]))
+        print(f"{r['pass']:5s}{label:>18s}{r['k']:3d}{r['C']:>5d} ->{r['K']:>3d}{r['rows']:7d}"
+              f"{r['useful']:7.2f}"
+              f"{r['direct_ms']:9.3f}{r['gemm_ms']:9.3f}{r['gemm_ms'] / r['direct_ms']:13.2f}"
+              f"  {r['chosen']}")
+    return rows
+
+
 def extra_compile():
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as cache:
@@ -225,11 +327,18 @@ def extra_compile():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--direct", action="store_true",
+                    help="only the direct-kernel crossover (results: conv_direct.json)")
     args, _ = ap.parse_known_args()
     rng = np.random.default_rng(0)
+    if args.direct:
+        with open(harness.results_path("conv_direct"), "w") as f:
+            json.dump(extra_direct(args.repeats, rng), f, indent=2)
+        return
     extras = {"keep_columns": extra_keep_columns(args.repeats, rng),
               "column_budget": extra_budget(max(3, args.repeats // 2), rng),
               "parallel_im2col": extra_parallel_im2col(args.repeats, rng),
+              "direct": extra_direct(args.repeats, rng),
               "compile": extra_compile()}
     with open(harness.results_path("conv_extras"), "w") as f:
         json.dump(extras, f, indent=2)

@@ -57,12 +57,19 @@ def peak_rss_mib() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def time_workloads(workloads: dict, repeats: int, warmup: int, cases=None):
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+"""wall: elapsed time (what a user waits). cpu: CPU time of the worker process, all its
+threads (what the work costs; on cores shared with other jobs it leaves out the time the
+process waits for a core, so it is the steadier of the two with one thread per side)."""
+
+
+def time_workloads(workloads: dict, repeats: int, warmup: int, cases=None, clock="wall"):
     """({case: median seconds of `repeats` calls}, {case: checksum}), after `warmup` untimed
     calls. A workload with a `prepare` attribute has it called, untimed, before each call (to
     build the graph whose backward alone is timed, say); one with a `checksum` attribute has
     it applied to its first result, so the parent can check that every side computes the
     same thing."""
+    now = CLOCKS[clock]
     medians, checks = {}, {}
     for name, run in workloads.items():
         if cases and name not in cases:
@@ -76,9 +83,9 @@ def time_workloads(workloads: dict, repeats: int, warmup: int, cases=None):
         times = []
         for _ in range(repeats):
             prepare()
-            t0 = time.perf_counter()
+            t0 = now()
             run()
-            times.append(time.perf_counter() - t0)
+            times.append(now() - t0)
         medians[name] = statistics.median(times)
     return medians, checks
 
@@ -88,7 +95,8 @@ def _worker(sides: dict, args) -> None:
     workloads = build(args)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(args.threads)
-    medians, checks = time_workloads(workloads, args.repeats, args.warmup, args.cases)
+    medians, checks = time_workloads(workloads, args.repeats, args.warmup, args.cases,
+                                     args.clock)
     libraries = sorted(m for m in ("torch", "scratchnet") if m in sys.modules)
     print(json.dumps({"side": args.worker, "seconds": medians, "checks": checks,
                       "peak_rss_mib": peak_rss_mib(), "libraries": libraries}))
@@ -101,7 +109,8 @@ def run_worker(script: str, side: str, args, passthrough: list[str]) -> dict:
     # idle OpenMP threads sleep instead of spinning, in every side alike
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cmd = [sys.executable, script, "--worker", side, "--threads", str(args.threads),
-           "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+           "--repeats", str(args.repeats), "--warmup", str(args.warmup),
+           "--clock", args.clock]
     if args.cases:
         cmd += ["--cases", *args.cases]
     proc = subprocess.run(cmd + passthrough, env=env, capture_output=True, text=True)
@@ -216,6 +225,9 @@ def parser(description: str, add_arguments=None, rounds: int = 5, repeats: int =
     ap.add_argument("--threads", type=int, default=2, help="threads for every side")
     ap.add_argument("--sides", nargs="*", help="which sides to run (default: all available)")
     ap.add_argument("--cases", nargs="*", help="only these cases")
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                    help="wall: elapsed time; cpu: the worker's CPU time (steadier on busy "
+                         "cores, one thread per side)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     if add_arguments:
         add_arguments(ap)
@@ -236,14 +248,15 @@ def main(script: str, sides: dict, name: str, description: str = "", add_argumen
     passthrough = _passthrough(sys.argv[1:], ap)
     result = compare(os.path.abspath(script), sides, args, passthrough)
     print(f"{args.rounds} rounds x {args.repeats} calls per process, {args.threads} threads "
-          f"per side, medians; ratio = peer time / scratchnet time (above 1: scratchnet faster)")
+          f"per side, {args.clock} clock, medians; ratio = peer time / scratchnet time "
+          f"(above 1: scratchnet faster)")
     print(format_table(result))
     memory = ", ".join(f"{s} {m:.0f} MiB" for s, m in result["peak_rss_mib"].items())
     print(f"peak resident memory per worker process: {memory}")
     if report:
         result["extra"] = report(result, args) or {}
     result["settings"] = {"rounds": args.rounds, "repeats": args.repeats,
-                          "threads": args.threads}
+                          "threads": args.threads, "clock": args.clock}
     with open(results_path(name), "w") as f:
         json.dump(result, f, indent=2)
     return result
@@ -251,7 +264,8 @@ def main(script: str, sides: dict, name: str, description: str = "", add_argumen
 
 def _passthrough(argv: list[str], ap) -> list[str]:
     """The script's own options, to hand on to each worker (the harness's are set apart)."""
-    own = {"--rounds", "--repeats", "--warmup", "--threads", "--sides", "--cases", "--worker"}
+    own = {"--rounds", "--repeats", "--warmup", "--threads", "--sides", "--cases", "--worker",
+           "--clock"}
     out, skip = [], False
     for a in argv:
         if a.startswith("--"):

@@ -28,10 +28,13 @@ module has two passes, and both ops are made of them:
     conv2d            forward: _im2col_pass      backward: _col2im_pass (dx), _im2col_pass (dW)
     conv_transpose2d  forward: _col2im_pass      backward: _im2col_pass (dx and dW)
 
-Two shapes skip the columns: a 1x1 convolution with stride 1 and no padding is already a
-matrix product on the (C, H*W) planes, and a depthwise convolution (one input channel per
-group, MobileNet's) is a direct loop in scratchnet/kernels/conv_depthwise.py, since its
-matrix product would have only kh*kw terms per output.
+Three kinds of pass skip the columns: a 1x1 convolution with stride 1 and no padding is
+already a matrix product on the (C, H*W) planes; a depthwise convolution (one input channel
+per group, MobileNet's) is a direct loop in scratchnet/kernels/conv_depthwise.py, since its
+matrix product would have only kh*kw terms per output; and a stride-1 3x3 or 5x5 pass that
+makes few channels (LeNet's, ConvNetJS's: the forward pass, and the input gradient, which is
+again a stride-1 convolution) runs the direct kernel of scratchnet/kernels/conv_direct.py,
+where the thin GEMM would run far below its peak (DIRECT_MAX_FILTERS says when).
 
 Memory: the columns are k*k times bigger than the input, so they are built for a few images
 at a time (`COLUMN_BUDGET_BYTES`) in one reused buffer, or for a band of one image's output
@@ -53,6 +56,7 @@ import numpy as np
 
 from ..autograd.function import Function, register
 from ..kernels import conv_depthwise as KD
+from ..kernels import conv_direct as KDIR
 from ..kernels.im2col import col2im, im2col
 from ..shapes import conv_output_size, conv_transpose_output_size, describe_window, ntuple
 from .methods import as_tensor
@@ -73,6 +77,34 @@ MIN_CHUNK_COLUMNS = 256
 """...but a chunk has at least this many columns (output pixels) when the batch has them:
 ResNet-18's last 3x3 layers (2x2 maps, 4,608 rows of columns) ran a fifth slower when a
 smaller budget cut their 64 columns in two."""
+
+
+DIRECT_MAX_FILTERS = 32
+DIRECT_MAX_ROWS = 1600
+DIRECT_MIN_USEFUL = 0.6
+"""When the direct kernel (scratchnet/kernels/conv_direct.py) replaces im2col + GEMM: a
+stride-1, ungrouped convolution pass with a 3- or 5-wide kernel that makes at most 32 output
+channels from at most 1,600 = C*kh*kw inputs per output pixel (the largest measured), where at
+least 60% of the kernel's multiply-adds make an output (`conv_direct.useful_fraction`: small
+unpadded maps and one or two output channels waste the rest). Measured one pass at a time
+against im2col + GEMM (`python benchmarks/bench_conv.py --extras --direct`, one thread, CPU
+time, best of 5-9, ms), with the ratio GEMM time / direct time:
+
+    pass (C -> K)                 batch            useful   direct    GEMM   ratio  chosen
+    LeNet conv1 fwd (1->6)        64x1x32x32 k5     0.66     0.54     0.78   1.46   direct
+    LeNet conv1 dx (6->1)                           0.22     1.54     0.66   0.43   GEMM
+    LeNet conv2 fwd (6->16)       64x6x14x14 k5     0.71     0.70     0.74   1.06   direct
+    LeNet conv2 dx (16->6)                          0.57     1.38     0.73   0.53   GEMM
+    ConvNetJS conv1 fwd (3->16)   32x3x32x32 k5     0.89     1.35     1.99   1.47   direct
+    ConvNetJS conv1 dx (16->3)                      0.67     2.00     2.67   1.34   direct
+    ConvNetJS conv2 fwd (16->20)  32x16x16x16 k5    0.80     2.04     2.91   1.42   direct
+    ConvNetJS conv2 dx (20->16)                     0.80     2.14     2.93   1.37   direct
+    3x3 at 28 fwd (128->128)      8x128x28x28       0.88    22.2     21.3    0.96   GEMM
+    sweep, 3..64 -> 8..32, 3x3 and 5x5, 16x16 and 32x32 maps       1.12-2.73   direct
+    sweep, 3..64 -> 64                                             0.90-2.78   GEMM
+
+Up to 32 filters a GEMM with so few rows runs far from its peak and the columns cost as much
+as the product; at 64 filters the two trade places from layer to layer."""
 
 
 class ConvGeometry:
@@ -107,6 +139,22 @@ class ConvGeometry:
     def is_depthwise(self):
         """One image channel per group (K may be a multiple of C)."""
         return self.groups == self.C and self.groups > 1
+
+    def direct_fits(self, input_grad=False):
+        """Whether the direct kernel computes the forward pass (image -> grid, C -> K), or
+        with input_grad the input gradient (grid -> image, K -> C), faster than im2col +
+        GEMM: see DIRECT_MAX_FILTERS."""
+        kh, kw = self.kernel
+        c_in, c_out = (self.K, self.C) if input_grad else (self.C, self.K)
+        if not (self.groups == 1 and self.stride == (1, 1)
+                and kw in KDIR.DIRECT_KERNEL_WIDTHS and c_out <= DIRECT_MAX_FILTERS
+                and c_in * kh * kw <= DIRECT_MAX_ROWS):
+            return False
+        image, out = (self.out_h, self.out_w), (self.H, self.W)
+        if not input_grad:
+            image, out = out, image
+        return KDIR.useful_fraction((self.N, c_in) + image, self.kernel, out, self.dilation,
+                                    c_out) >= DIRECT_MIN_USEFUL
 
     def window_args(self):
         return (self.kernel, self.stride, self.pad, self.dilation, (self.out_h, self.out_w))
@@ -172,6 +220,17 @@ def _im2col_pass(g, image, weight=None, grid=None):
     want_out, want_dw = weight is not None, grid is not None
     out = np.empty(g.grid_shape, dtype) if want_out else None
     dw = None
+    if want_dw and not want_out and g.pad != (0, 0) and g.direct_fits():
+        # im2col copies a row of taps with one vector store when no part of it is padding;
+        # for the few-channel layers the direct kernel serves, a zero-padded copy of the
+        # input is cheap and makes every row such a row (ConvNetJS conv2's columns: 1.3 ->
+        # 0.8 ms)
+        image, g = _zero_padded(g, image)
+    if want_out and g.direct_fits():
+        _direct_conv(g, image, weight, out, g.pad)
+        want_out = False
+        if not want_dw:
+            return out, None
 
     if g.is_depthwise:
         dw = np.zeros((K, kh, kw), dtype) if want_dw else None
@@ -235,7 +294,15 @@ def _col2im_pass(g, grid, weight):
     image = np.empty(g.image_shape, dtype)
     grid = np.ascontiguousarray(grid)
 
-    if g.is_depthwise:
+    if g.direct_fits(input_grad=True):
+        # a stride-1 convolution's input gradient is a stride-1 convolution of the grid
+        # with the kernel flipped and its channels swapped, padded by the kernel's reach
+        # minus the forward's padding
+        (kh, kw), (dh, dw) = g.kernel, g.dilation
+        flipped = np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+        reach = (dh * (kh - 1) - g.pad[0], dw * (kw - 1) - g.pad[1])
+        _direct_conv(g, grid, flipped, image, reach)
+    elif g.is_depthwise:
         KD.depthwise_input_grad(grid, weight, image, *_flat_window(g))
     elif g.is_pointwise:
         P = g.H * g.W
@@ -256,6 +323,26 @@ def _col2im_pass(g, grid, weight):
             col2im(cols.reshape(R, L), (b, g.C, g.H, g.W), *g.window_args(), rows=(y0, y1),
                    out=image[n0:n0 + b], accumulate=y0 > 0)
     return image
+
+
+def _zero_padded(g, image):
+    """A stride-1 convolution's image with its padding written out as zeros, and the same
+    convolution's geometry on it with no padding (the bottom/right padding follows from the
+    output size, and a negative one crops)."""
+    (kh, kw), (dh, dw), (top, left) = g.kernel, g.dilation, g.pad
+    Hp, Wp = g.out_h + dh * (kh - 1), g.out_w + dw * (kw - 1)
+    padded = np.zeros((g.N, g.C, Hp, Wp), image.dtype)
+    h, w = min(g.H, Hp - top), min(g.W, Wp - left)
+    padded[:, :, top:top + h, left:left + w] = image[:, :, :h, :w]
+    return padded, ConvGeometry(g.N, g.C, Hp, Wp, g.K, g.groups, g.kernel, g.stride, (0, 0),
+                                g.dilation, (g.out_h, g.out_w))
+
+
+def _direct_conv(g, image, weight, out, pad):
+    """out (N, K', H', W') = the stride-1 convolution of image (N, C', H, W) by weight
+    (K', C', kh, kw) padded by pad = (top, left), with the kernel: g gives the dilation."""
+    B, run, length = KDIR.direct_geometry(image.shape, g.kernel, out.shape[2:], g.dilation)
+    return KDIR.direct_conv2d(image, weight, out, pad[0], pad[1], *g.dilation, B, run, length)
 
 
 def _flat_window(g):
