@@ -28,6 +28,10 @@ import time
 
 import numpy as np
 
+from . import nn
+from .models.segmentation.fcn import _scaled, vgg16_features
+from .nn import functional as F
+
 IGNORE = 255
 
 DATA = {
@@ -76,6 +80,16 @@ RECIPES = {
 # training scenes per epoch and held-out scenes: enough to learn ten digit classes, few enough
 # for minutes per epoch
 N_TRAIN, N_TEST = 1000, 300
+# How the VGG-based models start and see the scenes (DigitScenes only):
+#   scale:    the scene is enlarged this many times (bilinear) before the network and the
+#             logits averaged back over scale x scale blocks, so the scores are those of the
+#             64x64 scene (`ScaledInput`); 1 is the native scene
+#   pretrain: the VGG-16-BN conv stack first learns to classify single-digit scenes of the
+#             training split (`pretrain_backbone`), as the paper starts from an ImageNet VGG-16
+#   n_train:  training scenes (DigitScenes' train split holds 4,000 by default)
+SETTINGS = {name: {"scale": 1, "pretrain": False, "n_train": N_TRAIN} for name in RECIPES}
+# the backbone's pretraining: single-digit scenes of the train split, epochs, batch, Adam lr
+PRETRAIN = {"scenes": 4000, "epochs": 10, "batch_size": 32, "lr": 1e-3}
 SIZE_BINS = (4, 8, 12, 16, 24, 32, 52)
 
 
@@ -83,7 +97,9 @@ class SegmentationError(ValueError):
     """A bad model, dataset or setting for a segmentation run, explained."""
 
 
-def build_model(name, num_classes, width=None):
+def build_model(name, num_classes, width=None, scale=None):
+    """The recipe's model; a VGG-based model on DigitScenes is wrapped in ScaledInput when
+    its scale (default: SETTINGS) is above 1."""
     from .models import segmentation as S
 
     if name not in RECIPES:
@@ -94,7 +110,176 @@ def build_model(name, num_classes, width=None):
         kwargs["width"] = float(width)
     if name == "unet":
         return S.unet(in_channels=channels, num_classes=num_classes, **kwargs)
-    return getattr(S, name)(num_classes=num_classes, **kwargs)
+    scale = SETTINGS[name]["scale"] if scale is None else int(scale)
+    return wrap_scaled(getattr(S, name)(num_classes=num_classes, **kwargs), scale)
+
+
+class ScaledInput(nn.Module):
+    """(N, C, H, W) -> (N, K, H, W): enlarge the image `scale` times (bilinear), run `net` on
+    it and average its (N, K, scale*H, scale*W) logits over scale x scale blocks, so the
+    model scores the original pixels. A digit stroke 2 pixels wide becomes 4, which a
+    stride-8 score map resolves better (see SETTINGS)."""
+
+    def __init__(self, net, scale):
+        super().__init__()
+        self.net, self.scale = net, int(scale)
+
+    def forward(self, x):
+        s = self.scale
+        return F.avg_pool2d(self.net(F.interpolate(x, scale_factor=s, mode="bilinear")), s)
+
+
+class DigitClassifier(nn.Module):
+    """The FCNs' VGG-16-BN conv stack (conv1_1 padded by 1, not 100: the stack does not care
+    about the input size) with a global max pool and one Linear layer: (N, 3, H, W) ->
+    (N, 10) digit logits, for pretraining the backbone (`pretrain_backbone`)."""
+
+    def __init__(self, width=0.125, num_classes=10):
+        super().__init__()
+        self.features = vgg16_features(width, 1, batch_norm=True, ceil_mode=True)
+        self.fc = nn.Linear(_scaled(512, width), num_classes)
+
+    def forward(self, x):
+        x = F.adaptive_max_pool2d(self.features(x), 1)
+        return self.fc(x.reshape(x.shape[0], -1))
+
+
+def wrap_scaled(net, scale):
+    """`net` run on scenes enlarged `scale` times and scored at the original size
+    (ScaledInput); scale 1 returns `net` itself."""
+    return net if int(scale) == 1 else ScaledInput(net, scale)
+
+
+def digit_crops(split, n, size=32, seed=0):
+    """(images (n, 3, size, size) float32, digits (n,) int64 in 0..9): the digit of each of n
+    single-digit DigitScenes, cut out as a square of 4/3 its box's longer side around the
+    box's centre (the texture around it included) and resized bilinearly to size x size, so
+    every digit fills about 3/4 of the frame. The pretraining task: a classifier learns the
+    digits' shapes in a few hundred steps this way, where on whole 64x64 scenes (digits of 4
+    to 51 pixels anywhere) it stays near chance for as long. Train split only for training;
+    the val split is its held-out check (the test split is never read)."""
+    from . import data, tensor
+
+    ds = data.DigitScenes(split, num_samples=n, num_digits=1, seed=seed)
+    images = np.empty((n, 3, size, size), np.float32)
+    digits = np.empty(n, np.int64)
+    for i in range(n):
+        image, target = ds[i]
+        image = np.asarray(image, np.float32)[0]
+        x1, y1, x2, y2 = (float(v) for v in target["boxes"][0])
+        side = int(min(max(round(max(x2 - x1, y2 - y1) * 4 / 3), 8), ds.size))
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        left = int(min(max(round(cx - side / 2), 0), ds.size - side))
+        top = int(min(max(round(cy - side / 2), 0), ds.size - side))
+        crop = image[top:top + side, left:left + side]
+        resized = F.interpolate(tensor(crop[None, None]), size=(size, size),
+                                mode="bilinear").numpy()[0, 0]
+        images[i] = resized[None]
+        digits[i] = int(target["labels"][0]) - 1
+    return images, digits
+
+
+def pretrain_backbone(width=0.125, scenes=None, epochs=None, batch_size=None,
+                      lr=None, seed=0, progress=True, log=print, val_scenes=None):
+    """Pretrain the VGG-16-BN conv stack as a digit classifier on 32x32 digit crops of
+    DigitScenes' train split (`digit_crops`; our stand-in for the paper's ImageNet VGG-16).
+    The conv stack does not care about the input size, so the FCNs (pad 100, 262x262 maps)
+    and DeconvNet take it as it is. Returns
+    (classifier, info) where classifier.features is the backbone and info holds the
+    settings, the held-out accuracy on `val_scenes` single-digit val scenes and the seconds
+    spent. Deterministic with the seed."""
+    from . import data, random
+    from .recipes import make_optimizer
+    from .train import fit
+    from . import optim
+
+    log = log or (lambda *a: None)
+    scenes = PRETRAIN["scenes"] if scenes is None else int(scenes)
+    epochs = PRETRAIN["epochs"] if epochs is None else int(epochs)
+    batch_size = PRETRAIN["batch_size"] if batch_size is None else int(batch_size)
+    lr = PRETRAIN["lr"] if lr is None else float(lr)
+    val_scenes = min(500, scenes) if val_scenes is None else int(val_scenes)
+    random.manual_seed(seed)
+    x, y = digit_crops("train", scenes, seed=seed)
+    vx, vy = digit_crops("val", val_scenes, seed=seed)
+    model = DigitClassifier(width)
+    loader = data.DataLoader(data.TensorDataset(x, y), batch_size=batch_size, shuffle=True,
+                             generator=seed)
+    val = data.DataLoader(data.TensorDataset(vx, vy), batch_size=64)
+    opt = make_optimizer("adam", model.parameters(), lr)
+    scheduler = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
+    log(f"pretraining the backbone (VGG-16-BN, width {width:g}) as a digit classifier: "
+        f"{scenes} digit crops (32x32) of train scenes, {epochs} epochs, batch {batch_size}, "
+        f"adam lr={lr:g}")
+    t0 = time.process_time()
+    history = fit(model, loader, opt, epochs=epochs, val_loader=val, scheduler=scheduler,
+                  progress=progress, log=log, num_classes=10)
+    info = {"width": float(width), "scenes": scenes, "epochs": epochs,
+            "batch_size": batch_size, "lr": lr, "seed": int(seed),
+            "val_accuracy": float(history.epochs[-1].val_acc) if history.epochs else None,
+            "train_loss": [float(v) for v in history["train_loss"]],
+            "cpu_seconds": time.process_time() - t0}
+    log(f"backbone pretrained: digit accuracy {info['val_accuracy']:.3f} on {val_scenes} "
+        f"digit crops of val scenes, {info['cpu_seconds']:.0f} CPU-s")
+    return model, info
+
+
+def load_or_pretrain_backbone(path, width=0.125, seed=0, scenes=None, progress=True,
+                              log=print):
+    """The pretrained VGG-16-BN stack (a `features` module) stored at `path` (backbone.npz),
+    if it was pretrained with these settings; otherwise pretrain it (`pretrain_backbone`)
+    and store it there, so fcn32s/16s/8s and deconvnet runs can share one backbone.
+    Returns (features, info)."""
+    from . import serialization
+
+    log = log or (lambda *a: None)
+    want = {"width": float(width), "seed": int(seed),
+            "scenes": PRETRAIN["scenes"] if scenes is None else int(scenes),
+            "epochs": PRETRAIN["epochs"], "batch_size": PRETRAIN["batch_size"],
+            "lr": PRETRAIN["lr"]}
+    if path is not None and os.path.exists(path):
+        ckpt = serialization.load(path)
+        info = ckpt.get("meta", {})
+        if all(info.get(k) == v for k, v in want.items()):
+            features = DigitClassifier(width).features
+            features.load_state_dict(ckpt["features"])
+            log(f"backbone from {path} (pretrained: digit accuracy "
+                f"{info['val_accuracy']:.3f}, {info['cpu_seconds']:.0f} CPU-s)")
+            return features, info
+        log(f"{path} holds a backbone pretrained with other settings; pretraining anew")
+    model, info = pretrain_backbone(width, want["scenes"], seed=seed,
+                                    progress=progress, log=log)
+    if path is not None:
+        serialization.save({"features": model.features.state_dict(), "meta": info}, path)
+    return model.features, info
+
+
+def _conv_bn_layers(module):
+    return [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
+
+
+def backbone_of(model):
+    """The VGG conv stack inside a segmentation model (FCN's `features`, DeconvNet's
+    `encoder`), looking through ScaledInput."""
+    net = getattr(model, "net", model)
+    for name in ("features", "encoder"):
+        if hasattr(net, name):
+            return getattr(net, name)
+    raise SegmentationError(f"{type(net).__name__} has no VGG backbone (features/encoder)")
+
+
+def transfer_backbone(features, model):
+    """Copy a pretrained VGG-16-BN conv stack (`features`, e.g. DigitClassifier.features)
+    into the backbone of an FCN or DeconvNet, layer by layer in order (13 convolutions, 13
+    batch norms with their running statistics). Returns the number of layers copied."""
+    src, dst = _conv_bn_layers(features), _conv_bn_layers(backbone_of(model))
+    if len(src) != len(dst) or any(type(a) is not type(b) for a, b in zip(src, dst)):
+        raise SegmentationError(f"transfer_backbone: the pretrained stack has {len(src)} "
+                                f"conv/batch-norm layers, the model's backbone {len(dst)}; "
+                                f"both must be VGG-16 with batch norm")
+    for a, b in zip(src, dst):
+        b.load_state_dict(a.state_dict())
+    return len(src)
 
 
 def _arrays(ds, channels, limit=None, standardize=False):
@@ -134,11 +319,11 @@ class _Flips:
         return np.ascontiguousarray(x), np.ascontiguousarray(y)
 
 
-def _dataset(data_name, split, limit, seed):
+def _dataset(data_name, split, limit, seed, n_train=N_TRAIN):
     from . import data
 
     if data_name == "digit-scenes":
-        n = {"train": N_TRAIN, "test": N_TEST}[split]
+        n = {"train": n_train, "test": N_TEST}[split]
         return data.DigitScenes(split, num_samples=n if limit is None else min(limit, n),
                                 seed=seed)
     if data_name == "nuclei":
@@ -147,11 +332,11 @@ def _dataset(data_name, split, limit, seed):
                             f"{', '.join(DATA)}")
 
 
-def load_train(data_name, channels, limit=None, seed=0):
+def load_train(data_name, channels, limit=None, seed=0, n_train=N_TRAIN):
     """The training set as a dataset of (image (C, H, W), label map (H, W)) pairs."""
     from . import data
 
-    xs, ys, _ = _arrays(_dataset(data_name, "train", limit, seed), channels, limit,
+    xs, ys, _ = _arrays(_dataset(data_name, "train", limit, seed, n_train), channels, limit,
                         standardize=data_name == "nuclei")
     return _Flips(xs, ys, seed) if data_name == "nuclei" else data.TensorDataset(xs, ys)
 
@@ -246,10 +431,7 @@ def plot_iou_by_size(runs, path, bins=SIZE_BINS):
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     centres = [(a + b) / 2 for a, b in zip(bins[:-1], bins[1:])]
     for name, (h, iou) in runs.items():
-        h, iou = np.asarray(h), np.asarray(iou)
-        means = [iou[(h >= a) & (h < b)].mean() if ((h >= a) & (h < b)).any() else np.nan
-                 for a, b in zip(bins[:-1], bins[1:])]
-        ax.plot(centres, means, "o-", label=name)
+        ax.plot(centres, size_bin_means(h, iou, bins), "o-", label=name)
     ax.set(xlabel="digit height (pixels, box)", ylabel="mean IoU of the digit",
            title="IoU by object size (held-out scenes)", ylim=(0, 1))
     ax.grid(alpha=0.3)
@@ -260,12 +442,66 @@ def plot_iou_by_size(runs, path, bins=SIZE_BINS):
     return path
 
 
+def size_bin_means(heights, ious, bins=SIZE_BINS):
+    """Mean per-digit IoU in each box-height bin [a, b) (NaN for an empty bin)."""
+    h, iou = np.asarray(heights), np.asarray(ious)
+    return [float(iou[(h >= a) & (h < b)].mean()) if ((h >= a) & (h < b)).any() else
+            float("nan") for a, b in zip(bins[:-1], bins[1:])]
+
+
+def run_label(meta):
+    """A run's name in tables and plots: the model, and the input scale when enlarged."""
+    scale = int(meta.get("scale", 1) or 1)
+    return meta["model"] + (f" (x{scale})" if scale != 1 else "")
+
+
+def compare_runs(run_dirs, path, log=print, bins=SIZE_BINS):
+    """The held-out figures of several segmentation runs side by side: a table (model, CPU
+    seconds of training, mIoU, mean IoU per digit-size bin) printed through `log`, and
+    iou_by_size.png with one line per run written to `path`. Returns the rows as dicts."""
+    log = log or (lambda *a: None)
+    runs, rows = {}, []
+    for d in run_dirs:
+        f = os.path.join(d, "history.json")
+        if not os.path.exists(f):
+            raise SegmentationError(f"{d}: no history.json there; give folders written by "
+                                    f"`scratchnet train fcn8s` (or fcn16s, fcn32s, deconvnet)")
+        with open(f, encoding="utf-8") as fh:
+            saved = json.load(fh)
+        meta, rep = saved["meta"], saved["report"]
+        if meta.get("data") != "digit-scenes" or "object_heights" not in rep:
+            raise SegmentationError(f"{d}: a {meta.get('model')} run on {meta.get('data')}; "
+                                    f"IoU by size needs DigitScenes runs")
+        label = run_label(meta)
+        if label in runs:
+            label = f"{label} [{os.path.basename(os.path.normpath(d))}]"
+        runs[label] = (rep["object_heights"], rep["object_ious"])
+        pre = meta.get("pretrained") or {}
+        rows.append({"run": label, "dir": d, "miou": meta["miou"],
+                     "train_cpu_seconds": meta.get("train_cpu_seconds"),
+                     "pretrain_cpu_seconds": pre.get("cpu_seconds"),
+                     "by_size": size_bin_means(*runs[label], bins)})
+    edges = [f"{a}-{b - 1}" for a, b in zip(bins[:-1], bins[1:])]
+    log(f"{'run':<22} {'CPU-s':>6} {'mIoU':>6}  IoU by digit height " + " ".join(
+        f"{e:>6}" for e in edges))
+    for r in rows:
+        cpu = (r["train_cpu_seconds"] or 0) + (r["pretrain_cpu_seconds"] or 0)
+        log(f"{r['run']:<22} {cpu:>6.0f} {r['miou']:>6.3f}  {'':19}" + " ".join(
+            f"{v:>6.2f}" for v in r["by_size"]))
+    plot_iou_by_size(runs, path, bins)
+    log(f"wrote {path}")
+    return rows
+
+
 def train(model_name="fcn8s", data_name=None, epochs=None, batch_size=None, lr=None,
           optimizer=None, out=None, seed=0, progress=True, log=print, limit=None,
-          width=None):
+          width=None, scale=None, pretrain=None, n_train=None, backbone=None):
     """Train a segmentation model and write checkpoint.npz, history.json, curves.png,
     predictions.png (and iou_by_size.png on DigitScenes) into `out`.
-    Returns (model, history, report)."""
+
+    scale, pretrain, n_train: override the recipe's SETTINGS (DigitScenes, VGG models);
+    backbone: the pretrained backbone file to read or write (default `out`/backbone.npz),
+    so several runs can share one pretraining. Returns (model, history, report)."""
     from functools import partial
 
     from . import data, optim, plotting, random, serialization
@@ -291,12 +527,32 @@ def train(model_name="fcn8s", data_name=None, epochs=None, batch_size=None, lr=N
     out = out or os.path.join("runs", model_name)
     names = CLASS_NAMES[data_name]
 
-    random.manual_seed(seed)
-    train_set = load_train(data_name, channels, limit, seed)
-    tx, ty, targets = load_test(data_name, channels, limit, seed)
-    prepare_out_dir(out)
-    model = build_model(model_name, len(names), width)
+    vgg = model_name != "unet" and data_name == "digit-scenes"
+    settings = dict(SETTINGS[model_name])
+    settings.update({k: v for k, v in (("scale", scale), ("pretrain", pretrain),
+                                       ("n_train", n_train)) if v is not None})
+    if not vgg:
+        settings.update(scale=1, pretrain=False)
     width = float(width if width is not None else RECIPES[model_name][0]["width"])
+
+    prepare_out_dir(out)
+    pretrained = None
+    if settings["pretrain"]:
+        features, pretrained = load_or_pretrain_backbone(
+            backbone or os.path.join(out, "backbone.npz"), width, seed,
+            scenes=None if limit is None else min(limit, PRETRAIN["scenes"]),
+            progress=progress, log=log)
+    random.manual_seed(seed)
+    train_set = load_train(data_name, channels, limit, seed, settings["n_train"])
+    tx, ty, targets = load_test(data_name, channels, limit, seed)
+    model = build_model(model_name, len(names), width, settings["scale"])
+    if pretrained is not None:
+        from .transfer import freeze_batchnorm
+
+        transfer_backbone(features, model)
+        # the pretrained statistics stay: in the FCNs' pad-100 geometry most of a 262x262
+        # map is padding, whose batch statistics would drown the scene's
+        freeze_batchnorm(backbone_of(model), train_affine=True)
     loader = data.DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=seed)
     test_loader = data.DataLoader(data.TensorDataset(tx, ty), batch_size=32)
     opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr)
@@ -305,21 +561,24 @@ def train(model_name="fcn8s", data_name=None, epochs=None, batch_size=None, lr=N
     n_params = sum(p.numel() for p in model.parameters())
     log(f"training {model_name} (width {width:g}, {n_params:,} parameters) on {data_name}: "
         f"{len(train_set)} train / {len(tx)} held-out images, {epochs} epochs, batch "
-        f"{batch_size}, {optimizer} lr={lr:g} (cosine schedule), seed {seed}")
-    t0 = time.perf_counter()
+        f"{batch_size}, {optimizer} lr={lr:g} (cosine schedule), seed {seed}, input x"
+        f"{settings['scale']}, backbone " + ("pretrained" if pretrained else "from scratch"))
+    t0, c0 = time.perf_counter(), time.process_time()
     history = fit(model, loader, opt, epochs=epochs, loss_fn=loss_fn, val_loader=test_loader,
                   scheduler=scheduler, progress=progress, log=log, num_classes=len(names))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     result = report(model, tx, ty, targets, data_name)
     log(f"held-out mIoU {result['miou']:.3f}, pixel accuracy {result['pixel_accuracy']:.2%} "
-        f"({len(tx)} images) after {seconds:.0f} s of training")
+        f"({len(tx)} images) after {seconds:.0f} s ({cpu:.0f} CPU-s) of training")
     log("per-class IoU: " + ", ".join(f"{n} {v:.2f}" for n, v in zip(names,
                                                                      result["class_iou"])))
 
     meta = {"task": "segmentation", "model": model_name, "data": data_name, "width": width,
             "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
             "seed": seed, "limit": limit, "miou": result["miou"],
-            "class_iou": result["class_iou"], "train_seconds": seconds}
+            "class_iou": result["class_iou"], "train_seconds": seconds,
+            "train_cpu_seconds": cpu, "scale": settings["scale"],
+            "n_train": settings["n_train"], "pretrained": pretrained}
     serialization.save({"model": model.state_dict(), "meta": meta},
                        os.path.join(out, "checkpoint.npz"))
     saved = {k: v for k, v in result.items() if k != "pred"}
@@ -331,7 +590,8 @@ def train(model_name="fcn8s", data_name=None, epochs=None, batch_size=None, lr=N
                   title=f"{model_name} on {data_name}: mIoU {result['miou']:.2f}")
     written = ["checkpoint.npz", "history.json", "curves.png", "predictions.png"]
     if data_name == "digit-scenes":
-        plot_iou_by_size({model_name: (result["object_heights"], result["object_ious"])},
+        plot_iou_by_size({run_label(meta): (result["object_heights"],
+                                            result["object_ious"])},
                          os.path.join(out, "iou_by_size.png"))
         written.append("iou_by_size.png")
     log(f"wrote {out}/" + ", ".join(written))
@@ -348,7 +608,7 @@ def evaluate_checkpoint(ckpt, path, log=print):
         raise SegmentationError(f"{path}: names model {name!r} on {data_name!r}, which is not "
                                 f"a segmentation recipe ({', '.join(RECIPES)})")
     names = CLASS_NAMES[data_name]
-    model = build_model(name, len(names), meta.get("width"))
+    model = build_model(name, len(names), meta.get("width"), meta.get("scale"))
     try:
         model.load_state_dict(ckpt["model"])
     except StateDictError as e:

@@ -90,11 +90,45 @@ def test_train_and_evaluate_a_segmentation_checkpoint(tmp_path, capsys):
     assert f"mIoU {saved['meta']['miou']:.3f}" in text
 
 
+def _fake_run(folder, model, scale, miou, heights, ious):
+    folder.mkdir()
+    meta = {"model": model, "data": "digit-scenes", "scale": scale, "miou": miou,
+            "train_cpu_seconds": 100.0, "pretrained": {"cpu_seconds": 20.0}}
+    report = {"object_heights": heights, "object_ious": ious}
+    (folder / "history.json").write_text(json.dumps({"meta": meta, "report": report}))
+    return str(folder)
+
+
+def test_segment_compare_tables_and_plots_several_runs(tmp_path, capsys):
+    a = _fake_run(tmp_path / "a", "fcn8s", 2, 0.61, [5, 6, 40], [0.2, 0.4, 0.9])
+    b = _fake_run(tmp_path / "b", "deconvnet", 1, 0.55, [10, 50], [0.5, 0.7])
+    out = tmp_path / "cmp.png"
+    assert main(["segment", "compare", a, b, "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    from scratchnet.segmentation import compare_runs
+    rows = compare_runs([a, b], str(tmp_path / "cmp2.png"), log=None)
+    assert [r["run"] for r in rows] == ["fcn8s (x2)", "deconvnet"]
+    # bins 4-7, 8-11, 12-15, 16-23, 24-31, 32-51: heights 5 and 6 share the first bin
+    assert rows[0]["by_size"][0] == pytest.approx(0.3)
+    assert rows[0]["by_size"][5] == pytest.approx(0.9)
+    assert np.isnan(rows[0]["by_size"][1])
+    assert rows[1]["by_size"][1] == pytest.approx(0.5) and rows[1]["by_size"][5] == 0.7
+    text = capsys.readouterr().out
+    assert "fcn8s (x2)" in text and "0.610" in text and "120" in text   # 100 + 20 CPU-s
+
+
+def test_segment_compare_refuses_a_folder_without_a_run(tmp_path, capsys):
+    assert main(["segment", "compare", str(tmp_path)]) == 2
+    assert "no history.json" in capsys.readouterr().out
+
+
 def test_segmentation_settings_are_checked(tmp_path, capsys):
     assert main(["train", "unet", "--data", "digits", "--out", str(tmp_path / "x")]) == 2
     assert "unet trains on digit-scenes, nuclei" in capsys.readouterr().out
     assert main(["train", "lenet5", "--width", "0.5", "--out", str(tmp_path / "y")]) == 2
     assert "--width scales the segmentation models" in capsys.readouterr().out
+    assert main(["train", "lenet5", "--scale", "2", "--out", str(tmp_path / "z")]) == 2
+    assert "belong to the segmentation models" in capsys.readouterr().out
 
 
 def test_unet_learns_nuclei_in_a_short_run(tmp_path):
