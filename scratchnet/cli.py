@@ -96,7 +96,8 @@ def cmd_train(args) -> int:
                              segmentation_options={"scale": args.scale,
                                                    "pretrain": args.pretrain,
                                                    "n_train": args.train_scenes,
-                                                   "backbone": args.backbone})
+                                                   "backbone": args.backbone,
+                                                   "bg_weight": args.bg_weight})
     except (RecipeError, NonFiniteLossError, FileNotFoundError) as e:
         print(f"error: {e}")
         return 2
@@ -385,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FCNs/deconvnet: DigitScenes training scenes (default: the recipe's)")
     s.add_argument("--backbone", help="FCNs/deconvnet: the pretrained backbone file to read, "
                                       "or write if absent (default: OUT/backbone.npz)")
+    s.add_argument("--bg-weight", type=float,
+                   help="FCNs/deconvnet: the background's weight in the cross-entropy "
+                        "(digits: 1; default: the recipe's)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_pair_and_gan_options(s)
     s.set_defaults(fn=cmd_train)

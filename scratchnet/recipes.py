@@ -141,7 +141,7 @@ def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=
     confusion.png into `out`. Returns (model, history, test result).
     Segmentation models (fcn8s, unet, ...) go to scratchnet.segmentation.train, which returns
     (model, history, held-out report); segmentation_options (scale, pretrain, n_train,
-    backbone) go with them."""
+    backbone, bg_weight) go with them."""
     from . import data, optim, plotting, random, serialization
     from . import segmentation
     from ._atomic import atomic_write
@@ -157,8 +157,8 @@ def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=
     if width is not None:
         raise RecipeError(f"--width scales the segmentation models; {model_name} has none")
     if any(v is not None for v in (segmentation_options or {}).values()):
-        raise RecipeError(f"--scale, --pretrain/--no-pretrain, --train-scenes and --backbone "
-                          f"belong to the segmentation models, not {model_name}")
+        raise RecipeError(f"--scale, --pretrain/--no-pretrain, --train-scenes, --backbone and "
+                          f"--bg-weight belong to the segmentation models, not {model_name}")
     log = log or (lambda *a: None)
     if model_name not in MODELS:
         _choices("model", model_name, MODELS)
