@@ -107,7 +107,8 @@ SETTINGS = {name: {"scale": 1, "pretrain": False, "n_train": N_TRAIN, "bg_weight
             for name in RECIPES}
 for _name in ("fcn32s", "fcn16s", "fcn8s", "deconvnet"):
     SETTINGS[_name] = {"scale": 2, "pretrain": True, "n_train": 3000, "bg_weight": 0.1}
-# the backbone's pretraining: single-digit scenes of the train split, epochs, batch, Adam lr
+# the backbone's pretraining (`pretrain_backbone`): digit crops of that many single-digit
+# train scenes, epochs, batch, Adam lr
 PRETRAIN = {"scenes": 4000, "epochs": 10, "batch_size": 32, "lr": 1e-3}
 SIZE_BINS = (4, 8, 12, 16, 24, 32, 52)
 
