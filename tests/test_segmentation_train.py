@@ -143,7 +143,7 @@ def test_unet_learns_nuclei_in_a_short_run(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name, key, target", [
     # the bar; see the recipe notes in scratchnet.segmentation and README's table for
-    # what the default run measured (mIoU 0.290 with the pretrained backbone: not reached yet)
+    # what the default run measured (mIoU 0.394 with the pretrained backbone: not reached yet)
     ("fcn8s", "miou", 0.6),
     ("unet", "nucleus", 0.7)])
 def test_default_recipes_reach_the_targets(tmp_path, name, key, target):
