@@ -1,8 +1,9 @@
 """The `scratchnet` command line.
 
     scratchnet train lenet5 [--epochs --batch-size --lr --optimizer --data --out --seed]
-    scratchnet train fcn8s|fcn16s|fcn32s|deconvnet [--width]     (DigitScenes segmentation)
+    scratchnet train fcn8s|fcn16s|fcn32s|deconvnet [--width --scale --pretrain --backbone]
     scratchnet train unet [--data nuclei]
+    scratchnet segment compare RUN_DIR... [--out iou_by_size.png]   (segmentation runs)
     scratchnet evaluate CHECKPOINT
     scratchnet info                 versions, numba threading and kernel cache directory
     scratchnet demo                 tensors, backward and a gradient check in ten lines
@@ -91,8 +92,24 @@ def cmd_train(args) -> int:
                              args.optimizer, args.out or os.path.join("runs", args.model),
                              args.seed, args.data_root, args.download,
                              progress=not args.no_progress, limit=args.limit,
-                             width=args.width)
+                             width=args.width,
+                             segmentation_options={"scale": args.scale,
+                                                   "pretrain": args.pretrain,
+                                                   "n_train": args.train_scenes,
+                                                   "backbone": args.backbone,
+                                                   "bg_weight": args.bg_weight})
     except (RecipeError, NonFiniteLossError, FileNotFoundError) as e:
+        print(f"error: {e}")
+        return 2
+    return 0
+
+
+def cmd_segment(args) -> int:
+    from .segmentation import SegmentationError, compare_runs
+
+    try:
+        compare_runs(args.runs, args.out)
+    except (SegmentationError, FileNotFoundError) as e:
         print(f"error: {e}")
         return 2
     return 0
@@ -359,9 +376,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, help="use only the first N train and test images")
     s.add_argument("--width", type=float,
                    help="segmentation models: channel multiplier (default: the recipe's)")
+    s.add_argument("--scale", type=int,
+                   help="FCNs/deconvnet: enlarge the 64x64 scenes this many times (bilinear) "
+                        "and score the logits averaged back to 64x64 (default: the recipe's)")
+    s.add_argument("--pretrain", action=argparse.BooleanOptionalAction, default=None,
+                   help="FCNs/deconvnet: start from a VGG-16-BN backbone pretrained as a digit "
+                        "classifier on train-split digit crops (default: the recipe's)")
+    s.add_argument("--train-scenes", type=int,
+                   help="FCNs/deconvnet: DigitScenes training scenes (default: the recipe's)")
+    s.add_argument("--backbone", help="FCNs/deconvnet: the pretrained backbone file to read, "
+                                      "or write if absent (default: OUT/backbone.npz)")
+    s.add_argument("--bg-weight", type=float,
+                   help="FCNs/deconvnet: the background's weight in the cross-entropy "
+                        "(digits: 1; default: the recipe's)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_pair_and_gan_options(s)
     s.set_defaults(fn=cmd_train)
+    s = sub.add_parser("segment", help="semantic segmentation: compare trained runs")
+    act = s.add_subparsers(dest="action", metavar="ACTION", required=True)
+    c = act.add_parser("compare", help="mIoU table and IoU-by-size plot of several runs")
+    c.add_argument("runs", nargs="+", help="run folders written by `scratchnet train fcn8s` "
+                                           "and the others (their history.json)")
+    c.add_argument("--out", default="iou_by_size.png", help="PNG file to write")
+    c.set_defaults(fn=cmd_segment)
     s = sub.add_parser("evaluate", help="evaluate a checkpoint written by `train`")
     s.add_argument("checkpoint")
     s.add_argument("--data-root")

@@ -136,11 +136,12 @@ def prepare_out_dir(out):
 
 def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=None,
           optimizer=None, out="runs/lenet5", seed=0, data_root=None, download=False,
-          progress=True, log=print, limit=None, width=None):
+          progress=True, log=print, limit=None, width=None, segmentation_options=None):
     """Train, evaluate, and write checkpoint.npz, history.json, curves.png and
     confusion.png into `out`. Returns (model, history, test result).
     Segmentation models (fcn8s, unet, ...) go to scratchnet.segmentation.train, which returns
-    (model, history, held-out report)."""
+    (model, history, held-out report); segmentation_options (scale, pretrain, n_train,
+    backbone, bg_weight) go with them."""
     from . import data, optim, plotting, random, serialization
     from . import segmentation
     from ._atomic import atomic_write
@@ -149,11 +150,15 @@ def train(model_name="lenet5", data_name=None, epochs=None, batch_size=None, lr=
     if model_name in segmentation.RECIPES:
         try:
             return segmentation.train(model_name, data_name, epochs, batch_size, lr,
-                                      optimizer, out, seed, progress, log, limit, width)
+                                      optimizer, out, seed, progress, log, limit, width,
+                                      **(segmentation_options or {}))
         except segmentation.SegmentationError as e:
             raise RecipeError(str(e)) from e
     if width is not None:
         raise RecipeError(f"--width scales the segmentation models; {model_name} has none")
+    if any(v is not None for v in (segmentation_options or {}).values()):
+        raise RecipeError(f"--scale, --pretrain/--no-pretrain, --train-scenes, --backbone and "
+                          f"--bg-weight belong to the segmentation models, not {model_name}")
     log = log or (lambda *a: None)
     if model_name not in MODELS:
         _choices("model", model_name, MODELS)

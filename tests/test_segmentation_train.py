@@ -90,11 +90,45 @@ def test_train_and_evaluate_a_segmentation_checkpoint(tmp_path, capsys):
     assert f"mIoU {saved['meta']['miou']:.3f}" in text
 
 
+def _fake_run(folder, model, scale, miou, heights, ious):
+    folder.mkdir()
+    meta = {"model": model, "data": "digit-scenes", "scale": scale, "miou": miou,
+            "train_cpu_seconds": 100.0, "pretrained": {"cpu_seconds": 20.0}}
+    report = {"object_heights": heights, "object_ious": ious}
+    (folder / "history.json").write_text(json.dumps({"meta": meta, "report": report}))
+    return str(folder)
+
+
+def test_segment_compare_tables_and_plots_several_runs(tmp_path, capsys):
+    a = _fake_run(tmp_path / "a", "fcn8s", 2, 0.61, [5, 6, 40], [0.2, 0.4, 0.9])
+    b = _fake_run(tmp_path / "b", "deconvnet", 1, 0.55, [10, 50], [0.5, 0.7])
+    out = tmp_path / "cmp.png"
+    assert main(["segment", "compare", a, b, "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    from scratchnet.segmentation import compare_runs
+    rows = compare_runs([a, b], str(tmp_path / "cmp2.png"), log=None)
+    assert [r["run"] for r in rows] == ["fcn8s (x2)", "deconvnet"]
+    # bins 4-7, 8-11, 12-15, 16-23, 24-31, 32-51: heights 5 and 6 share the first bin
+    assert rows[0]["by_size"][0] == pytest.approx(0.3)
+    assert rows[0]["by_size"][5] == pytest.approx(0.9)
+    assert np.isnan(rows[0]["by_size"][1])
+    assert rows[1]["by_size"][1] == pytest.approx(0.5) and rows[1]["by_size"][5] == 0.7
+    text = capsys.readouterr().out
+    assert "fcn8s (x2)" in text and "0.610" in text and "120" in text   # 100 + 20 CPU-s
+
+
+def test_segment_compare_refuses_a_folder_without_a_run(tmp_path, capsys):
+    assert main(["segment", "compare", str(tmp_path)]) == 2
+    assert "no history.json" in capsys.readouterr().out
+
+
 def test_segmentation_settings_are_checked(tmp_path, capsys):
     assert main(["train", "unet", "--data", "digits", "--out", str(tmp_path / "x")]) == 2
     assert "unet trains on digit-scenes, nuclei" in capsys.readouterr().out
     assert main(["train", "lenet5", "--width", "0.5", "--out", str(tmp_path / "y")]) == 2
     assert "--width scales the segmentation models" in capsys.readouterr().out
+    assert main(["train", "lenet5", "--scale", "2", "--out", str(tmp_path / "z")]) == 2
+    assert "belong to the segmentation models" in capsys.readouterr().out
 
 
 def test_unet_learns_nuclei_in_a_short_run(tmp_path):
@@ -108,8 +142,8 @@ def test_unet_learns_nuclei_in_a_short_run(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, key, target", [
-    # not reached yet: the default FCN-8s run ends at "all background" (mIoU 0.084, see the
-    # recipe notes in scratchnet.segmentation), so this case fails when the slow tests run
+    # the issue's bar; see the recipe notes in scratchnet.segmentation and README's table for
+    # what the default run measured (mIoU 0.394 with the pretrained backbone: not reached yet)
     ("fcn8s", "miou", 0.6),
     ("unet", "nucleus", 0.7)])
 def test_default_recipes_reach_the_targets(tmp_path, name, key, target):
@@ -117,6 +151,19 @@ def test_default_recipes_reach_the_targets(tmp_path, name, key, target):
     _, _, r = train(name, out=str(tmp_path / name), progress=False, log=None)
     value = r["miou"] if key == "miou" else r["class_iou"][1]
     assert value >= target, (name, value)
+
+
+@pytest.mark.slow
+def test_skip_fusion_lifts_fcn8s_well_above_fcn32s(tmp_path):
+    """The paper's ordering where it holds with a margin on our data: with the same pretrained
+    backbone and budget, on scenes enlarged x2 (as measured), FCN-8s reached mIoU 0.251 and
+    FCN-32s 0.089 (FCN-16s 0.268: the 8s-16s step is not asserted, one seed cannot tell)."""
+    from scratchnet.segmentation import train
+    backbone = str(tmp_path / "backbone.npz")
+    miou = {name: train(name, out=str(tmp_path / name), progress=False, log=None,
+                        backbone=backbone, scale=2)[2]["miou"]
+            for name in ("fcn32s", "fcn8s")}
+    assert miou["fcn8s"] > miou["fcn32s"] + 0.1, miou
 
 
 def test_lenet5_still_trains_through_the_shared_loop(tmp_path):
