@@ -211,7 +211,9 @@ class Function:
 
 
 def _tensor(data, node, index):
-    """The Tensor of an op's output (Tensor._from_op, without the call through the class)."""
+    """The Tensor of an op's output: its array, the node that made it (None when no
+    gradient flows) and its place among the node's outputs; built field by field, without
+    Tensor.__init__'s checks, since an op's output needs none of them."""
     if type(data) is not np.ndarray:
         data = np.asarray(data)
     t = _new(Tensor)

@@ -55,19 +55,6 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _from_op(cls, data, node, index):
-        t = cls.__new__(cls)
-        t.data = data
-        t.grad = None
-        t._node = node
-        t._out_index = index
-        t._retains_grad = False
-        t._version_cell = [0]
-        t._backward_hooks = None
-        t.requires_grad = node is not None
-        return t
-
     @property
     def shape(self):
         return self.data.shape
