@@ -130,3 +130,13 @@ def test_an_in_place_change_after_forward_is_still_caught():
     with pytest.raises(RuntimeError, match=r"modified by an inplace operation.*shape \(2,\)"
                                            r".*version 1; expected version 0"):
         y.backward()
+
+
+@pytest.mark.parametrize("value", [0.8, [[0.8, -1.5]]])
+def test_tanh_backward_keeps_the_shape_of_its_input_even_0_d(value):
+    # tanh's backward writes 1 - tanh^2 in place; a 0-d input must not become a NumPy scalar
+    x = sn.tensor(value, dtype=sn.float64, requires_grad=True)
+    x.tanh().sum().backward()
+    expected = 1 - np.tanh(np.asarray(value)) ** 2
+    assert x.grad.shape == x.shape
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-15)

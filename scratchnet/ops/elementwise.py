@@ -213,7 +213,9 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_arrays
-        d = out * out               # grad * (1 - out^2), with one temporary instead of three
+        # grad * (1 - out^2), with one temporary instead of three (written into an array
+        # of out's shape, so that a 0-d out does not turn into a NumPy scalar)
+        d = np.multiply(out, out, out=np.empty_like(out))
         np.subtract(1, d, out=d)
         d *= grad
         return d
