@@ -99,24 +99,27 @@ def test_faster_rcnn_needs_targets_to_train_and_checks_shapes():
 
 
 def test_a_short_run_lowers_the_losses_it_trains():
-    # 2 scenes seen 25 times: the RPN's two losses and the classifier's fall well below their
+    # 2 scenes seen 40 times: the RPN's two losses and the classifier's fall well below their
     # untrained values (a check that the four losses train together; the detector's box loss
-    # may rise at first, as more proposals become foreground)
+    # may rise at first, as more proposals become foreground). The RPN's box loss swings
+    # between 0.2 and 1.9 of its first value over the first 20 steps, so a single step's value
+    # depends on the last bits of every sum: the mean of the last 5 steps is what is checked.
     sn.manual_seed(0)
     model = faster_rcnn()
     images, targets = _batch(2, seed=3)
     opt = optim.Adam(model.parameters(), lr=3e-3)
     model.train()
-    first = None
-    for _ in range(25):
+    history = []
+    for _ in range(40):
         losses = model(images, targets)
-        first = first or {k: v.item() for k, v in losses.items()}
+        history.append({k: v.item() for k, v in losses.items()})
         opt.zero_grad()
         sum(losses.values()).backward()
         opt.step()
-    last = {k: v.item() for k, v in model(images, targets).items()}
+    first = history[0]
     for k in ("loss_objectness", "loss_rpn_box_reg", "loss_classifier"):
-        assert last[k] < 0.5 * first[k], (k, first[k], last[k])
+        late = float(np.mean([h[k] for h in history[-5:]]))
+        assert late < 0.5 * first[k], (k, first[k], late)
 
 
 def test_recipe_builds_faster_rcnn_from_its_config():
