@@ -25,7 +25,7 @@ import numpy as np
 
 from ... import Tensor, nn
 from .backbone import digit_scenes_backbone
-from .roi_heads import FastRCNNPredictor, RoIHeads, TwoMLPHead
+from .roi_heads import RoIHeads, box_head_layers
 
 
 class DenseWindows:
@@ -153,10 +153,8 @@ def fast_rcnn(num_classes=11, backbone=None, proposer=None, roi_output_size=7,
     backbone = backbone or digit_scenes_backbone()
     proposer = proposer or DenseWindows()
     pool = nn.RoIPool(roi_output_size, backbone.spatial_scale)
-    size = (roi_output_size, roi_output_size) if isinstance(roi_output_size, int) \
-        else tuple(roi_output_size)
-    head = TwoMLPHead(backbone.out_channels * size[0] * size[1], representation_size)
-    predictor = FastRCNNPredictor(representation_size, num_classes)
+    head, predictor = box_head_layers(backbone.out_channels, roi_output_size,
+                                      representation_size, num_classes)
     heads = RoIHeads(pool, head, predictor, fg_iou_thresh=fg_iou_thresh,
                      bg_iou_thresh=bg_iou_thresh, batch_size_per_image=batch_size_per_image,
                      positive_fraction=positive_fraction, score_thresh=score_thresh,

@@ -32,7 +32,7 @@ import numpy as np
 from ... import Tensor, nn
 from .anchor_utils import AnchorGenerator
 from .backbone import digit_scenes_backbone
-from .roi_heads import FastRCNNPredictor, RoIHeads, TwoMLPHead
+from .roi_heads import RoIHeads, box_head_layers
 from .rpn import RegionProposalNetwork, RPNHead
 
 
@@ -143,10 +143,8 @@ def faster_rcnn(num_classes=11, backbone=None, anchor_sizes=((8, 16, 32),),
         batch_size_per_image=rpn_batch_size_per_image, positive_fraction=rpn_positive_fraction)
     pool = roi_pool_layer(roi_pool, roi_output_size, backbone.spatial_scale,
                           "faster_rcnn: roi_pool")
-    size = (roi_output_size, roi_output_size) if isinstance(roi_output_size, int) \
-        else tuple(roi_output_size)
-    head = TwoMLPHead(backbone.out_channels * size[0] * size[1], representation_size)
-    predictor = FastRCNNPredictor(representation_size, num_classes)
+    head, predictor = box_head_layers(backbone.out_channels, roi_output_size,
+                                      representation_size, num_classes)
     heads = RoIHeads(pool, head, predictor, fg_iou_thresh=box_fg_iou_thresh,
                      bg_iou_thresh=box_bg_iou_thresh,
                      batch_size_per_image=box_batch_size_per_image,

@@ -53,7 +53,7 @@ from ...nn import init
 from ...ops.roi import roi_align
 from .backbone import digit_scenes_backbone
 from .faster_rcnn import FasterRCNN, region_proposal_network, roi_pool_layer
-from .roi_heads import FastRCNNPredictor, RoIHeads, TwoMLPHead, fastrcnn_loss
+from .roi_heads import RoIHeads, box_head_layers, fastrcnn_loss
 
 
 class MaskRCNNHeads(nn.Module):
@@ -386,10 +386,8 @@ def mask_rcnn(num_classes=11, backbone=None, mask_roi_pool="align", box_roi_pool
                               "mask_rcnn: box_roi_pool")
     mask_pool = roi_pool_layer(mask_roi_pool, mask_roi_output_size, backbone.spatial_scale,
                                "mask_rcnn: mask_roi_pool")
-    size = (roi_output_size, roi_output_size) if isinstance(roi_output_size, int) \
-        else tuple(roi_output_size)
-    box_head = TwoMLPHead(backbone.out_channels * size[0] * size[1], representation_size)
-    box_predictor = FastRCNNPredictor(representation_size, num_classes)
+    box_head, box_predictor = box_head_layers(backbone.out_channels, roi_output_size,
+                                              representation_size, num_classes)
     mask_head = MaskRCNNHeads(backbone.out_channels, mask_head_layers)
     dim_reduced = mask_head.out_channels if mask_dim_reduced is None else int(mask_dim_reduced)
     mask_predictor = MaskRCNNPredictor(mask_head.out_channels, dim_reduced, num_classes)

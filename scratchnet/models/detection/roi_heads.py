@@ -69,6 +69,16 @@ class FastRCNNPredictor(nn.Module):
         return self.cls_score(x), self.bbox_pred(x)
 
 
+def box_head_layers(in_channels, roi_output_size, representation_size, num_classes):
+    """(TwoMLPHead, FastRCNNPredictor) for RoI features of `in_channels` channels pooled to
+    roi_output_size (an int or (h, w)): the two fully connected layers of width
+    representation_size, then the class scores and per-class boxes."""
+    h, w = (roi_output_size, roi_output_size) if isinstance(roi_output_size, int) \
+        else tuple(roi_output_size)
+    return (TwoMLPHead(in_channels * h * w, representation_size),
+            FastRCNNPredictor(representation_size, num_classes))
+
+
 def fastrcnn_loss_reference(class_logits, box_regression, labels, regression_targets,
                             beta=1.0):
     """The multi-task loss written out per RoI in NumPy, for reading and checking:
