@@ -94,7 +94,7 @@ CLASS_NAMES = {"digit-scenes": ["bg"] + [str(d) for d in range(10)],
 # U-Net on nuclei (its default recipe): nucleus IoU 0.84, mIoU 0.899 on the 9 held-out crops,
 # 25 CPU-s.
 # A step costs about 1.15 CPU-s per 16 scenes for fcn8s at width 1/8 on 64x64 scenes (the
-# 262x262 map of the pad-100 geometry), about 1.6 on scenes enlarged x2 (326x326 maps); 0.2
+# 262x262 map of the pad-100 geometry), 1.4-1.6 on scenes enlarged x2 (326x326 maps); 0.2
 # for deconvnet on 64x64, about 0.8 on x2.
 RECIPES = {
     "fcn32s": ({"width": 0.125, "batch_norm": True}, 3, "digit-scenes", (3, 16, "adam", 1e-3)),
