@@ -422,7 +422,8 @@ def predict_logits(model, images, batch_size=32):
     try:
         with no_grad():
             for i in range(0, len(images), batch_size):
-                out.append(model(tensor(images[i:i + batch_size])).data.astype(np.float32))
+                logits = model(tensor(images[i:i + batch_size])).data
+                out.append(logits.astype(np.float32, copy=False))   # no copy when float32
     finally:
         model.train(was_training)
     return np.concatenate(out)
