@@ -197,7 +197,7 @@ def test_direct_against_torch(dtype, tol):
 
 def test_same_padding_gradients_against_torch():
     # 'same' with a 4-high kernel pads one row more below than above: the forward, the
-    # input gradient and the weight gradient (built from a zero-padded copy) all see it
+    # input gradient and the weight gradient all see it
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(6)
     x = rng.standard_normal((3, 3, 7, 9))
@@ -212,3 +212,58 @@ def test_same_padding_gradients_against_torch():
     np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(xt.grad.data, xr.grad.numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(wt.grad.data, wr.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_the_weight_gradient_takes_the_direct_path_and_matches_the_definition(monkeypatch):
+    # 40 images of 20x20 with a 5x5 kernel: one image per block, 40 blocks shared by 32
+    # slots (some of two blocks), and 6 filters, a block of 4 and one of 2
+    from scratchnet.kernels import conv_direct as KDIR
+    x, w, dy = _data(((40, 3, 20, 20), 6, (5, 5), (2, 2), (1, 1)), np.float64, seed=7)
+    g = conv_op._conv_geometry("conv2d", x, w, None, 1, 2, 1, 1)
+    B = KDIR.direct_geometry(x.shape, (5, 5), (20, 20), (1, 1))[0]
+    assert (B, KDIR.weight_grad_slots(40, B)) == (1, KDIR.WEIGHT_GRAD_SLOTS)
+    calls = []
+    kernel = KDIR.direct_conv2d_weight_grad
+    monkeypatch.setattr(KDIR, "direct_conv2d_weight_grad",
+                        lambda *a: calls.append(a[2].shape) or kernel(*a))
+    _, dw = conv_op._im2col_pass(g, x, grid=dy)
+    assert calls == [(KDIR.WEIGHT_GRAD_SLOTS, 6, 3, 5, 5)]
+    ref = _textbook_conv(x, w, dy, (1, 1), (2, 2), (1, 1), 1)[2]
+    np.testing.assert_allclose(dw, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_the_weight_gradient_does_not_change_with_the_number_of_threads():
+    # each slot sums a fixed run of images and the slots are added in order: the same bits
+    # whatever number of threads ran them
+    numba = pytest.importorskip("numba")
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread here (NUMBA_NUM_THREADS=1): nothing to compare")
+    x, w, dy = _data(((32, 16, 16, 16), 20, (5, 5), (2, 2), (1, 1)), np.float32, seed=8)
+    g = conv_op._conv_geometry("conv2d", x, w, None, 1, 2, 1, 1)
+    before = numba.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 1):
+            numba.set_num_threads(threads)
+            results.append(conv_op._im2col_pass(g, x, grid=dy)[1])
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
+
+
+def test_nan_and_inf_reach_exactly_the_weights_whose_taps_see_them():
+    # the weight gradient's sums are reordered for speed (conv_direct.py): NaN and inf still
+    # go through, to the taps that read the pixel and to no other weight
+    x = np.zeros((2, 2, 9, 10))
+    x[1, 0, 4, 4] = np.nan          # the middle: every tap of channel 0 reads it
+    x[0, 1, 0, 9] = np.inf          # the top right corner: taps i <= 2 and j >= 2 read it
+    xt = sn.tensor(x)
+    wt = sn.tensor(np.ones((3, 2, 5, 5)), requires_grad=True)
+    F.conv2d(xt, wt, padding=2).sum().backward()
+    dw = wt.grad.data
+    assert np.isnan(dw[:, 0]).all()
+    inf = np.zeros((3, 5, 5), bool)
+    inf[:, 0:3, 2:5] = True
+    np.testing.assert_array_equal(np.isposinf(dw[:, 1]), inf)
+    assert (dw[:, 1][~inf] == 0).all()

@@ -4,7 +4,8 @@
 first import on a machine pays the compile time. When the package directory is read-only
 (a system-wide install), numba falls back to a per-user cache directory by itself
 (NUMBA_CACHE_DIR overrides both). `fastmath` stays off: it would let the compiler assume
-no NaNs, and the library's NaN checks would silently pass.
+no NaNs, and the library's NaN checks would silently pass; the dot-product kernels take only
+the flags that reorder a sum (SUM_ORDER_FLAGS).
 """
 from __future__ import annotations
 
@@ -80,6 +81,27 @@ def jit_parallel(fn):
     """Decorator for kernels whose outer loop is numba.prange (only where it measurably
     pays)."""
     return _report_damaged_cache(numba.njit(cache=True, nogil=True, parallel=True)(fn))
+
+
+# Only the two fast-math flags that change the order of a sum: `reassoc` lets LLVM keep a
+# dot product's running sum in several vector lanes and add them up at the end (a sum in
+# strict order cannot be vectorised), `contract` fuses a multiply and an add into one
+# instruction. Neither assumes that values are finite, so NaN and inf go through as in NumPy;
+# the result's last bits follow the vector width of the machine, as a BLAS's do.
+SUM_ORDER_FLAGS = frozenset({"reassoc", "contract"})
+
+
+def jit_parallel_sums(fn):
+    """Decorator for parallel kernels whose inner loops are dot products: numba.prange outer
+    loop, and the sums' order left to the compiler (SUM_ORDER_FLAGS)."""
+    return _report_damaged_cache(numba.njit(cache=True, nogil=True, parallel=True,
+                                            fastmath=set(SUM_ORDER_FLAGS))(fn))
+
+
+def jit_inline_sums(fn):
+    """jit_inline for the dot-product helpers of jit_parallel_sums kernels."""
+    return numba.njit(cache=True, nogil=True, inline="always",
+                      fastmath=set(SUM_ORDER_FLAGS))(fn)
 
 
 def jit_inline(fn):

@@ -220,17 +220,15 @@ def _im2col_pass(g, image, weight=None, grid=None):
     want_out, want_dw = weight is not None, grid is not None
     out = np.empty(g.grid_shape, dtype) if want_out else None
     dw = None
-    if want_dw and not want_out and g.pad != (0, 0) and g.direct_fits():
-        # im2col copies a row of taps with one vector store when no part of it is padding;
-        # for the few-channel layers the direct kernel serves, a zero-padded copy of the
-        # input is cheap and makes every row such a row (ConvNetJS conv2's columns: 1.3 ->
-        # 0.8 ms)
-        image, g = _zero_padded(g, image)
-    if want_out and g.direct_fits():
-        _direct_conv(g, image, weight, out, g.pad)
-        want_out = False
-        if not want_dw:
-            return out, None
+    if g.direct_fits():
+        if want_out:
+            _direct_conv(g, image, weight, out, g.pad)
+            want_out = False
+        if want_dw:
+            dw = _direct_weight_grad(g, image, np.ascontiguousarray(grid))
+        if dw is not None or not want_dw:
+            return out, dw
+        # an inf or NaN in the input: computed again below, where only real products add
 
     if g.is_depthwise:
         dw = np.zeros((K, kh, kw), dtype) if want_dw else None
@@ -325,24 +323,27 @@ def _col2im_pass(g, grid, weight):
     return image
 
 
-def _zero_padded(g, image):
-    """A stride-1 convolution's image with its padding written out as zeros, and the same
-    convolution's geometry on it with no padding (the bottom/right padding follows from the
-    output size, and a negative one crops)."""
-    (kh, kw), (dh, dw), (top, left) = g.kernel, g.dilation, g.pad
-    Hp, Wp = g.out_h + dh * (kh - 1), g.out_w + dw * (kw - 1)
-    padded = np.zeros((g.N, g.C, Hp, Wp), image.dtype)
-    h, w = min(g.H, Hp - top), min(g.W, Wp - left)
-    padded[:, :, top:top + h, left:left + w] = image[:, :, :h, :w]
-    return padded, ConvGeometry(g.N, g.C, Hp, Wp, g.K, g.groups, g.kernel, g.stride, (0, 0),
-                                g.dilation, (g.out_h, g.out_w))
-
-
 def _direct_conv(g, image, weight, out, pad):
     """out (N, K', H', W') = the stride-1 convolution of image (N, C', H, W) by weight
     (K', C', kh, kw) padded by pad = (top, left), with the kernel: g gives the dilation."""
     B, run, length = KDIR.direct_geometry(image.shape, g.kernel, out.shape[2:], g.dilation)
     return KDIR.direct_conv2d(image, weight, out, pad[0], pad[1], *g.dilation, B, run, length)
+
+
+def _direct_weight_grad(g, image, grid):
+    """The weight gradient (K, C, kh, kw) of the stride-1 convolution g of image (N, C, H, W),
+    given the output gradient grid (N, K, H', W'), with the kernel: partial sums over runs of
+    images, added here in a fixed order (the same for any number of threads).
+
+    None when the result is not finite: the kernel's sums also run over the thrown-away
+    positions of its wide rows, where the output gradient is 0, and 0 * inf = NaN there
+    would turn a weight that never sees an inf pixel into NaN. With finite inputs those
+    products are exact zeros; otherwise the caller computes the gradient with im2col."""
+    B, run, length = KDIR.direct_geometry(image.shape, g.kernel, grid.shape[2:], g.dilation)
+    partial = np.empty((KDIR.weight_grad_slots(g.N, B), g.K, g.C) + g.kernel, image.dtype)
+    KDIR.direct_conv2d_weight_grad(image, grid, partial, *g.pad, *g.dilation, B, run, length)
+    dw = partial.sum(axis=0)
+    return dw if np.isfinite(dw).all() else None
 
 
 def _flat_window(g):
