@@ -29,8 +29,8 @@ scratchnet/ops/conv.py and scratchnet/kernels/im2col.py:
   - the column-buffer budget (images per GEMM)
   - im2col built serially (shipped) vs with numba prange over channels
   - cold (empty numba cache) and warm import + first call
-  - the direct kernel (scratchnet/kernels/conv_direct.py) vs im2col + GEMM over channel
-    counts, the crossover behind DIRECT_MAX_FILTERS (--direct: only this one)
+  - the direct kernels (scratchnet/kernels/conv_direct.py) vs im2col + GEMM over channel
+    counts, all three passes, the crossover behind DIRECT_MAX_FILTERS (--direct: only this)
 
 Results: benchmarks/results/conv.json (and conv_extras.json, conv_direct.json).
 """

@@ -8,9 +8,9 @@ scratchnet/kernels/im2col.py (both sides are ours, so one process is fair here).
   - the column-buffer budget (images per GEMM)
   - im2col built serially (shipped) vs with numba prange over channels
   - cold (empty numba cache) and warm import + first call
-  - the crossover between the direct kernel (scratchnet/kernels/conv_direct.py) and
-    im2col + GEMM, forward and input gradient, over channel counts and kernel sizes
-    (`--direct` runs only this one; its table is the one in the README)
+  - the crossover between the direct kernels (scratchnet/kernels/conv_direct.py) and
+    im2col + GEMM, forward pass, input and weight gradients, over channel counts and kernel
+    sizes (`--direct` runs only this one; its table is the one in the README)
 Results: benchmarks/results/conv_extras.json.
 """
 from __future__ import annotations
@@ -229,8 +229,8 @@ def _best(fn, repeats):
 
 
 def _direct_vs_gemm(g, image, weight, grid, repeats, passes):
-    """{pass: (direct ms, im2col + GEMM ms)} for the forward and the input gradient, with
-    the dispatcher forced one way, then the other, alternately."""
+    """{pass: (direct ms, im2col + GEMM ms)} for the forward pass, the input gradient and the
+    weight gradient, with the dispatcher forced one way, then the other, alternately."""
     names = ("DIRECT_MAX_FILTERS", "DIRECT_MAX_ROWS", "DIRECT_MIN_USEFUL")
     saved = [getattr(conv_op, n) for n in names]
     res = {p: ([], []) for p in passes}
@@ -245,6 +245,9 @@ def _direct_vs_gemm(g, image, weight, grid, repeats, passes):
                 if "dx" in res:
                     res["dx"][side].append(_best(
                         lambda: conv_op._col2im_pass(g, grid, weight), 1))
+                if "dw" in res:
+                    res["dw"][side].append(_best(
+                        lambda: conv_op._im2col_pass(g, image, grid=grid), 1))
     finally:
         for name, value in zip(names, saved):
             setattr(conv_op, name, value)
@@ -264,8 +267,9 @@ def extra_direct(repeats, rng, dtype=np.float32, sweep=True):
     """Direct kernel vs im2col + GEMM for stride-1 convolutions over channel counts: the
     measurement behind DIRECT_MAX_FILTERS and DIRECT_MAX_ROWS in scratchnet/ops/conv.py.
     A forward pass with C -> K channels and an input gradient with K -> C are the same kind
-    of pass for the direct kernel, so only forward passes are swept, plus the input gradient
-    of the course's shapes."""
+    of pass for the direct kernel, so the sweep times forward passes and weight gradients
+    (the weight-gradient kernel, chosen by the same rule as the forward pass), and the
+    course's shapes all three passes."""
     rows = []
     for k in (5, 3) if sweep else ():
         for N, H, W in DIRECT_MAPS:
@@ -274,11 +278,13 @@ def extra_direct(repeats, rng, dtype=np.float32, sweep=True):
                     x = rng.standard_normal((N, C, H, W)).astype(dtype)
                     w = rng.standard_normal((K, C, k, k)).astype(dtype)
                     g = conv_op._conv_geometry("conv2d", x, w, None, 1, k // 2, 1, 1)
-                    t = _direct_vs_gemm(g, x, w, None, repeats, ("fwd",))["fwd"]
-                    rows.append({"pass": "fwd", "shape": (N, C, H, W), "k": k, "C": C, "K": K,
-                                 "rows": C * k * k, "direct_ms": t[0], "gemm_ms": t[1],
-                                 "useful": _useful(g, False),
-                                 "chosen": "direct" if g.direct_fits() else "gemm"})
+                    dy = rng.standard_normal(g.grid_shape).astype(dtype)
+                    t = _direct_vs_gemm(g, x, w, dy, repeats, ("fwd", "dw"))
+                    for ps in ("fwd", "dw"):
+                        rows.append({"pass": ps, "shape": (N, C, H, W), "k": k, "C": C,
+                                     "K": K, "rows": C * k * k, "direct_ms": t[ps][0],
+                                     "gemm_ms": t[ps][1], "useful": _useful(g, False),
+                                     "chosen": "direct" if g.direct_fits() else "gemm"})
     for name, (N, C, H, W, K, k, s, p, groups) in CONV_SHAPES:
         if s != 1 or groups != 1 or k not in (3, 5):
             continue
@@ -286,8 +292,8 @@ def extra_direct(repeats, rng, dtype=np.float32, sweep=True):
         w = rng.standard_normal((K, C, k, k)).astype(dtype)
         g = conv_op._conv_geometry("conv2d", x, w, None, s, p, 1, groups)
         dy = rng.standard_normal(g.grid_shape).astype(dtype)
-        t = _direct_vs_gemm(g, x, w, dy, repeats, ("fwd", "dx"))
-        for ps, (C_in, C_out) in (("fwd", (C, K)), ("dx", (K, C))):
+        t = _direct_vs_gemm(g, x, w, dy, repeats, ("fwd", "dx", "dw"))
+        for ps, (C_in, C_out) in (("fwd", (C, K)), ("dx", (K, C)), ("dw", (C, K))):
             grad = ps == "dx"
             rows.append({"pass": ps, "shape": (N, C, H, W), "name": name, "k": k,
                          "C": C_in, "K": C_out, "rows": C_in * k * k,

@@ -29,17 +29,19 @@ GFLOP/s against 85 for ResNet's 128), and copying the columns costs as much agai
 
 The input gradient of a stride-1 convolution is again a stride-1 convolution (a "full"
 correlation of the output gradient with the flipped kernel, channels swapped), so the same
-kernel computes it: see scratchnet/ops/conv.py. The weight gradient stays an im2col + GEMM
-(a dot product per weight, which cannot be vectorised without reordering the sum).
+kernel computes it: see scratchnet/ops/conv.py. The weight gradient is one dot product per
+weight over the same wide rows: direct_conv2d_weight_grad, further down.
 
 The blocks of B images are handed to numba's prange, each with its own buffers: the kernel
 replaces a GEMM that would run on every BLAS thread, so it uses numba's threads the same way.
 With NUMBA_NUM_THREADS=1 it is plain serial code (measured: the same time as a serial build,
-ConvNetJS conv1 forward 1.3-1.9 ms either way). With two threads on cores that other jobs
-use too, it gained nothing measurable and once waited at its barrier (1.4-4.1 ms against
-1.3-1.4 ms serial), as im2col's threaded build did (see im2col.py); a whole ConvNetJS conv2
-forward + backward took 7.6-10.5 ms with two numba threads against 8.5-10.3 ms with one
-(one BLAS thread both times). The figures in scratchnet/ops/conv.py are one-thread figures.
+ConvNetJS conv1 forward 1.3-1.9 ms either way). With two threads on a quiet machine the
+ConvNetJS conv2 forward pass takes 1.0 ms against 2.1 with one. That holds when the layer's
+three passes are all ours: while the weight gradient was still a 2-thread OpenBLAS GEMM, the
+BLAS threads, which spin for a while after each product, held the second core when numba
+woke its thread, and the forward pass took 1.0-2.2 ms with two threads from one run to the
+next (the whole layer, forward and backward: 4.1-9.5 ms, now 3.3-3.4). The figures in
+scratchnet/ops/conv.py are one-thread figures.
 
 When this path is chosen over im2col + GEMM, and the measured crossover, is in
 scratchnet/ops/conv.py (DIRECT_MAX_FILTERS; `python benchmarks/bench_conv.py --extras

@@ -34,7 +34,8 @@ per group, MobileNet's) is a direct loop in scratchnet/kernels/conv_depthwise.py
 matrix product would have only kh*kw terms per output; and a stride-1 3x3 or 5x5 pass that
 makes few channels (LeNet's, ConvNetJS's: the forward pass, and the input gradient, which is
 again a stride-1 convolution) runs the direct kernel of scratchnet/kernels/conv_direct.py,
-where the thin GEMM would run far below its peak (DIRECT_MAX_FILTERS says when).
+where the thin GEMM would run far below its peak (DIRECT_MAX_FILTERS says when); the weight
+gradient of such a layer is a direct kernel too, dot products over the same wide rows.
 
 Memory: the columns are k*k times bigger than the input, so they are built for a few images
 at a time (`COLUMN_BUDGET_BYTES`) in one reused buffer, or for a band of one image's output
