@@ -267,3 +267,26 @@ def test_nan_and_inf_reach_exactly_the_weights_whose_taps_see_them():
     inf[:, 0:3, 2:5] = True
     np.testing.assert_array_equal(np.isposinf(dw[:, 1]), inf)
     assert (dw[:, 1][~inf] == 0).all()
+
+
+@pytest.mark.parametrize("x_needs_grad", [True, False])
+def test_the_weight_gradient_stays_with_blas_next_to_a_blas_input_gradient(monkeypatch,
+                                                                           x_needs_grad):
+    # LeNet conv2: the forward pass is direct, the input gradient (16 -> 6 channels) a GEMM;
+    # the weight gradient joins the GEMM, unless no input gradient is computed at all (a
+    # network's first layer)
+    monkeypatch.undo()
+    from scratchnet.kernels import conv_direct as KDIR
+    x, w, dy = _data(((64, 6, 14, 14), 16, (5, 5), (0, 0), (1, 1)), np.float64, seed=9)
+    g = conv_op._conv_geometry("conv2d", x, w, None, 1, 0, 1, 1)
+    assert g.direct_fits() and not g.direct_fits(input_grad=True)
+    calls = []
+    kernel = KDIR.direct_conv2d_weight_grad
+    monkeypatch.setattr(KDIR, "direct_conv2d_weight_grad",
+                        lambda *a: calls.append(1) or kernel(*a))
+    xt = sn.tensor(x, requires_grad=x_needs_grad)
+    wt = sn.tensor(w, requires_grad=True)
+    (F.conv2d(xt, wt) * sn.tensor(dy)).sum().backward()
+    assert len(calls) == (0 if x_needs_grad else 1)
+    ref = _textbook_conv(x, w, dy, (1, 1), (0, 0), (1, 1), 1)[2]
+    np.testing.assert_allclose(wt.grad.data, ref, rtol=1e-12, atol=1e-12)

@@ -207,12 +207,20 @@ def _grid_rows(grid, n0, b, y0, y1, buf):
 _DW_TRANSPOSED_FROM_PIXELS = 1024
 
 
-def _im2col_pass(g, image, weight=None, grid=None):
+def _im2col_pass(g, image, weight=None, grid=None, direct_dw=True):
     """Columns of `image`, contracted two ways (either may be skipped):
 
     image (N, C, H, W) C-contiguous; weight (K, C/G, kh, kw) -> out (N, K, out_h, out_w),
     the convolution; grid (N, K, out_h, out_w) C-contiguous -> dw (K, C/G, kh, kw), the
     weight gradient of <conv(image, W), grid>. Returns (out or None, dw or None).
+
+    Where the direct kernel fits (g.direct_fits()), it computes both, the weight gradient
+    only if direct_dw. conv2d's backward passes direct_dw=False when the input gradient of
+    the same layer is a BLAS product (LeNet's layers: too few channels to make): OpenBLAS's
+    threads spin for a while after each product, and numba's threads, woken right after,
+    found a core taken; LeNet conv2 forward + backward with two threads took 1.5-3.2 ms
+    from one process to the next with the weight gradient direct, 1.7-2.0 ms with it a
+    second BLAS product after the first.
     """
     G, K = g.groups, g.K
     Kg, Cg = K // G, g.C // G
@@ -225,11 +233,12 @@ def _im2col_pass(g, image, weight=None, grid=None):
         if want_out:
             _direct_conv(g, image, weight, out, g.pad)
             want_out = False
-        if want_dw:
+        if want_dw and direct_dw:
             dw = _direct_weight_grad(g, image, np.ascontiguousarray(grid))
         if dw is not None or not want_dw:
             return out, dw
-        # an inf or NaN in the input: computed again below, where only real products add
+        # not direct_dw, or an inf or NaN in the input: the weight gradient is computed
+        # below, where only real products add up
 
     if g.is_depthwise:
         dw = np.zeros((K, kh, kw), dtype) if want_dw else None
@@ -499,7 +508,12 @@ def _conv_backward(ctx, grad):
     if need_x:
         dx = _col2im_pass(g, grad, ctx.saved_arrays[1]).reshape(x_shape)
     if need_w:
-        dw = _im2col_pass(g, ctx.saved_arrays[0], grid=grad)[1].reshape(w_shape)
+        # the weight-gradient kernel runs on numba's threads; next to an input gradient that
+        # is a BLAS product it would hand the cores back and forth between the two thread
+        # pools, which costs more than it gains (see _im2col_pass)
+        direct_dw = not need_x or g.direct_fits(input_grad=True)
+        dw = _im2col_pass(g, ctx.saved_arrays[0], grid=grad,
+                          direct_dw=direct_dw)[1].reshape(w_shape)
     if need_b:
         db = grad.sum(axis=(0, 2, 3))
     return (dx, dw, db)[:len(ctx.needs_input_grad)]
