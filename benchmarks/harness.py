@@ -27,6 +27,13 @@ side's workloads, so the process imports only that library, calls each workload 
 warm up (numba compiles, caches fill), then times `--repeats` calls and prints the medians as
 JSON, with the process's peak resident memory.
 
+The warm-up lasts at least `--warmup` calls and at least `--warmup-seconds` (0.3 s): a
+workload is timed only after whatever the one before it left running has stopped. OpenBLAS's
+threads spin for about 0.1 s after each matrix product (2^28 cycles) before they sleep, and a
+numba kernel timed in that window finds one core taken: with two warm-up calls, ConvNetJS
+conv1 forward + backward (all numba) took 4.6 ms when timed right after LeNet conv2's GEMMs,
+2.6 ms once those threads slept. The rule is the same for every side.
+
 Ratios are peer time / scratchnet time: above 1 means scratchnet is faster.
 """
 from __future__ import annotations
@@ -63,9 +70,10 @@ threads (what the work costs; on cores shared with other jobs it leaves out the 
 process waits for a core, so it is the steadier of the two with one thread per side)."""
 
 
-def time_workloads(workloads: dict, repeats: int, warmup: int, cases=None, clock="wall"):
-    """({case: median seconds of `repeats` calls}, {case: checksum}), after `warmup` untimed
-    calls. A workload with a `prepare` attribute has it called, untimed, before each call (to
+def time_workloads(workloads: dict, repeats: int, warmup: int, cases=None, clock="wall",
+                   warmup_seconds: float = 0.0):
+    """({case: median seconds of `repeats` calls}, {case: checksum}), after untimed calls
+    for at least `warmup` calls and `warmup_seconds` of wall time. A workload with a `prepare` attribute has it called, untimed, before each call (to
     build the graph whose backward alone is timed, say); one with a `checksum` attribute has
     it applied to its first result, so the parent can check that every side computes the
     same thing."""
@@ -75,11 +83,13 @@ def time_workloads(workloads: dict, repeats: int, warmup: int, cases=None, clock
         if cases and name not in cases:
             continue
         prepare = getattr(run, "prepare", lambda: None)
-        for i in range(max(warmup, 1)):
+        start, i = time.perf_counter(), 0
+        while i < max(warmup, 1) or time.perf_counter() - start < warmup_seconds:
             prepare()
             result = run()
             if i == 0 and hasattr(run, "checksum"):
                 checks[name] = run.checksum(result)
+            i += 1
         times = []
         for _ in range(repeats):
             prepare()
@@ -96,7 +106,7 @@ def _worker(sides: dict, args) -> None:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(args.threads)
     medians, checks = time_workloads(workloads, args.repeats, args.warmup, args.cases,
-                                     args.clock)
+                                     args.clock, args.warmup_seconds)
     libraries = sorted(m for m in ("torch", "scratchnet") if m in sys.modules)
     print(json.dumps({"side": args.worker, "seconds": medians, "checks": checks,
                       "peak_rss_mib": peak_rss_mib(), "libraries": libraries}))
@@ -110,7 +120,7 @@ def run_worker(script: str, side: str, args, passthrough: list[str]) -> dict:
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cmd = [sys.executable, script, "--worker", side, "--threads", str(args.threads),
            "--repeats", str(args.repeats), "--warmup", str(args.warmup),
-           "--clock", args.clock]
+           "--warmup-seconds", str(args.warmup_seconds), "--clock", args.clock]
     if args.cases:
         cmd += ["--cases", *args.cases]
     proc = subprocess.run(cmd + passthrough, env=env, capture_output=True, text=True)
@@ -222,6 +232,9 @@ def parser(description: str, add_arguments=None, rounds: int = 5, repeats: int =
                     help="worker processes per side (alternating order)")
     ap.add_argument("--repeats", type=int, default=repeats, help="timed calls per process")
     ap.add_argument("--warmup", type=int, default=2, help="untimed calls per process first")
+    ap.add_argument("--warmup-seconds", type=float, default=0.3,
+                    help="...and untimed calls for at least this long (idle threads that the "
+                         "previous workload left spinning go to sleep)")
     ap.add_argument("--threads", type=int, default=2, help="threads for every side")
     ap.add_argument("--sides", nargs="*", help="which sides to run (default: all available)")
     ap.add_argument("--cases", nargs="*", help="only these cases")
@@ -256,6 +269,7 @@ def main(script: str, sides: dict, name: str, description: str = "", add_argumen
     if report:
         result["extra"] = report(result, args) or {}
     result["settings"] = {"rounds": args.rounds, "repeats": args.repeats,
+                          "warmup": args.warmup, "warmup_seconds": args.warmup_seconds,
                           "threads": args.threads, "clock": args.clock}
     with open(results_path(name), "w") as f:
         json.dump(result, f, indent=2)
