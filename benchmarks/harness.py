@@ -73,10 +73,10 @@ process waits for a core, so it is the steadier of the two with one thread per s
 def time_workloads(workloads: dict, repeats: int, warmup: int, cases=None, clock="wall",
                    warmup_seconds: float = 0.0):
     """({case: median seconds of `repeats` calls}, {case: checksum}), after untimed calls
-    for at least `warmup` calls and `warmup_seconds` of wall time. A workload with a `prepare` attribute has it called, untimed, before each call (to
-    build the graph whose backward alone is timed, say); one with a `checksum` attribute has
-    it applied to its first result, so the parent can check that every side computes the
-    same thing."""
+    for at least `warmup` calls and `warmup_seconds` of wall time. A workload with a
+    `prepare` attribute has it called, untimed, before each call (to build the graph whose
+    backward alone is timed, say); one with a `checksum` attribute has it applied to its
+    first result, so the parent can check that every side computes the same thing."""
     now = CLOCKS[clock]
     medians, checks = {}, {}
     for name, run in workloads.items():

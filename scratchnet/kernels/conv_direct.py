@@ -55,6 +55,11 @@ time), GEMM time / direct time for one pass:
     3..64 -> 8..32 channels, 3x3 and 5x5, 16x16 and 32x32 maps      1.12-2.73
     3..64 -> 64 channels                                             0.90-2.78 (GEMM)
 
+and for the weight gradient (direct_conv2d_weight_grad, the same rule):
+
+    ConvNetJS conv1 1.50, ConvNetJS conv2 1.38, LeNet conv2 1.10
+    3..64 -> 8..32 channels 0.98-2.41, 3..64 -> 64 channels 0.81-1.47 (GEMM)
+
 Indices inside the inner loops are unsigned, as in im2col.py. The callers validate every
 argument; these kernels trust their input (C-contiguous, matching dtypes).
 """

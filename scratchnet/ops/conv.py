@@ -104,6 +104,18 @@ time, best of 5-9, ms), with the ratio GEMM time / direct time:
     sweep, 3..64 -> 8..32, 3x3 and 5x5, 16x16 and 32x32 maps       1.12-2.73   direct
     sweep, 3..64 -> 64                                             0.90-2.78   GEMM
 
+and the weight gradient, measured later the same way (the direct side is
+conv_direct.direct_conv2d_weight_grad; "C -> K" as in the forward pass):
+
+    LeNet conv2 dW (6->16)        64x6x14x14 k5     0.71     0.67     0.74   1.10   see below
+    ConvNetJS conv1 dW (3->16)    32x3x32x32 k5     0.89     1.30     1.95   1.50   direct
+    ConvNetJS conv2 dW (16->20)   32x16x16x16 k5    0.80     2.12     2.93   1.38   direct
+    sweep, 3..64 -> 8..32                                          0.98-2.41   direct
+    sweep, 3..64 -> 64                                             0.81-1.47   GEMM
+
+The weight gradient follows the forward pass's rule, except next to an input gradient that is
+a GEMM (LeNet's layers): see _im2col_pass.
+
 Up to 32 filters a GEMM with so few rows runs far from its peak and the columns cost as much
 as the product; at 64 filters the two trade places from layer to layer."""
 
