@@ -377,7 +377,9 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
 
 
 def test_the_command_serves_and_stops_cleanly_on_ctrl_c(tmp_path):
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # PYTHONFAULTHANDLER: if the process does not stop, SIGABRT makes it print where each of
+    # its threads is, and the failure shows it
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "scratchnet", "live", "--data", "digits",
                              "--port", "0", "--no-browser", "--out", str(out)],
@@ -401,7 +403,13 @@ def test_the_command_serves_and_stops_cleanly_on_ctrl_c(tmp_path):
         wait_for(lambda: seen() > 0, timeout=90)
         conn.close()
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=60)
+        try:
+            rest, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            rest, _ = proc.communicate(timeout=30)
+            pytest.fail("scratchnet live did not stop within 60 s of Ctrl-C; its output and "
+                        "its threads' stacks:\n" + "".join(lines) + rest)
     finally:
         if proc.poll() is None:
             proc.kill()
