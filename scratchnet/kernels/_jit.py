@@ -87,7 +87,7 @@ def jit_parallel(fn):
 # dot product's running sum in several vector lanes and add them up at the end (a sum in
 # strict order cannot be vectorised), `contract` fuses a multiply and an add into one
 # instruction. Neither assumes that values are finite, so NaN and inf go through as in NumPy;
-# the result's last bits follow the vector width of the machine, as a BLAS's do.
+# the result's last bits follow the CPU's vector width, as a BLAS's do.
 SUM_ORDER_FLAGS = frozenset({"reassoc", "contract"})
 
 

@@ -35,7 +35,7 @@ weight over the same wide rows: direct_conv2d_weight_grad, further down.
 The blocks of B images are handed to numba's prange, each with its own buffers: the kernel
 replaces a GEMM that would run on every BLAS thread, so it uses numba's threads the same way.
 With NUMBA_NUM_THREADS=1 it is plain serial code (measured: the same time as a serial build,
-ConvNetJS conv1 forward 1.3-1.9 ms either way). With two threads on a quiet machine the
+ConvNetJS conv1 forward 1.3-1.9 ms either way). With two threads and nothing else running the
 ConvNetJS conv2 forward pass takes 1.0 ms against 2.1 with one. That holds when the layer's
 three passes are all ours: while the weight gradient was still a 2-thread OpenBLAS GEMM, the
 BLAS threads, which spin for a while after each product, held the second core when numba
