@@ -263,6 +263,14 @@ def _useful(g, input_grad):
     return KDIR.useful_fraction((g.N, c_in) + image, g.kernel, out, g.dilation, c_out)
 
 
+def _chosen(g, ps):
+    """Whether the library runs pass `ps` of g on the direct kernel, in a layer whose input
+    needs its gradient too (as here)."""
+    if ps == "dw":
+        return g.direct_weight_grad_fits(with_input_grad=True)
+    return g.direct_fits(input_grad=ps == "dx")
+
+
 def extra_direct(repeats, rng, dtype=np.float32, sweep=True):
     """Direct kernel vs im2col + GEMM for stride-1 convolutions over channel counts: the
     measurement behind DIRECT_MAX_FILTERS and DIRECT_MAX_ROWS in scratchnet/ops/conv.py.
@@ -284,7 +292,7 @@ def extra_direct(repeats, rng, dtype=np.float32, sweep=True):
                         rows.append({"pass": ps, "shape": (N, C, H, W), "k": k, "C": C,
                                      "K": K, "rows": C * k * k, "direct_ms": t[ps][0],
                                      "gemm_ms": t[ps][1], "useful": _useful(g, False),
-                                     "chosen": "direct" if g.direct_fits() else "gemm"})
+                                     "chosen": "direct" if _chosen(g, ps) else "gemm"})
     for name, (N, C, H, W, K, k, s, p, groups) in CONV_SHAPES:
         if s != 1 or groups != 1 or k not in (3, 5):
             continue
@@ -299,7 +307,7 @@ def extra_direct(repeats, rng, dtype=np.float32, sweep=True):
                          "C": C_in, "K": C_out, "rows": C_in * k * k,
                          "direct_ms": t[ps][0], "gemm_ms": t[ps][1],
                          "useful": _useful(g, grad),
-                         "chosen": "direct" if g.direct_fits(input_grad=grad) else "gemm"})
+                         "chosen": "direct" if _chosen(g, ps) else "gemm"})
     print("\ndirect kernel vs im2col + GEMM, stride 1 (CPU time, best of "
           f"{repeats}, ms; 'C -> K': the pass's input and output channels; useful: the share "
           "of the direct kernel's multiply-adds that make an output):")

@@ -167,6 +167,9 @@ def test_the_rule_skips_passes_that_would_mostly_waste_work(monkeypatch, shape, 
     g = conv_op._conv_geometry("conv2d", x, w, None, 1, padding, 1, 1)
     assert g.direct_fits() == forward
     assert g.direct_fits(input_grad=True) == input_grad
+    # the weight gradient: direct with the forward pass, but not beside a GEMM input gradient
+    assert g.direct_weight_grad_fits(with_input_grad=False) == forward
+    assert g.direct_weight_grad_fits(with_input_grad=True) == (forward and input_grad)
 
 
 def test_float64_gradcheck_through_the_direct_path():

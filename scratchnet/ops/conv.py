@@ -107,14 +107,14 @@ time, best of 5-9, ms), with the ratio GEMM time / direct time:
 and the weight gradient, measured later the same way (the direct side is
 conv_direct.direct_conv2d_weight_grad; "C -> K" as in the forward pass):
 
-    LeNet conv2 dW (6->16)        64x6x14x14 k5     0.71     0.67     0.74   1.10   see below
+    LeNet conv2 dW (6->16)        64x6x14x14 k5     0.71     0.67     0.74   1.10   GEMM (dx is)
     ConvNetJS conv1 dW (3->16)    32x3x32x32 k5     0.89     1.30     1.95   1.50   direct
     ConvNetJS conv2 dW (16->20)   32x16x16x16 k5    0.80     2.12     2.93   1.38   direct
     sweep, 3..64 -> 8..32                                          0.98-2.41   direct
     sweep, 3..64 -> 64                                             0.81-1.47   GEMM
 
 The weight gradient follows the forward pass's rule, except next to an input gradient that is
-a GEMM (LeNet's layers): see _im2col_pass.
+a GEMM (LeNet's layers): see ConvGeometry.direct_weight_grad_fits.
 
 Up to 32 filters a GEMM with so few rows runs far from its peak and the columns cost as much
 as the product; at 64 filters the two trade places from layer to layer."""
@@ -168,6 +168,18 @@ class ConvGeometry:
             image, out = out, image
         return KDIR.useful_fraction((self.N, c_in) + image, self.kernel, out, self.dilation,
                                     c_out) >= DIRECT_MIN_USEFUL
+
+    def direct_weight_grad_fits(self, with_input_grad=True):
+        """Whether the direct weight-gradient kernel computes the weight gradient: where the
+        forward pass is direct, unless the same backward also computes an input gradient
+        that is a GEMM (LeNet's layers: too few channels to make). OpenBLAS's threads spin
+        for a while after each product, and numba's threads woken right after find a core
+        taken: LeNet conv2 forward + backward with two threads took 1.5-3.2 ms from one
+        process to the next with the weight gradient direct, 1.7-2.0 ms with it a second
+        BLAS product after the first (`bench_conv.py --threads 2 --rounds 3 --repeats 30
+        --only lenet_conv2`)."""
+        return self.direct_fits() and (not with_input_grad
+                                       or self.direct_fits(input_grad=True))
 
     def window_args(self):
         return (self.kernel, self.stride, self.pad, self.dilation, (self.out_h, self.out_w))
@@ -227,12 +239,7 @@ def _im2col_pass(g, image, weight=None, grid=None, direct_dw=True):
     weight gradient of <conv(image, W), grid>. Returns (out or None, dw or None).
 
     Where the direct kernel fits (g.direct_fits()), it computes both, the weight gradient
-    only if direct_dw. conv2d's backward passes direct_dw=False when the input gradient of
-    the same layer is a BLAS product (LeNet's layers: too few channels to make): OpenBLAS's
-    threads spin for a while after each product, and numba's threads, woken right after,
-    found a core taken; LeNet conv2 forward + backward with two threads took 1.5-3.2 ms
-    from one process to the next with the weight gradient direct, 1.7-2.0 ms with it a
-    second BLAS product after the first.
+    only if direct_dw (the caller's g.direct_weight_grad_fits(...)).
     """
     G, K = g.groups, g.K
     Kg, Cg = K // G, g.C // G
@@ -520,12 +527,8 @@ def _conv_backward(ctx, grad):
     if need_x:
         dx = _col2im_pass(g, grad, ctx.saved_arrays[1]).reshape(x_shape)
     if need_w:
-        # the weight-gradient kernel runs on numba's threads; next to an input gradient that
-        # is a BLAS product it would hand the cores back and forth between the two thread
-        # pools, which costs more than it gains (see _im2col_pass)
-        direct_dw = not need_x or g.direct_fits(input_grad=True)
         dw = _im2col_pass(g, ctx.saved_arrays[0], grid=grad,
-                          direct_dw=direct_dw)[1].reshape(w_shape)
+                          direct_dw=g.direct_weight_grad_fits(need_x))[1].reshape(w_shape)
     if need_b:
         db = grad.sum(axis=(0, 2, 3))
     return (dx, dw, db)[:len(ctx.needs_input_grad)]
