@@ -476,8 +476,7 @@ def report(model, images, labels, targets, data_name, class_weight=None):
            "pred": pred}
     if class_weight is not None:
         # what the plain argmax of the weighted scores would have scored
-        raw = confusion_matrix(np.argmax(logits, axis=1), labels, len(names),
-                               ignore_index=IGNORE)
+        raw = confusion_matrix(class_maps(logits), labels, len(names), ignore_index=IGNORE)
         out["miou_weighted_argmax"] = float(mean_iou(raw))
     if data_name == "digit-scenes":
         h, iou = iou_by_size(pred, targets)
