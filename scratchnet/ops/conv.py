@@ -43,6 +43,12 @@ rows when a whole image is too big, and never kept for backward: the backward re
 from the saved input (benchmarks/bench_conv.py measures this against keeping them). Under
 no_grad nothing is saved at all.
 
+Threads: with OpenBLAS on T > 1 threads, a pass whose chunks have many columns is shared:
+its chunks are cut into T runs and each of T threads builds and multiplies its own, OpenBLAS
+on one thread meanwhile (scratchnet/_threads.py, _share below). Taking turns instead, serial
+im2col then a 2-thread GEMM, left a core idle during every im2col and handed the cores back
+and forth between numba's code and OpenBLAS's spinning threads at every chunk.
+
 Copies: when a chunk is one image (or a band of it), its columns of the output are rows
 y0..y1 of that image's (K, H'*W') plane, a strided view, and the GEMM writes there directly;
 the gradient's rows are read the same way. Several images per chunk need one transposing copy
@@ -53,8 +59,11 @@ on 2x2 maps, batch 16, 26 -> 14 ms.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
+from .. import _threads
 from ..autograd.function import Function, register
 from ..kernels import conv_depthwise as KD
 from ..kernels import conv_direct as KDIR
@@ -78,6 +87,11 @@ MIN_CHUNK_COLUMNS = 256
 """...but a chunk has at least this many columns (output pixels) when the batch has them:
 ResNet-18's last 3x3 layers (2x2 maps, 4,608 rows of columns) ran a fifth slower when a
 smaller budget cut their 64 columns in two."""
+
+
+SHARE_MIN_COLUMNS_PER_FILTER = 2
+"""A pass's chunks are shared between threads only where a chunk has at least this many
+columns per filter (see _share)."""
 
 
 DIRECT_MAX_FILTERS = 32
@@ -275,37 +289,22 @@ def _im2col_pass(g, image, weight=None, grid=None, direct_dw=True):
             # one product per image; summing N small (Kg, Cg) results is cheap
             dw = np.matmul(grid.reshape(g.N, G, Kg, P), planes.transpose(0, 1, 3, 2)).sum(0)
     else:
-        R, Rg, ow = g.C * kh * kw, Cg * kh * kw, g.out_w
-        P = g.out_h * ow
-        w_rows = weight.reshape(G, Kg, Rg) if want_out else None
         chunks = g.chunks(image.itemsize)
-        width = _chunk_columns(chunks, ow)
-        cols_buf = np.empty(R * width, dtype)
-        grid_buf = np.empty(K * width, dtype)
-        transposed = g.N * P >= _DW_TRANSPOSED_FROM_PIXELS
-        for n0, b, y0, y1 in chunks:
-            L = b * (y1 - y0) * ow
-            cols = im2col(image[n0:n0 + b], *g.window_args(), rows=(y0, y1),
-                          out=cols_buf[:R * L].reshape(R, L)).reshape(G, Rg, L)
-            if want_out:
-                if b == 1:      # straight into the output, whose rows y0..y1-1 are a view
-                    np.matmul(w_rows, cols,
-                              out=out[n0].reshape(G, Kg, P)[:, :, y0 * ow:y1 * ow])
-                else:
-                    y = np.matmul(w_rows, cols, out=grid_buf[:K * L].reshape(G, Kg, L))
-                    out[n0:n0 + b] = y.reshape(K, b, g.out_h, ow).transpose(1, 0, 2, 3)
-            if want_dw:
-                rows = _grid_rows(grid, n0, b, y0, y1, grid_buf).reshape(G, Kg, L)
-                part = (np.matmul(cols, rows.transpose(0, 2, 1)) if transposed
-                        else np.matmul(rows, cols.transpose(0, 2, 1)))
-                if dw is None:
-                    dw = part
-                else:
-                    dw += part
-        if want_dw and dw is None:      # an empty batch
-            dw = np.zeros((G, Kg, Rg), dtype)
-        elif want_dw and transposed:
-            dw = dw.transpose(0, 2, 1)
+        width = _chunk_columns(chunks, g.out_w)
+        w_rows = weight.reshape(G, Kg, Cg * kh * kw) if want_out else None
+        transposed = g.N * g.out_h * g.out_w >= _DW_TRANSPOSED_FROM_PIXELS
+        # each run of chunks returns the sum of its weight gradients; they add up in order
+        parts = _threads.run_all([partial(_im2col_chunks, g, image, run, width, w_rows,
+                                          out if want_out else None,
+                                          grid if want_dw else None, transposed)
+                                  for run in _share(g, chunks, width)])
+        parts = [p for p in parts if p is not None]
+        if want_dw:
+            dw = parts[0] if parts else np.zeros((G, Kg, Cg * kh * kw), dtype)
+            for part in parts[1:]:
+                dw += part
+            if parts and transposed:
+                dw = dw.transpose(0, 2, 1)
     if want_dw:
         dw = np.ascontiguousarray(dw).reshape(K, Cg, kh, kw)
     return out, dw
@@ -336,20 +335,92 @@ def _col2im_pass(g, grid, weight):
         np.matmul(weight.reshape(G, Kg, Cg).transpose(0, 2, 1), grid.reshape(g.N, G, Kg, P),
                   out=image.reshape(g.N, G, Cg, P))
     else:
-        R, Rg, ow = g.C * kh * kw, Cg * kh * kw, g.out_w
-        w_cols = weight.reshape(G, Kg, Rg).transpose(0, 2, 1)
         chunks = g.chunks(dtype.itemsize)
-        width = _chunk_columns(chunks, ow)
-        cols_buf = np.empty(R * width, dtype)
-        grid_buf = np.empty(K * width, dtype)
-        for n0, b, y0, y1 in chunks:
-            L = b * (y1 - y0) * ow
-            rows = _grid_rows(grid, n0, b, y0, y1, grid_buf).reshape(G, Kg, L)
-            cols = np.matmul(w_cols, rows, out=cols_buf[:R * L].reshape(G, Rg, L))
-            # the bands of one image overlap by the kernel's reach: later bands add on
-            col2im(cols.reshape(R, L), (b, g.C, g.H, g.W), *g.window_args(), rows=(y0, y1),
-                   out=image[n0:n0 + b], accumulate=y0 > 0)
+        w_cols = weight.reshape(G, Kg, Cg * kh * kw).transpose(0, 2, 1)
+        # the bands of one image add onto each other: a run holds whole images
+        width = _chunk_columns(chunks, g.out_w)
+        _threads.run_all([partial(_col2im_chunks, g, grid, run, width, w_cols, image)
+                          for run in _share(g, chunks, width, whole_images=True)])
     return image
+
+
+def _share(g, chunks, width, whole_images=False):
+    """The chunks as runs, one per thread that shares the pass (scratchnet/_threads.py):
+    contiguous, of about equal columns; with whole_images a run starts only at an image's
+    first band. One run, all the chunks, when the pass is not shared.
+
+    Sharing splits the columns between the threads, and each thread reads all of the weights
+    (and makes a whole weight gradient, added up at the end); OpenBLAS's threads split the
+    weights and each reads all of the columns. So a pass is shared only where a chunk's
+    columns outnumber the filters SHARE_MIN_COLUMNS_PER_FILTER times: ResNet-18's 3x3 layers
+    at batch 8 (forward, then both backward products, ms, two threads, BLAS threads -> shared):
+    64 filters on 56x56 maps, 1,792 columns: 23-34 -> 12-14, 46-58 -> 26; 512 filters on 7x7
+    maps, 196 columns: 17-18 -> 16-18, 28-30 -> 36-41."""
+    parts = _threads.workers()
+    if parts < 2 or not chunks or width < SHARE_MIN_COLUMNS_PER_FILTER * (g.K // g.groups):
+        return [chunks]
+    if chunks[0][1] > 1:
+        # whole images, several per chunk: as many chunks as fit, rounded up to a multiple of
+        # the threads, of equal numbers of images (ResNet-18's 128 filters on 8x8 maps at
+        # batch 16 made chunks of 14 and 2 images; now 8 and 8)
+        count = -(-len(chunks) // parts) * parts
+        m = -(-g.N // count)
+        chunks = [(n0, min(m, g.N - n0), 0, g.out_h) for n0 in range(0, g.N, m)]
+    elif len(chunks) < parts:
+        # one image (or its few bands): each in thinner bands, enough for every thread
+        k = -(-parts // len(chunks))
+        chunks = [(n0, 1, r, min(r + -(-(y1 - y0) // k), y1))
+                  for n0, _, y0, y1 in chunks for r in range(y0, y1, -(-(y1 - y0) // k))]
+    sizes = [b * (y1 - y0) for _, b, y0, y1 in chunks]
+    cuts = [y0 == 0 for _, _, y0, _ in chunks] if whole_images else None
+    return [[chunks[i] for i in run] for run in _threads.split(sizes, parts, cuts)]
+
+
+def _im2col_chunks(g, image, chunks, width, w_rows, out, grid, transposed):
+    """_im2col_pass's loop over some of its chunks, with buffers of its own: writes their part
+    of out (if given) and returns the sum of their weight gradients (if grid is given), as
+    (G, Rg, Kg) if transposed else (G, Kg, Rg)."""
+    G, K, ow = g.groups, g.K, g.out_w
+    kh, kw = g.kernel
+    R, Kg, P = g.C * kh * kw, K // G, g.out_h * ow
+    cols_buf = np.empty(R * width, image.dtype)
+    grid_buf = np.empty(K * width, image.dtype)
+    dw = None
+    for n0, b, y0, y1 in chunks:
+        L = b * (y1 - y0) * ow
+        cols = im2col(image[n0:n0 + b], *g.window_args(), rows=(y0, y1),
+                      out=cols_buf[:R * L].reshape(R, L)).reshape(G, R // G, L)
+        if out is not None:
+            if b == 1:      # straight into the output, whose rows y0..y1-1 are a view
+                np.matmul(w_rows, cols, out=out[n0].reshape(G, Kg, P)[:, :, y0 * ow:y1 * ow])
+            else:
+                y = np.matmul(w_rows, cols, out=grid_buf[:K * L].reshape(G, Kg, L))
+                out[n0:n0 + b] = y.reshape(K, b, g.out_h, ow).transpose(1, 0, 2, 3)
+        if grid is not None:
+            rows = _grid_rows(grid, n0, b, y0, y1, grid_buf).reshape(G, Kg, L)
+            part = (np.matmul(cols, rows.transpose(0, 2, 1)) if transposed
+                    else np.matmul(rows, cols.transpose(0, 2, 1)))
+            if dw is None:
+                dw = part
+            else:
+                dw += part
+    return dw
+
+
+def _col2im_chunks(g, grid, chunks, width, w_cols, image):
+    """_col2im_pass's loop over some of its chunks (whole images), with buffers of its own."""
+    G, K, ow = g.groups, g.K, g.out_w
+    kh, kw = g.kernel
+    R, Kg = g.C * kh * kw, K // G
+    cols_buf = np.empty(R * width, grid.dtype)
+    grid_buf = np.empty(K * width, grid.dtype)
+    for n0, b, y0, y1 in chunks:
+        L = b * (y1 - y0) * ow
+        rows = _grid_rows(grid, n0, b, y0, y1, grid_buf).reshape(G, Kg, L)
+        cols = np.matmul(w_cols, rows, out=cols_buf[:R * L].reshape(G, R // G, L))
+        # the bands of one image overlap by the kernel's reach: later bands add on
+        col2im(cols.reshape(R, L), (b, g.C, g.H, g.W), *g.window_args(), rows=(y0, y1),
+               out=image[n0:n0 + b], accumulate=y0 > 0)
 
 
 def _direct_conv(g, image, weight, out, pad):

@@ -1,0 +1,242 @@
+"""A convolution pass shared between threads of our own (scratchnet/_threads.py): how the
+chunks are cut into runs, that a shared pass gives the definition (forward, transposed and
+both gradients, with bands of one image and several images per chunk), that it is the same
+from call to call, that OpenBLAS gets its thread count back (also after an error), that a
+second caller and a forked child still get the right answer.
+
+Expected values come from the definition in plain NumPy (tests/test_conv.py's textbook
+im2col) or from hand-worked lists; never from the shared pass itself.
+"""
+import multiprocessing
+import threading
+
+import numpy as np
+import pytest
+
+import scratchnet as sn
+import scratchnet.nn.functional as F
+from scratchnet import _threads
+from scratchnet.ops import conv as conv_op
+from tests.test_conv import _textbook_conv
+
+
+# -- cutting the chunks into runs ------------------------------------------------------------
+
+@pytest.mark.parametrize("sizes,parts,cuts,runs", [
+    ([1] * 6, 2, None, [[0, 1, 2], [3, 4, 5]]),
+    ([1] * 6, 3, None, [[0, 1], [2, 3], [4, 5]]),
+    ([7, 7, 2], 2, None, [[0], [1, 2]]),            # ResNet's 7 images per chunk
+    ([5, 1, 1, 1, 1, 1], 2, None, [[0], [1, 2, 3, 4, 5]]),
+    ([1] * 6, 2, [True, False] * 3, [[0, 1, 2, 3], [4, 5]]),   # two bands per image
+    ([4, 3] * 4, 2, [True, False] * 4, [[0, 1, 2, 3], [4, 5, 6, 7]]),
+    ([1, 1], 4, None, [[0], [1]]),                  # fewer items than parts
+    ([3], 2, None, [[0]]),
+    ([], 2, None, []),
+])
+def test_split_makes_contiguous_runs_of_about_equal_size(sizes, parts, cuts, runs):
+    assert _threads.split(sizes, parts, cuts) == runs
+
+
+def test_a_pass_is_shared_only_where_columns_outnumber_the_filters(monkeypatch):
+    monkeypatch.setattr(_threads, "workers", lambda: 2)
+    # ResNet-18's 3x3 layer on 56x56 maps: 16 bands of up to 1,792 columns, 64 filters
+    g = conv_op._conv_geometry("conv2d", np.empty((8, 64, 56, 56), np.float32),
+                               np.empty((64, 64, 3, 3), np.float32), None, 1, 1, 1, 1)
+    chunks = g.chunks(4)
+    width = conv_op._chunk_columns(chunks, g.out_w)
+    runs = conv_op._share(g, chunks, width, whole_images=True)
+    assert [len(r) for r in runs] == [8, 8] and runs[0] + runs[1] == chunks
+    # its 512-filter layer on 7x7 maps: 196 columns per chunk, fewer than 2 x 512
+    g = conv_op._conv_geometry("conv2d", np.empty((8, 512, 7, 7), np.float32),
+                               np.empty((512, 512, 3, 3), np.float32), None, 1, 1, 1, 1)
+    chunks = g.chunks(4)
+    assert conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w)) == [chunks]
+    # fewer chunks than threads: a chunk's images are cut in parts, or one image's rows
+    g = conv_op._conv_geometry("conv2d", np.empty((8, 64, 56, 56), np.float32),
+                               np.empty((128, 64, 1, 1), np.float32), None, 2, 0, 1, 1)
+    chunks = g.chunks(4)
+    assert chunks == [(0, 8, 0, 28)]
+    runs = conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w))
+    assert runs == [[(0, 4, 0, 28)], [(4, 4, 0, 28)]]
+    # ResNet-18's 128 filters on 8x8 maps at batch 16: 14 + 2 images become 8 + 8
+    g = conv_op._conv_geometry("conv2d", np.empty((16, 128, 8, 8), np.float32),
+                               np.empty((128, 128, 3, 3), np.float32), None, 1, 1, 1, 1)
+    chunks = g.chunks(4)
+    assert chunks == [(0, 14, 0, 8), (14, 2, 0, 8)]
+    runs = conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w))
+    assert runs == [[(0, 8, 0, 8)], [(8, 8, 0, 8)]]
+    g = conv_op._conv_geometry("conv2d", np.empty((1, 16, 20, 20), np.float32),
+                               np.empty((8, 16, 3, 3), np.float32), None, 1, 1, 1, 1)
+    chunks = g.chunks(4)
+    width = conv_op._chunk_columns(chunks, g.out_w)
+    assert conv_op._share(g, chunks, width) == [[(0, 1, 0, 10)], [(0, 1, 10, 20)]]
+    # ...but the bands of one image stay in one run where they add onto each other
+    assert conv_op._share(g, chunks, width, whole_images=True) == [
+        [(0, 1, 0, 10), (0, 1, 10, 20)]]
+    monkeypatch.setattr(_threads, "workers", lambda: 1)
+    g = conv_op._conv_geometry("conv2d", np.empty((8, 64, 56, 56), np.float32),
+                               np.empty((64, 64, 3, 3), np.float32), None, 1, 1, 1, 1)
+    chunks = g.chunks(4)
+    assert conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w)) == [chunks]
+
+
+# -- a shared pass gives the definition ------------------------------------------------------
+
+def _shared(monkeypatch, parts, budget):
+    """Share every pass between `parts` threads, columns cut to `budget` bytes."""
+    monkeypatch.setattr(_threads, "workers", lambda: parts)
+    monkeypatch.setattr(conv_op, "SHARE_MIN_COLUMNS_PER_FILTER", 0)
+    monkeypatch.setattr(conv_op, "COLUMN_BUDGET_BYTES", budget)
+    monkeypatch.setattr(conv_op, "MIN_CHUNK_COLUMNS", 1)
+
+
+# (N, C, H, W), (K, C/g, kh, kw), stride, padding, dilation, groups, budget in bytes
+CASES = [
+    ((5, 4, 9, 8), (6, 2, 3, 2), (1, 2), (1, 2), (2, 1), 2, 200),    # bands, 2 groups
+    ((7, 3, 6, 6), (40, 3, 3, 3), (1, 1), (1, 1), (1, 1), 1, 3000),  # 2-3 images per chunk
+    ((4, 2, 11, 10), (5, 2, 5, 3), (2, 1), (2, 0), (1, 2), 1, 500),  # strided bands
+    ((3, 5, 7, 7), (64, 5, 3, 3), (1, 1), (1, 1), (1, 1), 1, 1),     # one row per chunk
+    ((5, 3, 6, 6), (40, 3, 3, 3), (2, 2), (1, 1), (1, 1), 1, 10**6),  # one chunk, cut up
+    ((1, 3, 9, 7), (40, 3, 3, 3), (1, 1), (1, 1), (1, 1), 1, 10**6),  # one image, cut up
+]
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups,budget", CASES)
+def test_shared_conv2d_gives_the_definition(monkeypatch, parts, xs, ws, stride, padding,
+                                            dilation, groups, budget):
+    _shared(monkeypatch, parts, budget)
+    rng = np.random.default_rng(sum(xs) + parts)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    kws = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    g = conv_op._conv_geometry("conv2d", x, w, None, **kws)
+    width = conv_op._chunk_columns(g.chunks(8), g.out_w)
+    assert len(conv_op._share(g, g.chunks(8), width)) == min(parts, g.N * g.out_h)
+    assert not g.direct_fits() and not g.is_pointwise and not g.is_depthwise
+    xt, wt = sn.tensor(x, requires_grad=True), sn.tensor(w, requires_grad=True)
+    out = F.conv2d(xt, wt, **kws)
+    dy = rng.standard_normal(out.shape)
+    (out * sn.tensor(dy)).sum().backward()
+    ref_out, ref_dx, ref_dw = _textbook_conv(x, w, dy, stride, padding, dilation, groups)
+    np.testing.assert_allclose(out.data, ref_out, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(xt.grad.data, ref_dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(wt.grad.data, ref_dw, rtol=1e-12, atol=1e-12)
+
+
+def test_shared_conv_transpose2d_is_the_adjoint_of_the_definition(monkeypatch):
+    # conv_transpose2d's forward is the col2im pass, its backward the im2col pass
+    _shared(monkeypatch, 2, 300)
+    rng = np.random.default_rng(5)
+    y, w = rng.standard_normal((5, 6, 4, 5)), rng.standard_normal((6, 3, 3, 3))
+    image = rng.standard_normal((5, 3, 9, 11))
+    yt, wt = sn.tensor(y, requires_grad=True), sn.tensor(w, requires_grad=True)
+    out = F.conv_transpose2d(yt, wt, stride=2, padding=0)
+    assert out.shape == image.shape
+    (out * sn.tensor(image)).sum().backward()
+    # <conv_t(y, W), image> = <y, conv(image, W)>: its gradients are conv(image, W) for y
+    # and conv2d's weight gradient of image against y for W
+    conv_out, _, conv_dw = _textbook_conv(image, w, y, (2, 2), (0, 0), (1, 1), 1)
+    np.testing.assert_allclose(yt.grad.data, conv_out, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(wt.grad.data, conv_dw, rtol=1e-12, atol=1e-12)
+    _, conv_dx, _ = _textbook_conv(np.zeros_like(image), w, y, (2, 2), (0, 0), (1, 1), 1)
+    np.testing.assert_allclose(out.data, conv_dx, rtol=1e-12, atol=1e-12)
+
+
+def test_a_shared_weight_gradient_is_the_same_from_call_to_call(monkeypatch):
+    _shared(monkeypatch, 2, 2000)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((6, 8, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
+    g = conv_op._conv_geometry("conv2d", x, w, None, 1, 1, 1, 1)
+    dy = rng.standard_normal(g.grid_shape).astype(np.float32)
+    first = conv_op._im2col_pass(g, x, grid=dy)[1]
+    for _ in range(5):
+        assert np.array_equal(conv_op._im2col_pass(g, x, grid=dy)[1], first)
+    _, _, ref = _textbook_conv(x.astype(np.float64), w.astype(np.float64),
+                               dy.astype(np.float64), (1, 1), (1, 1), (1, 1), 1)
+    np.testing.assert_allclose(first, ref, rtol=1e-4, atol=1e-4)
+
+
+# -- OpenBLAS's thread count, errors, other callers ------------------------------------------
+
+needs_openblas = pytest.mark.skipif(not _threads.available(),
+                                    reason="NumPy's BLAS is not an OpenBLAS found here")
+
+
+@needs_openblas
+def test_openblas_gets_its_thread_count_back_also_after_an_error():
+    setter, getter = _threads._blas
+    before = getter()
+    try:
+        setter(3)
+        def task():
+            return getter()
+
+        assert _threads.run_all([task, task]) == [1, 1]   # one OpenBLAS thread each
+        assert getter() == 3
+
+        def fails():
+            raise ValueError("a task's error")
+
+        with pytest.raises(ValueError, match="a task's error"):
+            _threads.run_all([task, fails])
+        assert getter() == 3
+        with pytest.raises(ValueError, match="a task's error"):
+            _threads.run_all([fails, task])
+        assert getter() == 3
+        assert len(_threads.run_all([task, task])) == 2      # the lock was released
+    finally:
+        setter(before)
+
+
+def test_a_second_caller_runs_its_tasks_itself_while_a_pass_is_shared():
+    inside, release = threading.Event(), threading.Event()
+    where = {}
+
+    def first():
+        inside.set()
+        release.wait(10)
+        return "first"
+
+    def mark(name):
+        def task():
+            where[name] = threading.current_thread()
+            return name
+        return task
+
+    runner = threading.Thread(target=lambda: where.setdefault(
+        "result", _threads.run_all([first, mark("helper")])))
+    runner.start()
+    assert inside.wait(10)
+    caller = threading.current_thread()
+    assert _threads.run_all([mark("a"), mark("b")]) == ["a", "b"]
+    assert where["a"] is caller and where["b"] is caller
+    release.set()
+    runner.join(10)
+    assert where["result"] == ["first", "helper"]
+    assert where["helper"] is not runner
+
+
+def _conv_in_child(queue):
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((40, 3, 3, 3))
+    queue.put((x, w, F.conv2d(sn.tensor(x), sn.tensor(w), padding=1).data))
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="no fork on this platform")
+def test_a_forked_child_shares_its_passes_with_threads_of_its_own(monkeypatch):
+    _shared(monkeypatch, 2, 500)
+    # the parent's pool exists before the fork; the child must not wait on its threads
+    # (40 filters: the im2col path, not the direct kernel's numba threads)
+    F.conv2d(sn.tensor(np.ones((4, 3, 8, 8))), sn.tensor(np.ones((40, 3, 3, 3))), padding=1)
+    assert _threads._pool is not None
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_conv_in_child, args=(queue,))
+    child.start()
+    x, w, out = queue.get(timeout=60)
+    child.join(60)
+    assert child.exitcode == 0
+    ref, _, _ = _textbook_conv(x, w, np.zeros((4, 40, 8, 8)), (1, 1), (1, 1), (1, 1), 1)
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
