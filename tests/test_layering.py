@@ -11,7 +11,7 @@ PKG = os.path.join(ROOT, "scratchnet")
 
 # package-relative module prefix -> layer; a module takes the layer of its longest prefix
 LAYERS = {
-    "kernels": 0, "dtypes": 0, "shapes": 0, "random": 0, "_atomic": 0, "pth": 0,
+    "kernels": 0, "dtypes": 0, "shapes": 0, "random": 0, "_atomic": 0, "pth": 0, "_threads": 0,
     "autograd": 1,
     "ops": 2, "creation": 2, "gradcheck": 2, "conv_matrix": 2, "serialization": 2,
     "nn": 3, "optim": 3, "data": 3, "utils": 3, "receptive": 3, "summary": 3, "metrics": 3,
