@@ -82,10 +82,15 @@ def test_a_pass_is_shared_only_where_columns_outnumber_the_filters(monkeypatch):
 
 # -- a shared pass gives the definition ------------------------------------------------------
 
-def _shared(monkeypatch, parts, budget):
-    """Share every pass between `parts` threads, columns cut to `budget` bytes."""
+def _shared(monkeypatch, parts, budget, way="runs"):
+    """Share every pass between `parts` threads, columns cut to `budget` bytes: by runs of
+    chunks, or (way="rows") each product by rows."""
     monkeypatch.setattr(_threads, "workers", lambda: parts)
-    monkeypatch.setattr(conv_op, "SHARE_MIN_COLUMNS_PER_FILTER", 0)
+    if way == "runs":
+        monkeypatch.setattr(conv_op, "SHARE_MIN_COLUMNS_PER_FILTER", 0)
+    else:
+        monkeypatch.setattr(conv_op, "SHARE_MIN_COLUMNS_PER_FILTER", 10**9)
+        monkeypatch.setattr(conv_op, "PRODUCT_MIN_ROWS", 1)
     monkeypatch.setattr(conv_op, "COLUMN_BUDGET_BYTES", budget)
     monkeypatch.setattr(conv_op, "MIN_CHUNK_COLUMNS", 1)
 
@@ -101,17 +106,24 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("way", ["runs", "rows"])
 @pytest.mark.parametrize("parts", [2, 3])
 @pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups,budget", CASES)
-def test_shared_conv2d_gives_the_definition(monkeypatch, parts, xs, ws, stride, padding,
+def test_shared_conv2d_gives_the_definition(monkeypatch, way, parts, xs, ws, stride, padding,
                                             dilation, groups, budget):
-    _shared(monkeypatch, parts, budget)
+    _shared(monkeypatch, parts, budget, way)
     rng = np.random.default_rng(sum(xs) + parts)
     x, w = rng.standard_normal(xs), rng.standard_normal(ws)
     kws = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     g = conv_op._conv_geometry("conv2d", x, w, None, **kws)
     width = conv_op._chunk_columns(g.chunks(8), g.out_w)
-    assert len(conv_op._share(g, g.chunks(8), width)) == min(parts, g.N * g.out_h)
+    runs = conv_op._share(g, g.chunks(8), width)
+    assert len(runs) == (min(parts, g.N * g.out_h) if way == "runs" else 1)
+    products = []
+    if way == "rows":       # every product is cut into `parts` blocks of rows
+        real = conv_op._threads.run_all
+        monkeypatch.setattr(conv_op._threads, "run_all",
+                            lambda tasks: products.append(len(tasks)) or real(tasks))
     assert not g.direct_fits() and not g.is_pointwise and not g.is_depthwise
     xt, wt = sn.tensor(x, requires_grad=True), sn.tensor(w, requires_grad=True)
     out = F.conv2d(xt, wt, **kws)
@@ -121,6 +133,8 @@ def test_shared_conv2d_gives_the_definition(monkeypatch, parts, xs, ws, stride, 
     np.testing.assert_allclose(out.data, ref_out, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(xt.grad.data, ref_dx, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(wt.grad.data, ref_dw, rtol=1e-12, atol=1e-12)
+    if way == "rows":
+        assert products and max(products) == parts
 
 
 def test_shared_conv_transpose2d_is_the_adjoint_of_the_definition(monkeypatch):

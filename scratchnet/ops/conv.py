@@ -91,7 +91,10 @@ smaller budget cut their 64 columns in two."""
 
 SHARE_MIN_COLUMNS_PER_FILTER = 2
 """A pass's chunks are shared between threads only where a chunk has at least this many
-columns per filter (see _share)."""
+columns per filter (see _share); elsewhere each product is cut by rows (_product)..."""
+
+PRODUCT_MIN_ROWS = 32
+"""...into blocks of at least this many rows (smaller products stay one call)."""
 
 
 DIRECT_MAX_FILTERS = 32
@@ -294,10 +297,12 @@ def _im2col_pass(g, image, weight=None, grid=None, direct_dw=True):
         w_rows = weight.reshape(G, Kg, Cg * kh * kw) if want_out else None
         transposed = g.N * g.out_h * g.out_w >= _DW_TRANSPOSED_FROM_PIXELS
         # each run of chunks returns the sum of its weight gradients; they add up in order
+        runs = _share(g, chunks, width)
+        split = _threads.workers() if len(runs) == 1 else 1
         parts = _threads.run_all([partial(_im2col_chunks, g, image, run, width, w_rows,
                                           out if want_out else None,
-                                          grid if want_dw else None, transposed)
-                                  for run in _share(g, chunks, width)])
+                                          grid if want_dw else None, transposed, split)
+                                  for run in runs])
         parts = [p for p in parts if p is not None]
         if want_dw:
             dw = parts[0] if parts else np.zeros((G, Kg, Cg * kh * kw), dtype)
@@ -339,8 +344,10 @@ def _col2im_pass(g, grid, weight):
         w_cols = weight.reshape(G, Kg, Cg * kh * kw).transpose(0, 2, 1)
         # the bands of one image add onto each other: a run holds whole images
         width = _chunk_columns(chunks, g.out_w)
-        _threads.run_all([partial(_col2im_chunks, g, grid, run, width, w_cols, image)
-                          for run in _share(g, chunks, width, whole_images=True)])
+        runs = _share(g, chunks, width, whole_images=True)
+        split = _threads.workers() if len(runs) == 1 else 1
+        _threads.run_all([partial(_col2im_chunks, g, grid, run, width, w_cols, image, split)
+                          for run in runs])
     return image
 
 
@@ -355,7 +362,8 @@ def _share(g, chunks, width, whole_images=False):
     columns outnumber the filters SHARE_MIN_COLUMNS_PER_FILTER times: ResNet-18's 3x3 layers
     at batch 8 (forward, then both backward products, ms, two threads, BLAS threads -> shared):
     64 filters on 56x56 maps, 1,792 columns: 23-34 -> 12-14, 46-58 -> 26; 512 filters on 7x7
-    maps, 196 columns: 17-18 -> 16-18, 28-30 -> 36-41."""
+    maps, 196 columns: 17-18 -> 16-18, 28-30 -> 36-41. There the pass stays one run, and
+    its products are cut by rows between the same threads instead (_product)."""
     parts = _threads.workers()
     if parts < 2 or not chunks or width < SHARE_MIN_COLUMNS_PER_FILTER * (g.K // g.groups):
         return [chunks]
@@ -376,10 +384,24 @@ def _share(g, chunks, width, whole_images=False):
     return [[chunks[i] for i in run] for run in _threads.split(sizes, parts, cuts)]
 
 
-def _im2col_chunks(g, image, chunks, width, w_rows, out, grid, transposed):
+def _product(a, b, out, split):
+    """out = a @ b for (G, M, R) @ (G, R, L). With split > 1 (a pass that is not shared, on
+    split threads), the rows of a and out are cut into `split` blocks, each multiplied on its
+    own thread with OpenBLAS on one (scratchnet/_threads.py): the same cut of the work as
+    OpenBLAS's own threads make, without leaving them spinning for the next shared pass."""
+    M = a.shape[-2]
+    if split < 2 or M < PRODUCT_MIN_ROWS * split:
+        return np.matmul(a, b, out=out)
+    step = -(-M // split)
+    _threads.run_all([partial(np.matmul, a[..., m:m + step, :], b, out=out[..., m:m + step, :])
+                      for m in range(0, M, step)])
+    return out
+
+
+def _im2col_chunks(g, image, chunks, width, w_rows, out, grid, transposed, split=1):
     """_im2col_pass's loop over some of its chunks, with buffers of its own: writes their part
     of out (if given) and returns the sum of their weight gradients (if grid is given), as
-    (G, Rg, Kg) if transposed else (G, Kg, Rg)."""
+    (G, Rg, Kg) if transposed else (G, Kg, Rg). split: see _product."""
     G, K, ow = g.groups, g.K, g.out_w
     kh, kw = g.kernel
     R, Kg, P = g.C * kh * kw, K // G, g.out_h * ow
@@ -392,14 +414,18 @@ def _im2col_chunks(g, image, chunks, width, w_rows, out, grid, transposed):
                       out=cols_buf[:R * L].reshape(R, L)).reshape(G, R // G, L)
         if out is not None:
             if b == 1:      # straight into the output, whose rows y0..y1-1 are a view
-                np.matmul(w_rows, cols, out=out[n0].reshape(G, Kg, P)[:, :, y0 * ow:y1 * ow])
+                _product(w_rows, cols, out[n0].reshape(G, Kg, P)[:, :, y0 * ow:y1 * ow], split)
             else:
-                y = np.matmul(w_rows, cols, out=grid_buf[:K * L].reshape(G, Kg, L))
+                y = _product(w_rows, cols, grid_buf[:K * L].reshape(G, Kg, L), split)
                 out[n0:n0 + b] = y.reshape(K, b, g.out_h, ow).transpose(1, 0, 2, 3)
         if grid is not None:
             rows = _grid_rows(grid, n0, b, y0, y1, grid_buf).reshape(G, Kg, L)
-            part = (np.matmul(cols, rows.transpose(0, 2, 1)) if transposed
-                    else np.matmul(rows, cols.transpose(0, 2, 1)))
+            if transposed:
+                part = _product(cols, rows.transpose(0, 2, 1),
+                                np.empty((G, R // G, Kg), image.dtype), split)
+            else:
+                part = _product(rows, cols.transpose(0, 2, 1),
+                                np.empty((G, Kg, R // G), image.dtype), split)
             if dw is None:
                 dw = part
             else:
@@ -407,8 +433,9 @@ def _im2col_chunks(g, image, chunks, width, w_rows, out, grid, transposed):
     return dw
 
 
-def _col2im_chunks(g, grid, chunks, width, w_cols, image):
-    """_col2im_pass's loop over some of its chunks (whole images), with buffers of its own."""
+def _col2im_chunks(g, grid, chunks, width, w_cols, image, split=1):
+    """_col2im_pass's loop over some of its chunks (whole images), with buffers of its own.
+    split: see _product."""
     G, K, ow = g.groups, g.K, g.out_w
     kh, kw = g.kernel
     R, Kg = g.C * kh * kw, K // G
@@ -417,7 +444,7 @@ def _col2im_chunks(g, grid, chunks, width, w_cols, image):
     for n0, b, y0, y1 in chunks:
         L = b * (y1 - y0) * ow
         rows = _grid_rows(grid, n0, b, y0, y1, grid_buf).reshape(G, Kg, L)
-        cols = np.matmul(w_cols, rows, out=cols_buf[:R * L].reshape(G, R // G, L))
+        cols = _product(w_cols, rows, cols_buf[:R * L].reshape(G, R // G, L), split)
         # the bands of one image overlap by the kernel's reach: later bands add on
         col2im(cols.reshape(R, L), (b, g.C, g.H, g.W), *g.window_args(), rows=(y0, y1),
                out=image[n0:n0 + b], accumulate=y0 > 0)
