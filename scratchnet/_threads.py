@@ -20,11 +20,16 @@ per way, three processes each (ms):
     3x3 at 56 (8,64,56,56) -> 64     40.1 - 102.5            39.3 - 42.0
     3x3 at 28 (8,128,28,28) -> 128   62.1 - 67.5             31.7 - 49.2
 
-What is left: every other matrix product (a Linear layer, a convolution with few columns
-per filter, see conv._share) still runs on OpenBLAS's threads, and a shared pass that starts
-within 0.1 s of one competes with a spinning thread: ResNet-18's first layer, right after the
-previous forward's fully connected layer, took 28-30 ms shared against 18-21 ms with BLAS
-threads, while its 3x3 layers at 28x28 took 11-12 against 12-14 (batch 8, 224x224, no_grad).
+A pass with few columns per filter is not cut into runs but each of its products by rows
+(conv._share, conv._product), on the same threads: left to OpenBLAS's threads, those products
+left them spinning beside the shared passes that followed (ResNet-18's step at 64x64, batch
+16, took 196-227 ms so, 158-162 ms with the products cut by rows, 160-163 ms before sharing).
+
+What is left: the matrix products outside the convolutions (a Linear layer) still run on
+OpenBLAS's threads, and a shared pass that starts within 0.1 s of one competes with a spinning
+thread: ResNet-18's first layer, right after the previous forward's fully connected layer,
+took 26-30 ms shared against 17-21 ms with BLAS threads, while its 3x3 layers at 28x28 took
+11-12 against 12-14 (batch 8, 224x224, no_grad).
 
 The products run on OpenBLAS's own thread count control (openblas_set_num_threads), found
 in the OpenBLAS that NumPy ships. Where NumPy links another BLAS (MKL, Apple's Accelerate)
@@ -43,6 +48,7 @@ import glob
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
+from functools import partial
 
 import numpy as np
 
@@ -153,3 +159,32 @@ def run_all(tasks):
                 _blas[0](before)
     finally:
         _lock.release()
+
+
+MIN_ROWS = 32
+"""A product is cut by rows only into blocks of at least this many rows."""
+
+
+def splits(rows, split=None) -> bool:
+    """Whether matmul_by_rows cuts a product with this many rows."""
+    split = workers() if split is None else split
+    return split >= 2 and rows >= MIN_ROWS * split
+
+
+def matmul_by_rows(a, b, out=None, split=None):
+    """a @ b, (..., M, R) @ (..., R, L), with the rows of a (and of the result) cut into
+    `split` blocks (default: workers()), each multiplied on its own thread with OpenBLAS on
+    one: the cut OpenBLAS's own threads would make, without leaving them spinning after the
+    product, beside the shared passes that follow. Fewer than MIN_ROWS rows per block: one
+    plain product."""
+    split = workers() if split is None else split
+    M = a.shape[-2]
+    if not splits(M, split):
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (M, b.shape[-1]),
+                       np.result_type(a, b))
+    step = -(-M // split)
+    run_all([partial(np.matmul, a[..., m:m + step, :], b, out=out[..., m:m + step, :])
+             for m in range(0, M, step)])
+    return out

@@ -90,7 +90,7 @@ def _shared(monkeypatch, parts, budget, way="runs"):
         monkeypatch.setattr(conv_op, "SHARE_MIN_COLUMNS_PER_FILTER", 0)
     else:
         monkeypatch.setattr(conv_op, "SHARE_MIN_COLUMNS_PER_FILTER", 10**9)
-        monkeypatch.setattr(conv_op, "PRODUCT_MIN_ROWS", 1)
+        monkeypatch.setattr(_threads, "MIN_ROWS", 1)
     monkeypatch.setattr(conv_op, "COLUMN_BUDGET_BYTES", budget)
     monkeypatch.setattr(conv_op, "MIN_CHUNK_COLUMNS", 1)
 
@@ -254,3 +254,45 @@ def test_a_forked_child_shares_its_passes_with_threads_of_its_own(monkeypatch):
     assert child.exitcode == 0
     ref, _, _ = _textbook_conv(x, w, np.zeros((4, 40, 8, 8)), (1, 1), (1, 1), (1, 1), 1)
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+
+
+# -- products cut by rows: the convolutions' unshared passes and Linear ----------------------
+
+@pytest.mark.parametrize("split", [2, 3])
+@pytest.mark.parametrize("a_shape,b_shape", [((7, 5), (5, 4)), ((2, 9, 3), (2, 3, 6)),
+                                              ((3, 8, 4), (4, 5))])
+def test_matmul_by_rows_is_the_product(monkeypatch, split, a_shape, b_shape):
+    monkeypatch.setattr(_threads, "MIN_ROWS", 1)
+    rng = np.random.default_rng(split)
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    ref = np.einsum("...mr,...rl->...ml", a, b)
+    calls = []
+    real = _threads.run_all
+    monkeypatch.setattr(_threads, "run_all", lambda tasks: calls.append(len(tasks)) or
+                        real(tasks))
+    np.testing.assert_allclose(_threads.matmul_by_rows(a, b, split=split), ref, rtol=1e-13,
+                               atol=1e-13)
+    # into a strided view: the rows of a wider array
+    wide = np.full(ref.shape[:-1] + (ref.shape[-1] + 3,), 7.0)
+    _threads.matmul_by_rows(a, b, out=wide[..., 1:-2], split=split)
+    np.testing.assert_allclose(wide[..., 1:-2], ref, rtol=1e-13, atol=1e-13)
+    assert (wide[..., 0] == 7).all() and (wide[..., -2:] == 7).all()
+    assert calls == [split, split]
+
+
+def test_linear_with_its_products_cut_by_rows_gives_the_definition(monkeypatch):
+    monkeypatch.setattr(_threads, "workers", lambda: 2)
+    monkeypatch.setattr(_threads, "MIN_ROWS", 1)
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((3, 2, 5)), rng.standard_normal((7, 5)), rng.standard_normal(7)
+    xt, wt, bt = (sn.tensor(v, requires_grad=True) for v in (x, w, b))
+    out = F.linear(xt, wt, bt)
+    dy = rng.standard_normal(out.shape)
+    (out * sn.tensor(dy)).sum().backward()
+    np.testing.assert_allclose(out.data, np.einsum("nti,oi->nto", x, w) + b, rtol=1e-13,
+                               atol=1e-13)
+    np.testing.assert_allclose(xt.grad.data, np.einsum("nto,oi->nti", dy, w), rtol=1e-13,
+                               atol=1e-13)
+    np.testing.assert_allclose(wt.grad.data, np.einsum("nto,nti->oi", dy, x), rtol=1e-13,
+                               atol=1e-13)
+    np.testing.assert_allclose(bt.grad.data, dy.sum(axis=(0, 1)), rtol=1e-13, atol=1e-13)

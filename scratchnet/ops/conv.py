@@ -91,10 +91,7 @@ smaller budget cut their 64 columns in two."""
 
 SHARE_MIN_COLUMNS_PER_FILTER = 2
 """A pass's chunks are shared between threads only where a chunk has at least this many
-columns per filter (see _share); elsewhere each product is cut by rows (_product)..."""
-
-PRODUCT_MIN_ROWS = 32
-"""...into blocks of at least this many rows (smaller products stay one call)."""
+columns per filter (see _share); elsewhere each product is cut by rows (_product)."""
 
 
 DIRECT_MAX_FILTERS = 32
@@ -386,16 +383,8 @@ def _share(g, chunks, width, whole_images=False):
 
 def _product(a, b, out, split):
     """out = a @ b for (G, M, R) @ (G, R, L). With split > 1 (a pass that is not shared, on
-    split threads), the rows of a and out are cut into `split` blocks, each multiplied on its
-    own thread with OpenBLAS on one (scratchnet/_threads.py): the same cut of the work as
-    OpenBLAS's own threads make, without leaving them spinning for the next shared pass."""
-    M = a.shape[-2]
-    if split < 2 or M < PRODUCT_MIN_ROWS * split:
-        return np.matmul(a, b, out=out)
-    step = -(-M // split)
-    _threads.run_all([partial(np.matmul, a[..., m:m + step, :], b, out=out[..., m:m + step, :])
-                      for m in range(0, M, step)])
-    return out
+    split threads), the rows are cut between the threads (_threads.matmul_by_rows)."""
+    return _threads.matmul_by_rows(a, b, out, split)
 
 
 def _im2col_chunks(g, image, chunks, width, w_rows, out, grid, transposed, split=1):
