@@ -45,9 +45,10 @@ no_grad nothing is saved at all.
 
 Threads: with OpenBLAS on T > 1 threads, a pass whose chunks have many columns is shared:
 its chunks are cut into T runs and each of T threads builds and multiplies its own, OpenBLAS
-on one thread meanwhile (scratchnet/_threads.py, _share below). Taking turns instead, serial
-im2col then a 2-thread GEMM, left a core idle during every im2col and handed the cores back
-and forth between numba's code and OpenBLAS's spinning threads at every chunk.
+on one thread meanwhile (scratchnet/_threads.py, _share below); in a pass with few columns
+per filter each product's rows are cut between the same threads instead (_product). Taking
+turns, serial im2col then a 2-thread GEMM, left a core idle during every im2col and handed
+the cores back and forth between numba's code and OpenBLAS's spinning threads at every chunk.
 
 Copies: when a chunk is one image (or a band of it), its columns of the output are rows
 y0..y1 of that image's (K, H'*W') plane, a strided view, and the GEMM writes there directly;
