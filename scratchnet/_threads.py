@@ -25,11 +25,12 @@ A pass with few columns per filter is not cut into runs but each of its products
 left them spinning beside the shared passes that followed (ResNet-18's step at 64x64, batch
 16, took 196-227 ms so, 158-162 ms with the products cut by rows, 160-163 ms before sharing).
 
-What is left: the matrix products outside the convolutions (a Linear layer) still run on
-OpenBLAS's threads, and a shared pass that starts within 0.1 s of one competes with a spinning
-thread: ResNet-18's first layer, right after the previous forward's fully connected layer,
-took 26-30 ms shared against 17-21 ms with BLAS threads, while its 3x3 layers at 28x28 took
-11-12 against 12-14 (batch 8, 224x224, no_grad).
+A Linear layer's products are cut by rows too (ops/norm.py): before they were, ResNet-18's
+first layer, right after the previous forward's fully connected layer, took 26-30 ms shared
+against 17-21 ms with BLAS threads, while its 3x3 layers at 28x28 took 11-12 against 12-14
+(batch 8, 224x224, no_grad). What is left on OpenBLAS's threads: the matmul op and the 1x1
+convolutions' batched products, after which a shared pass that starts within 0.1 s competes
+with a spinning thread.
 
 The products run on OpenBLAS's own thread count control (openblas_set_num_threads), found
 in the OpenBLAS that NumPy ships. Where NumPy links another BLAS (MKL, Apple's Accelerate)
