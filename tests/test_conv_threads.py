@@ -39,6 +39,15 @@ def test_split_makes_contiguous_runs_of_about_equal_size(sizes, parts, cuts, run
 
 def test_a_pass_is_shared_only_where_columns_outnumber_the_filters(monkeypatch):
     monkeypatch.setattr(_threads, "workers", lambda: 2)
+    # LeNet-5's conv2 at batch 32 (7.7 million multiply-adds): too little work to hand out
+    g = conv_op._conv_geometry("conv2d", np.empty((32, 6, 14, 14), np.float32),
+                               np.empty((16, 6, 5, 5), np.float32), None, 1, 0, 1, 1)
+    chunks = g.chunks(4)
+    monkeypatch.setattr(_threads, "MIN_WORK", 16 * 150 * 32 * 100 // 2 + 1)
+    assert conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w)) == [chunks]
+    monkeypatch.setattr(_threads, "MIN_WORK", 16 * 150 * 32 * 100 // 2)
+    assert len(conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w))) == 2
+    monkeypatch.setattr(_threads, "MIN_WORK", 0)
     # ResNet-18's 3x3 layer on 56x56 maps: 16 bands of up to 1,792 columns, 64 filters
     g = conv_op._conv_geometry("conv2d", np.empty((8, 64, 56, 56), np.float32),
                                np.empty((64, 64, 3, 3), np.float32), None, 1, 1, 1, 1)
@@ -86,6 +95,7 @@ def _shared(monkeypatch, parts, budget, way="runs"):
     """Share every pass between `parts` threads, columns cut to `budget` bytes: by runs of
     chunks, or (way="rows") each product by rows."""
     monkeypatch.setattr(_threads, "workers", lambda: parts)
+    monkeypatch.setattr(_threads, "MIN_WORK", 0)
     if way == "runs":
         monkeypatch.setattr(conv_op, "SHARE_MIN_COLUMNS_PER_FILTER", 0)
     else:
@@ -263,6 +273,7 @@ def test_a_forked_child_shares_its_passes_with_threads_of_its_own(monkeypatch):
                                               ((3, 8, 4), (4, 5))])
 def test_matmul_by_rows_is_the_product(monkeypatch, split, a_shape, b_shape):
     monkeypatch.setattr(_threads, "MIN_ROWS", 1)
+    monkeypatch.setattr(_threads, "MIN_WORK", 0)
     rng = np.random.default_rng(split)
     a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
     ref = np.einsum("...mr,...rl->...ml", a, b)
@@ -283,6 +294,7 @@ def test_matmul_by_rows_is_the_product(monkeypatch, split, a_shape, b_shape):
 def test_linear_with_its_products_cut_by_rows_gives_the_definition(monkeypatch):
     monkeypatch.setattr(_threads, "workers", lambda: 2)
     monkeypatch.setattr(_threads, "MIN_ROWS", 1)
+    monkeypatch.setattr(_threads, "MIN_WORK", 0)
     rng = np.random.default_rng(4)
     x, w, b = rng.standard_normal((3, 2, 5)), rng.standard_normal((7, 5)), rng.standard_normal(7)
     xt, wt, bt = (sn.tensor(v, requires_grad=True) for v in (x, w, b))
@@ -296,3 +308,16 @@ def test_linear_with_its_products_cut_by_rows_gives_the_definition(monkeypatch):
     np.testing.assert_allclose(wt.grad.data, np.einsum("nto,nti->oi", dy, x), rtol=1e-13,
                                atol=1e-13)
     np.testing.assert_allclose(bt.grad.data, dy.sum(axis=(0, 1)), rtol=1e-13, atol=1e-13)
+
+
+def test_small_products_stay_one_call(monkeypatch):
+    monkeypatch.setattr(_threads, "workers", lambda: 2)
+    calls = []
+    monkeypatch.setattr(_threads, "run_all", lambda tasks: calls.append(len(tasks)))
+    a, b = np.ones((64, 8)), np.ones((8, 4))          # 2,048 multiply-adds
+    monkeypatch.setattr(_threads, "MIN_WORK", 1025)
+    np.testing.assert_array_equal(_threads.matmul_by_rows(a, b), np.full((64, 4), 8.0))
+    assert calls == []
+    monkeypatch.setattr(_threads, "MIN_WORK", 1024)
+    _threads.matmul_by_rows(a, b)
+    assert calls == [2]

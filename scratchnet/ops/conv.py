@@ -363,7 +363,10 @@ def _share(g, chunks, width, whole_images=False):
     maps, 196 columns: 17-18 -> 16-18, 28-30 -> 36-41. There the pass stays one run, and
     its products are cut by rows between the same threads instead (_product)."""
     parts = _threads.workers()
-    if parts < 2 or not chunks or width < SHARE_MIN_COLUMNS_PER_FILTER * (g.K // g.groups):
+    kh, kw = g.kernel
+    work = g.K * g.C // g.groups * kh * kw * g.N * g.out_h * g.out_w     # multiply-adds
+    if (parts < 2 or not chunks or work < _threads.MIN_WORK * parts
+            or width < SHARE_MIN_COLUMNS_PER_FILTER * (g.K // g.groups)):
         return [chunks]
     if chunks[0][1] > 1:
         # whole images, several per chunk: as many chunks as fit, rounded up to a multiple of
