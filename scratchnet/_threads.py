@@ -21,7 +21,7 @@ per way, three processes each (ms):
     3x3 at 28 (8,128,28,28) -> 128   62.1 - 67.5             31.7 - 49.2
 
 A pass with few columns per filter is not cut into runs but each of its products by rows
-(conv._share, conv._product), on the same threads: left to OpenBLAS's threads, those products
+(conv._share, matmul_by_rows below), on the same threads: left to OpenBLAS's threads, those products
 left them spinning beside the shared passes that followed (ResNet-18's step at 64x64, batch
 16, took 196-227 ms so, 158-162 ms with the products cut by rows, 160-163 ms before sharing).
 
@@ -175,23 +175,22 @@ least 2**21 multiply-adds (its second convolution's input gradient, 7.7 million,
 cuts nothing of LeNet-5's, and every pass of the 3x3 layers above."""
 
 
-def splits(rows, split=None, work=None) -> bool:
+def splits(rows, work, split=None) -> bool:
     """Whether matmul_by_rows cuts a product with this many rows and multiply-adds."""
     split = workers() if split is None else split
-    return (split >= 2 and rows >= MIN_ROWS * split
-            and (work is None or work >= MIN_WORK * split))
+    return split >= 2 and rows >= MIN_ROWS * split and work >= MIN_WORK * split
 
 
 def matmul_by_rows(a, b, out=None, split=None):
     """a @ b, (..., M, R) @ (..., R, L), with the rows of a (and of the result) cut into
     `split` blocks (default: workers()), each multiplied on its own thread with OpenBLAS on
     one: the cut OpenBLAS's own threads would make, without leaving them spinning after the
-    product, beside the shared passes that follow. Fewer than MIN_ROWS rows per block: one
-    plain product."""
+    product, beside the shared passes that follow. Blocks smaller than MIN_ROWS rows or
+    MIN_WORK multiply-adds: one plain product."""
     split = workers() if split is None else split
     M = a.shape[-2]
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    if not splits(M, split, math.prod(batch) * M * a.shape[-1] * b.shape[-1]):
+    if not splits(M, math.prod(batch) * M * a.shape[-1] * b.shape[-1], split):
         return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty(batch + (M, b.shape[-1]), np.result_type(a, b))

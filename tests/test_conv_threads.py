@@ -44,49 +44,52 @@ def test_a_pass_is_shared_only_where_columns_outnumber_the_filters(monkeypatch):
                                np.empty((16, 6, 5, 5), np.float32), None, 1, 0, 1, 1)
     chunks = g.chunks(4)
     monkeypatch.setattr(_threads, "MIN_WORK", 16 * 150 * 32 * 100 // 2 + 1)
-    assert conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w)) == [chunks]
+    assert conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w)) == ([chunks], 2)
     monkeypatch.setattr(_threads, "MIN_WORK", 16 * 150 * 32 * 100 // 2)
-    assert len(conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w))) == 2
+    runs, split = conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w))
+    assert len(runs) == 2 and split == 1
     monkeypatch.setattr(_threads, "MIN_WORK", 0)
     # ResNet-18's 3x3 layer on 56x56 maps: 16 bands of up to 1,792 columns, 64 filters
     g = conv_op._conv_geometry("conv2d", np.empty((8, 64, 56, 56), np.float32),
                                np.empty((64, 64, 3, 3), np.float32), None, 1, 1, 1, 1)
     chunks = g.chunks(4)
     width = conv_op._chunk_columns(chunks, g.out_w)
-    runs = conv_op._share(g, chunks, width, whole_images=True)
-    assert [len(r) for r in runs] == [8, 8] and runs[0] + runs[1] == chunks
-    # its 512-filter layer on 7x7 maps: 196 columns per chunk, fewer than 2 x 512
+    runs, split = conv_op._share(g, chunks, width, whole_images=True)
+    assert [len(r) for r in runs] == [8, 8] and runs[0] + runs[1] == chunks and split == 1
+    # its 512-filter layer on 7x7 maps: 196 columns per chunk, fewer than 2 x 512: one run,
+    # each product's rows cut between the two threads
     g = conv_op._conv_geometry("conv2d", np.empty((8, 512, 7, 7), np.float32),
                                np.empty((512, 512, 3, 3), np.float32), None, 1, 1, 1, 1)
     chunks = g.chunks(4)
-    assert conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w)) == [chunks]
+    assert conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w)) == ([chunks], 2)
     # fewer chunks than threads: a chunk's images are cut in parts, or one image's rows
     g = conv_op._conv_geometry("conv2d", np.empty((8, 64, 56, 56), np.float32),
                                np.empty((128, 64, 1, 1), np.float32), None, 2, 0, 1, 1)
     chunks = g.chunks(4)
     assert chunks == [(0, 8, 0, 28)]
     runs = conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w))
-    assert runs == [[(0, 4, 0, 28)], [(4, 4, 0, 28)]]
+    assert runs == ([[(0, 4, 0, 28)], [(4, 4, 0, 28)]], 1)
     # ResNet-18's 128 filters on 8x8 maps at batch 16: 14 + 2 images become 8 + 8
     g = conv_op._conv_geometry("conv2d", np.empty((16, 128, 8, 8), np.float32),
                                np.empty((128, 128, 3, 3), np.float32), None, 1, 1, 1, 1)
     chunks = g.chunks(4)
     assert chunks == [(0, 14, 0, 8), (14, 2, 0, 8)]
     runs = conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w))
-    assert runs == [[(0, 8, 0, 8)], [(8, 8, 0, 8)]]
+    assert runs == ([[(0, 8, 0, 8)], [(8, 8, 0, 8)]], 1)
     g = conv_op._conv_geometry("conv2d", np.empty((1, 16, 20, 20), np.float32),
                                np.empty((8, 16, 3, 3), np.float32), None, 1, 1, 1, 1)
     chunks = g.chunks(4)
     width = conv_op._chunk_columns(chunks, g.out_w)
-    assert conv_op._share(g, chunks, width) == [[(0, 1, 0, 10)], [(0, 1, 10, 20)]]
+    assert conv_op._share(g, chunks, width) == ([[(0, 1, 0, 10)], [(0, 1, 10, 20)]], 1)
     # ...but the bands of one image stay in one run where they add onto each other
-    assert conv_op._share(g, chunks, width, whole_images=True) == [
-        [(0, 1, 0, 10), (0, 1, 10, 20)]]
+    # (one run: its products' rows are cut instead)
+    assert conv_op._share(g, chunks, width, whole_images=True) == (
+        [[(0, 1, 0, 10), (0, 1, 10, 20)]], 2)
     monkeypatch.setattr(_threads, "workers", lambda: 1)
     g = conv_op._conv_geometry("conv2d", np.empty((8, 64, 56, 56), np.float32),
                                np.empty((64, 64, 3, 3), np.float32), None, 1, 1, 1, 1)
     chunks = g.chunks(4)
-    assert conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w)) == [chunks]
+    assert conv_op._share(g, chunks, conv_op._chunk_columns(chunks, g.out_w)) == ([chunks], 1)
 
 
 # -- a shared pass gives the definition ------------------------------------------------------
@@ -127,8 +130,9 @@ def test_shared_conv2d_gives_the_definition(monkeypatch, way, parts, xs, ws, str
     kws = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     g = conv_op._conv_geometry("conv2d", x, w, None, **kws)
     width = conv_op._chunk_columns(g.chunks(8), g.out_w)
-    runs = conv_op._share(g, g.chunks(8), width)
+    runs, split = conv_op._share(g, g.chunks(8), width)
     assert len(runs) == (min(parts, g.N * g.out_h) if way == "runs" else 1)
+    assert split == (1 if way == "runs" else parts)
     products = []
     if way == "rows":       # every product is cut into `parts` blocks of rows
         real = conv_op._threads.run_all

@@ -46,7 +46,7 @@ no_grad nothing is saved at all.
 Threads: with OpenBLAS on T > 1 threads, a pass whose chunks have many columns is shared:
 its chunks are cut into T runs and each of T threads builds and multiplies its own, OpenBLAS
 on one thread meanwhile (scratchnet/_threads.py, _share below); in a pass with few columns
-per filter each product's rows are cut between the same threads instead (_product). Taking
+per filter each product's rows are cut between the same threads instead. Taking
 turns, serial im2col then a 2-thread GEMM, left a core idle during every im2col and handed
 the cores back and forth between numba's code and OpenBLAS's spinning threads at every chunk.
 
@@ -92,7 +92,7 @@ smaller budget cut their 64 columns in two."""
 
 SHARE_MIN_COLUMNS_PER_FILTER = 2
 """A pass's chunks are shared between threads only where a chunk has at least this many
-columns per filter (see _share); elsewhere each product is cut by rows (_product)."""
+columns per filter (see _share); elsewhere each product's rows are cut between them."""
 
 
 DIRECT_MAX_FILTERS = 32
@@ -295,8 +295,7 @@ def _im2col_pass(g, image, weight=None, grid=None, direct_dw=True):
         w_rows = weight.reshape(G, Kg, Cg * kh * kw) if want_out else None
         transposed = g.N * g.out_h * g.out_w >= _DW_TRANSPOSED_FROM_PIXELS
         # each run of chunks returns the sum of its weight gradients; they add up in order
-        runs = _share(g, chunks, width)
-        split = _threads.workers() if len(runs) == 1 else 1
+        runs, split = _share(g, chunks, width)
         parts = _threads.run_all([partial(_im2col_chunks, g, image, run, width, w_rows,
                                           out if want_out else None,
                                           grid if want_dw else None, transposed, split)
@@ -342,17 +341,18 @@ def _col2im_pass(g, grid, weight):
         w_cols = weight.reshape(G, Kg, Cg * kh * kw).transpose(0, 2, 1)
         # the bands of one image add onto each other: a run holds whole images
         width = _chunk_columns(chunks, g.out_w)
-        runs = _share(g, chunks, width, whole_images=True)
-        split = _threads.workers() if len(runs) == 1 else 1
+        runs, split = _share(g, chunks, width, whole_images=True)
         _threads.run_all([partial(_col2im_chunks, g, grid, run, width, w_cols, image, split)
                           for run in runs])
     return image
 
 
 def _share(g, chunks, width, whole_images=False):
-    """The chunks as runs, one per thread that shares the pass (scratchnet/_threads.py):
-    contiguous, of about equal columns; with whole_images a run starts only at an image's
-    first band. One run, all the chunks, when the pass is not shared.
+    """(runs, split): the chunks as runs, one per thread that shares the pass
+    (scratchnet/_threads.py), contiguous, of about equal columns (with whole_images a run
+    starts only at an image's first band), and split = 1; or, when the pass is not shared,
+    one run of all the chunks and split = the threads between which each product's rows are
+    cut (_threads.matmul_by_rows; it cuts only products big enough).
 
     Sharing splits the columns between the threads, and each thread reads all of the weights
     (and makes a whole weight gradient, added up at the end); OpenBLAS's threads split the
@@ -361,13 +361,13 @@ def _share(g, chunks, width, whole_images=False):
     at batch 8 (forward, then both backward products, ms, two threads, BLAS threads -> shared):
     64 filters on 56x56 maps, 1,792 columns: 23-34 -> 12-14, 46-58 -> 26; 512 filters on 7x7
     maps, 196 columns: 17-18 -> 16-18, 28-30 -> 36-41. There the pass stays one run, and
-    its products are cut by rows between the same threads instead (_product)."""
+    its products are cut by rows between the same threads instead."""
     parts = _threads.workers()
     kh, kw = g.kernel
     work = g.K * g.C // g.groups * kh * kw * g.N * g.out_h * g.out_w     # multiply-adds
     if (parts < 2 or not chunks or work < _threads.MIN_WORK * parts
             or width < SHARE_MIN_COLUMNS_PER_FILTER * (g.K // g.groups)):
-        return [chunks]
+        return [chunks], parts
     if chunks[0][1] > 1:
         # whole images, several per chunk: as many chunks as fit, rounded up to a multiple of
         # the threads, of equal numbers of images (ResNet-18's 128 filters on 8x8 maps at
@@ -378,57 +378,54 @@ def _share(g, chunks, width, whole_images=False):
     elif len(chunks) < parts:
         # one image (or its few bands): each in thinner bands, enough for every thread
         k = -(-parts // len(chunks))
-        chunks = [(n0, 1, r, min(r + -(-(y1 - y0) // k), y1))
-                  for n0, _, y0, y1 in chunks for r in range(y0, y1, -(-(y1 - y0) // k))]
+        chunks = [(n0, 1, r, min(r + step, y1)) for n0, _, y0, y1 in chunks
+                  for step in [-(-(y1 - y0) // k)] for r in range(y0, y1, step)]
     sizes = [b * (y1 - y0) for _, b, y0, y1 in chunks]
     cuts = [y0 == 0 for _, _, y0, _ in chunks] if whole_images else None
-    return [[chunks[i] for i in run] for run in _threads.split(sizes, parts, cuts)]
-
-
-def _product(a, b, out, split):
-    """out = a @ b for (G, M, R) @ (G, R, L). With split > 1 (a pass that is not shared, on
-    split threads), the rows are cut between the threads (_threads.matmul_by_rows)."""
-    return _threads.matmul_by_rows(a, b, out, split)
+    runs = [[chunks[i] for i in run] for run in _threads.split(sizes, parts, cuts)]
+    # a pass that still ends up one run (one image's bands in the col2im pass) cuts its rows
+    return runs, (parts if len(runs) == 1 else 1)
 
 
 def _im2col_chunks(g, image, chunks, width, w_rows, out, grid, transposed, split=1):
     """_im2col_pass's loop over some of its chunks, with buffers of its own: writes their part
     of out (if given) and returns the sum of their weight gradients (if grid is given), as
-    (G, Rg, Kg) if transposed else (G, Kg, Rg). split: see _product."""
+    (G, Rg, Kg) if transposed else (G, Kg, Rg). split: see _share."""
     G, K, ow = g.groups, g.K, g.out_w
     kh, kw = g.kernel
     R, Kg, P = g.C * kh * kw, K // G, g.out_h * ow
     cols_buf = np.empty(R * width, image.dtype)
     grid_buf = np.empty(K * width, image.dtype)
-    dw = None
+    shape = (G, R // G, Kg) if transposed else (G, Kg, R // G)
+    # the first chunk's product is the sum so far; later ones go through one buffer
+    dw, part = None, (np.empty(shape, image.dtype) if grid is not None and len(chunks) > 1
+                      else None)
     for n0, b, y0, y1 in chunks:
         L = b * (y1 - y0) * ow
         cols = im2col(image[n0:n0 + b], *g.window_args(), rows=(y0, y1),
                       out=cols_buf[:R * L].reshape(R, L)).reshape(G, R // G, L)
         if out is not None:
             if b == 1:      # straight into the output, whose rows y0..y1-1 are a view
-                _product(w_rows, cols, out[n0].reshape(G, Kg, P)[:, :, y0 * ow:y1 * ow], split)
+                _threads.matmul_by_rows(w_rows, cols,
+                                        out[n0].reshape(G, Kg, P)[:, :, y0 * ow:y1 * ow], split)
             else:
-                y = _product(w_rows, cols, grid_buf[:K * L].reshape(G, Kg, L), split)
+                y = _threads.matmul_by_rows(w_rows, cols, grid_buf[:K * L].reshape(G, Kg, L),
+                                            split)
                 out[n0:n0 + b] = y.reshape(K, b, g.out_h, ow).transpose(1, 0, 2, 3)
         if grid is not None:
             rows = _grid_rows(grid, n0, b, y0, y1, grid_buf).reshape(G, Kg, L)
-            if transposed:
-                part = _product(cols, rows.transpose(0, 2, 1),
-                                np.empty((G, R // G, Kg), image.dtype), split)
-            else:
-                part = _product(rows, cols.transpose(0, 2, 1),
-                                np.empty((G, Kg, R // G), image.dtype), split)
+            a, b_t = ((cols, rows.transpose(0, 2, 1)) if transposed
+                      else (rows, cols.transpose(0, 2, 1)))
             if dw is None:
-                dw = part
+                dw = _threads.matmul_by_rows(a, b_t, np.empty(shape, image.dtype), split)
             else:
-                dw += part
+                dw += _threads.matmul_by_rows(a, b_t, part, split)
     return dw
 
 
 def _col2im_chunks(g, grid, chunks, width, w_cols, image, split=1):
     """_col2im_pass's loop over some of its chunks (whole images), with buffers of its own.
-    split: see _product."""
+    split: see _share."""
     G, K, ow = g.groups, g.K, g.out_w
     kh, kw = g.kernel
     R, Kg = g.C * kh * kw, K // G
@@ -437,7 +434,8 @@ def _col2im_chunks(g, grid, chunks, width, w_cols, image, split=1):
     for n0, b, y0, y1 in chunks:
         L = b * (y1 - y0) * ow
         rows = _grid_rows(grid, n0, b, y0, y1, grid_buf).reshape(G, Kg, L)
-        cols = _product(w_cols, rows, cols_buf[:R * L].reshape(G, R // G, L), split)
+        cols = _threads.matmul_by_rows(w_cols, rows, cols_buf[:R * L].reshape(G, R // G, L),
+                                       split)
         # the bands of one image overlap by the kernel's reach: later bands add on
         col2im(cols.reshape(R, L), (b, g.C, g.H, g.W), *g.window_args(), rows=(y0, y1),
                out=image[n0:n0 + b], accumulate=y0 > 0)

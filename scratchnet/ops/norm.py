@@ -64,7 +64,7 @@ class Linear(Function):
         g2 = grad.reshape(rows, weight.shape[0])
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:                                    # (*, in)
-            if _threads.splits(weight.shape[1], work=weight.size * rows):  # W^T @ grad^T
+            if _threads.splits(weight.shape[1], weight.size * rows):     # W^T @ grad^T
                 gx = _threads.matmul_by_rows(weight.T, g2.T).T.reshape(x.shape)
             else:
                 gx = np.matmul(grad, weight)
