@@ -4,6 +4,7 @@
                                     [--threads 2] [--sides scratchnet torch numpy]
     python benchmarks/bench_conv.py --extras       # the measurements behind design choices
     python benchmarks/bench_conv.py --extras --direct   # only: direct kernel vs im2col + GEMM
+    python benchmarks/bench_conv.py --extras --winograd   # only: Winograd vs im2col + GEMM
     python benchmarks/bench_conv.py --threads 1 --clock cpu   # steadier on shared cores
 
 The shapes are the course's layers: LeNet-5, the ConvNetJS CIFAR-10 demo, ResNet-style 3x3
@@ -31,8 +32,10 @@ scratchnet/ops/conv.py and scratchnet/kernels/im2col.py:
   - cold (empty numba cache) and warm import + first call
   - the direct kernels (scratchnet/kernels/conv_direct.py) vs im2col + GEMM over channel
     counts, all three passes, the crossover behind DIRECT_MAX_FILTERS (--direct: only this)
+  - Winograd's F(2x2, 3x3) vs im2col + GEMM on ResNet-18's 3x3 layers (--winograd: only this)
 
-Results: benchmarks/results/conv.json (and conv_extras.json, conv_direct.json).
+Results: benchmarks/results/conv.json (and conv_extras.json, conv_direct.json,
+conv_winograd.json).
 """
 from __future__ import annotations
 

@@ -11,7 +11,10 @@ scratchnet/kernels/im2col.py (both sides are ours, so one process is fair here).
   - the crossover between the direct kernels (scratchnet/kernels/conv_direct.py) and
     im2col + GEMM, forward pass, input and weight gradients, over channel counts and kernel
     sizes (`--direct` runs only this one; its table is the one in the README)
-Results: benchmarks/results/conv_extras.json.
+  - Winograd's F(2x2, 3x3) (scratchnet/kernels/winograd.py) vs im2col + GEMM on ResNet-18's
+    3x3 layers, all three passes, one thread: the crossover behind WINOGRAD_MIN_CHANNELS and
+    WINOGRAD_MIN_TILES (`--winograd` runs only this one)
+Results: benchmarks/results/conv_extras.json (conv_direct.json, conv_winograd.json).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ import scratchnet as sn
 import scratchnet.nn.functional as F
 from bench_conv import CONV_SHAPES, HERE, conv_data, run_rounds, timed
 from scratchnet.kernels import conv_direct as KDIR
+from scratchnet import _threads
 from scratchnet.kernels import im2col as KI
 from scratchnet.ops import conv as conv_op
 
@@ -322,6 +326,63 @@ def extra_direct(repeats, rng, dtype=np.float32, sweep=True):
     return rows
 
 
+# ResNet-18's stride-1 3x3 layers at 224x224 (batch 8) and at 64x64 (batch 16), as
+# (N, C, H, K), and a few channel counts below the rule's 64
+WINOGRAD_SHAPES = [(8, 64, 56, 64), (8, 128, 28, 128), (8, 256, 14, 256), (8, 512, 7, 512),
+                   (16, 64, 16, 64), (16, 128, 8, 128), (16, 256, 4, 256), (16, 512, 2, 512),
+                   (8, 48, 56, 48), (8, 32, 56, 64), (8, 64, 56, 32)]
+
+
+def extra_winograd(repeats, rng, dtype=np.float32):
+    """Winograd's F(2x2, 3x3) vs im2col + GEMM, one thread (CPU time, best of `repeats`,
+    the two ways alternately): the measurement behind WINOGRAD_MIN_CHANNELS and
+    WINOGRAD_MIN_TILES in scratchnet/ops/conv.py."""
+    names = ("WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_TILES")
+    saved = [getattr(conv_op, n) for n in names]
+    blas_threads = _threads._blas[1]() if _threads.available() else None
+    if blas_threads is not None:
+        _threads._blas[0](1)
+    rows = []
+    try:
+        for N, C, H, K in WINOGRAD_SHAPES:
+            x = rng.standard_normal((N, C, H, H)).astype(dtype)
+            w = (rng.standard_normal((K, C, 3, 3)) / (3 * C**0.5)).astype(dtype)
+            g = conv_op._conv_geometry("conv2d", x, w, None, 1, 1, 1, 1)
+            dy = rng.standard_normal(g.grid_shape).astype(dtype)
+            for name, value in zip(names, saved):
+                setattr(conv_op, name, value)
+            chosen = "winograd" if g.winograd_fits() else "gemm"
+            passes = {"fwd": lambda: conv_op._im2col_pass(g, x, weight=w),
+                      "dx": lambda: conv_op._col2im_pass(g, dy, w),
+                      "dw": lambda: conv_op._im2col_pass(g, x, grid=dy)}
+            times = {p: ([], []) for p in passes}
+            for _ in range(repeats):
+                for side, limits in ((0, (1, 1)), (1, (10**9, 10**9))):
+                    for name, value in zip(names, limits):
+                        setattr(conv_op, name, value)
+                    for p, fn in passes.items():
+                        times[p][side].append(_best(fn, 1))
+            for p, (wino, gemm) in times.items():
+                rows.append({"pass": p, "shape": (N, C, H, H), "K": K,
+                             "tiles": N * (-(-H // 2))**2, "winograd_ms": 1e3 * min(wino),
+                             "gemm_ms": 1e3 * min(gemm), "chosen": chosen})
+    finally:
+        for name, value in zip(names, saved):
+            setattr(conv_op, name, value)
+        if blas_threads is not None:
+            _threads._blas[0](blas_threads)
+    print(f"
+Winograd F(2x2, 3x3) vs im2col + GEMM, 3x3 stride 1 padding 1, one thread (CPU "
+          f"time, best of {repeats}, ms):")
+    print(f"{'pass':5s}{'batch':>16s}{'K':>5s}{'tiles':>7s}{'Winograd':>10s}{'GEMM':>9s}"
+          f"{'GEMM/Winograd':>15s}  chosen")
+    for r in rows:
+        label = "x".join(str(v) for v in r["shape"])
+        print(f"{r['pass']:5s}{label:>16s}{r['K']:5d}{r['tiles']:7d}{r['winograd_ms']:10.2f}"
+              f"{r['gemm_ms']:9.2f}{r['gemm_ms'] / r['winograd_ms']:15.2f}  {r['chosen']}")
+    return rows
+
+
 def extra_compile():
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as cache:
@@ -343,8 +404,14 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--direct", action="store_true",
                     help="only the direct-kernel crossover (results: conv_direct.json)")
+    ap.add_argument("--winograd", action="store_true",
+                    help="only the Winograd crossover (results: conv_winograd.json)")
     args, _ = ap.parse_known_args()
     rng = np.random.default_rng(0)
+    if args.winograd:
+        with open(harness.results_path("conv_winograd"), "w") as f:
+            json.dump(extra_winograd(args.repeats, rng), f, indent=2)
+        return
     if args.direct:
         with open(harness.results_path("conv_direct"), "w") as f:
             json.dump(extra_direct(args.repeats, rng), f, indent=2)
@@ -353,6 +420,7 @@ def main():
               "column_budget": extra_budget(max(3, args.repeats // 2), rng),
               "parallel_im2col": extra_parallel_im2col(args.repeats, rng),
               "direct": extra_direct(args.repeats, rng),
+              "winograd": extra_winograd(args.repeats, rng),
               "compile": extra_compile()}
     with open(harness.results_path("conv_extras"), "w") as f:
         json.dump(extras, f, indent=2)

@@ -28,14 +28,18 @@ module has two passes, and both ops are made of them:
     conv2d            forward: _im2col_pass      backward: _col2im_pass (dx), _im2col_pass (dW)
     conv_transpose2d  forward: _col2im_pass      backward: _im2col_pass (dx and dW)
 
-Three kinds of pass skip the columns: a 1x1 convolution with stride 1 and no padding is
+Four kinds of pass skip the columns: a 1x1 convolution with stride 1 and no padding is
 already a matrix product on the (C, H*W) planes; a depthwise convolution (one input channel
 per group, MobileNet's) is a direct loop in scratchnet/kernels/conv_depthwise.py, since its
 matrix product would have only kh*kw terms per output; and a stride-1 3x3 or 5x5 pass that
 makes few channels (LeNet's, ConvNetJS's: the forward pass, and the input gradient, which is
 again a stride-1 convolution) runs the direct kernel of scratchnet/kernels/conv_direct.py,
 where the thin GEMM would run far below its peak (DIRECT_MAX_FILTERS says when); the weight
-gradient of such a layer is a direct kernel too, dot products over the same wide rows.
+gradient of such a layer is a direct kernel too, dot products over the same wide rows; and
+a stride-1 3x3 layer with at least 64 channels in and out (ResNet's, VGG's, U-Net's) runs
+Winograd's F(2x2, 3x3) (scratchnet/kernels/winograd.py): 16 matrix products over 2x2 tiles
+of the output, which make 16 multiplications where the columns make 36, for all three passes
+(WINOGRAD_MIN_CHANNELS says when).
 
 Memory: the columns are k*k times bigger than the input, so they are built for a few images
 at a time (`COLUMN_BUDGET_BYTES`) in one reused buffer, or for a band of one image's output
@@ -68,6 +72,7 @@ from .. import _threads
 from ..autograd.function import Function, register
 from ..kernels import conv_depthwise as KD
 from ..kernels import conv_direct as KDIR
+from ..kernels import winograd as KW
 from ..kernels.im2col import col2im, im2col
 from ..shapes import conv_output_size, conv_transpose_output_size, describe_window, ntuple
 from .methods import as_tensor
@@ -135,6 +140,29 @@ Up to 32 filters a GEMM with so few rows runs far from its peak and the columns 
 as the product; at 64 filters the two trade places from layer to layer."""
 
 
+WINOGRAD_MIN_CHANNELS = 64
+WINOGRAD_MIN_TILES = 64
+"""When Winograd's F(2x2, 3x3) (scratchnet/kernels/winograd.py) replaces im2col + GEMM: an
+ungrouped 3x3 layer, stride 1, no dilation, with at least 64 channels in and out and at least
+64 tiles of 2x2 output pixels in the batch, for all three of its passes. Measured one pass at
+a time against im2col + GEMM (`python benchmarks/bench_conv.py --extras --winograd`, one
+thread, CPU time, best of 7, ms; ratio = GEMM time / Winograd time):
+
+    layer (N, C, H, W) -> K       tiles    forward   input grad   weight grad
+    ...
+
+Below 64 channels the 16 products are thin, and the direct kernel takes layers of up to 32
+filters anyway; with few tiles (2x2 maps) the 16 products have few columns and each reads
+every transformed weight, where im2col's one product reads them once."""
+
+WINOGRAD_BLOCK_TILES = 128
+WINOGRAD_GRAD_BLOCK_TILES = 256
+"""Tiles per product: the transformed tiles stay in the cache between the transform writing
+them and the product reading them. The weight gradient's products sum over the tiles, and
+take more of them at a time (16 products of 64 x 64 from 3x3 at 56, one core: 14.4 ms at 56
+tiles a product, 12.1 at 252; at 1,008 the transforms no longer fit the cache)."""
+
+
 class ConvGeometry:
     """The shapes of one convolution, checked, in the conv2d direction.
 
@@ -183,6 +211,15 @@ class ConvGeometry:
             image, out = out, image
         return KDIR.useful_fraction((self.N, c_in) + image, self.kernel, out, self.dilation,
                                     c_out) >= DIRECT_MIN_USEFUL
+
+    def winograd_fits(self):
+        """Whether Winograd's F(2x2, 3x3) computes this layer's passes: see
+        WINOGRAD_MIN_CHANNELS. The input gradient is a 3x3 stride-1 convolution as well,
+        over as many tiles; the rule holds for all three passes of the layer."""
+        tiles = self.N * -(-self.out_h // 2) * -(-self.out_w // 2)
+        return (self.kernel == (3, 3) and self.stride == (1, 1) and self.dilation == (1, 1)
+                and self.groups == 1 and min(self.C, self.K) >= WINOGRAD_MIN_CHANNELS
+                and tiles >= WINOGRAD_MIN_TILES)
 
     def direct_weight_grad_fits(self, with_input_grad=True):
         """Whether the direct weight-gradient kernel computes the weight gradient: where the
@@ -274,6 +311,17 @@ def _im2col_pass(g, image, weight=None, grid=None, direct_dw=True):
         # not direct_dw, or an inf or NaN in the input: the weight gradient is computed
         # below, where only real products add up
 
+    if g.winograd_fits():
+        if want_out and _winograd_conv(image, weight, out, g.pad):
+            want_out = False
+        if want_dw:
+            dw = _winograd_weight_grad(image, np.ascontiguousarray(grid), g.pad)
+            if dw is not None:
+                want_dw = False
+        if not (want_out or want_dw):
+            return out, dw
+        # an inf or NaN in the input: computed below, where only real products add up
+
     if g.is_depthwise:
         dw = np.zeros((K, kh, kw), dtype) if want_dw else None
         if want_out:
@@ -322,15 +370,18 @@ def _col2im_pass(g, grid, weight):
     image = np.empty(g.image_shape, dtype)
     grid = np.ascontiguousarray(grid)
 
+    # a stride-1 convolution's input gradient is a stride-1 convolution of the grid with
+    # the kernel flipped and its channels swapped, padded by the kernel's reach minus the
+    # forward's padding
+    (dh, dw) = g.dilation
+    reach = (dh * (kh - 1) - g.pad[0], dw * (kw - 1) - g.pad[1])
     if g.direct_fits(input_grad=True):
-        # a stride-1 convolution's input gradient is a stride-1 convolution of the grid
-        # with the kernel flipped and its channels swapped, padded by the kernel's reach
-        # minus the forward's padding
-        (kh, kw), (dh, dw) = g.kernel, g.dilation
-        flipped = np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
-        reach = (dh * (kh - 1) - g.pad[0], dw * (kw - 1) - g.pad[1])
-        _direct_conv(g, grid, flipped, image, reach)
-    elif g.is_depthwise:
+        _direct_conv(g, grid, _flipped(weight), image, reach)
+        return image
+    if g.winograd_fits() and _winograd_conv(grid, weight, image, reach, flip=True):
+        return image
+    # (else an inf or NaN in the grid or the weight: the columns below)
+    if g.is_depthwise:
         KD.depthwise_input_grad(grid, weight, image, *_flat_window(g))
     elif g.is_pointwise:
         P = g.H * g.W
@@ -361,7 +412,9 @@ def _share(g, chunks, width, whole_images=False):
     at batch 8 (forward, then both backward products, ms, two threads, BLAS threads -> shared):
     64 filters on 56x56 maps, 1,792 columns: 23-34 -> 12-14, 46-58 -> 26; 512 filters on 7x7
     maps, 196 columns: 17-18 -> 16-18, 28-30 -> 36-41. There the pass stays one run, and
-    its products are cut by rows between the same threads instead."""
+    its products are cut by rows between the same threads instead. (Measured before these
+    layers went to Winograd's F(2x2, 3x3), which cuts its tiles between the threads the same
+    way, see _tile_runs; the rule holds for the strided, 1x1 and larger kernels left here.)"""
     parts = _threads.workers()
     kh, kw = g.kernel
     work = g.K * g.C // g.groups * kh * kw * g.N * g.out_h * g.out_w     # multiply-adds
@@ -439,6 +492,112 @@ def _col2im_chunks(g, grid, chunks, width, w_cols, image, split=1):
         # the bands of one image overlap by the kernel's reach: later bands add on
         col2im(cols.reshape(R, L), (b, g.C, g.H, g.W), *g.window_args(), rows=(y0, y1),
                out=image[n0:n0 + b], accumulate=y0 > 0)
+
+
+def _flipped(weight):
+    """(K, C, kh, kw) -> (C, K, kh, kw) turned by 180 degrees: the kernel of the input
+    gradient of a stride-1 convolution."""
+    return np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+
+
+def _tile_runs(image_count, out_hw, channels, block_tiles):
+    """(tile rows of the batch, tiles per row, runs): the batch's rows of 2x2 output tiles in
+    blocks of about block_tiles tiles, as (r0, r1), and those blocks in runs, one per thread
+    that shares the pass (scratchnet/_threads.py), or one run if too little work (channels:
+    the multiply-adds per tile and 4x4 position)."""
+    tiles_h, tiles_w = -(-out_hw[0] // 2), -(-out_hw[1] // 2)
+    rows = image_count * tiles_h
+    step = max(1, block_tiles // tiles_w)
+    blocks = [(r0, min(r0 + step, rows)) for r0 in range(0, rows, step)]
+    parts = _threads.workers()
+    if parts < 2 or 16 * channels * rows * tiles_w < _threads.MIN_WORK * parts:
+        return tiles_h, tiles_w, [blocks]
+    runs = _threads.split([r1 - r0 for r0, r1 in blocks], parts)
+    return tiles_h, tiles_w, [[blocks[i] for i in run] for run in runs]
+
+
+def _tiles(buf, rows, tiles):
+    """A (rows, 16, tiles) array at the start of buf, flat."""
+    return buf[:rows * 16 * tiles].reshape(rows, 16, tiles)
+
+
+def _by_position(a):
+    """(rows, 16, cols) -> the 16 matrices (16, rows, cols), a view."""
+    return a.transpose(1, 0, 2)
+
+
+def _winograd_conv(image, weight, out, pad, flip=False):
+    """out (N, K, H', W') = the 3x3 stride-1 convolution of image (N, C, H, W) with weight
+    (K, C, 3, 3), padded by pad = (top, left), by Winograd's F(2x2, 3x3); with flip, with
+    _flipped(weight) (C, K, 3, 3) instead. False (out unfinished) if an output came out inf
+    or NaN: the transforms add and subtract pixels before they are weighted, so an inf pixel
+    can meet an inf of the other sign and make a NaN where the direct sum has inf; the
+    caller then computes the pass the direct way."""
+    K, C = weight.shape[:2]
+    if flip:
+        K, C = C, K
+    U = np.empty((K, 16, C), weight.dtype)
+    KW.filter_transform(weight, flip, U)
+    tiles_h, tiles_w, runs = _tile_runs(image.shape[0], out.shape[2:], K * C,
+                                        WINOGRAD_BLOCK_TILES)
+    bad = _threads.run_all([partial(_winograd_conv_blocks, image, _by_position(U), out, pad,
+                                    tiles_h, tiles_w, blocks) for blocks in runs])
+    return sum(bad) == 0
+
+
+def _winograd_conv_blocks(image, U, out, pad, tiles_h, tiles_w, blocks):
+    """_winograd_conv's loop over some blocks of tile rows, with buffers of its own; how many
+    outputs came out inf or NaN. U: the 16 (K, C) matrices."""
+    (N, C, H, W), K = image.shape, out.shape[1]
+    most = max(r1 - r0 for r0, r1 in blocks) * tiles_w
+    V_buf, M_buf = np.empty(C * 16 * most, image.dtype), np.empty(K * 16 * most, image.dtype)
+    xf = image.reshape(-1)
+    bad = 0
+    for r0, r1 in blocks:
+        L = (r1 - r0) * tiles_w
+        V, M = _tiles(V_buf, C, L), _tiles(M_buf, K, L)
+        KW.input_transform(xf, C, H, W, r0, r1, tiles_h, pad[0], pad[1], V)
+        with np.errstate(invalid="ignore", over="ignore"):   # counted below, redone if any
+            np.matmul(U, _by_position(V), out=_by_position(M))
+        bad += KW.output_transform(M, r0, r1, tiles_h, out)
+    return bad
+
+
+def _winograd_weight_grad(image, grid, pad):
+    """The weight gradient (K, C, 3, 3) of the 3x3 stride-1 convolution of image
+    (N, C, H, W) padded by pad, given the output gradient grid (N, K, H', W'), by the
+    adjoint of Winograd's F(2x2, 3x3): dU = sum over tiles of dM V^T, dW = G^T dU G. Partial
+    sums per run, added in order. None if it is not finite (see _winograd_conv)."""
+    (N, C), K = image.shape[:2], grid.shape[1]
+    tiles_h, tiles_w, runs = _tile_runs(N, grid.shape[2:], K * C, WINOGRAD_GRAD_BLOCK_TILES)
+    parts = _threads.run_all([partial(_winograd_weight_grad_blocks, image, grid, pad,
+                                      tiles_h, tiles_w, blocks) for blocks in runs])
+    dU = parts[0]
+    for part in parts[1:]:
+        dU += part
+    dw = np.empty((K, C, 3, 3), dU.dtype)
+    KW.filter_grad(dU, dw)
+    return dw if np.isfinite(dw).all() else None
+
+
+def _winograd_weight_grad_blocks(image, grid, pad, tiles_h, tiles_w, blocks):
+    """_winograd_weight_grad's loop over some blocks of tile rows: their part of dU
+    (K, 16, C)."""
+    (N, C, H, W), (K, out_h, out_w) = image.shape, grid.shape[1:]
+    most = max(r1 - r0 for r0, r1 in blocks) * tiles_w
+    V_buf, dM_buf = np.empty(C * 16 * most, image.dtype), np.empty(K * 16 * most, image.dtype)
+    xf, gf = image.reshape(-1), grid.reshape(-1)
+    dU, part = np.zeros((K, 16, C), image.dtype), np.empty((K, 16, C), image.dtype)
+    for r0, r1 in blocks:
+        L = (r1 - r0) * tiles_w
+        V, dM = _tiles(V_buf, C, L), _tiles(dM_buf, K, L)
+        KW.input_transform(xf, C, H, W, r0, r1, tiles_h, pad[0], pad[1], V)
+        KW.grad_transform(gf, K, out_h, out_w, r0, r1, tiles_h, dM)
+        with np.errstate(invalid="ignore", over="ignore"):   # checked at the end, redone
+            np.matmul(_by_position(dM), _by_position(V).transpose(0, 2, 1),
+                      out=_by_position(part))
+            dU += part
+    return dU
 
 
 def _direct_conv(g, image, weight, out, pad):
