@@ -371,8 +371,7 @@ def extra_winograd(repeats, rng, dtype=np.float32):
             setattr(conv_op, name, value)
         if blas_threads is not None:
             _threads._blas[0](blas_threads)
-    print(f"
-Winograd F(2x2, 3x3) vs im2col + GEMM, 3x3 stride 1 padding 1, one thread (CPU "
+    print(f"\nWinograd F(2x2, 3x3) vs im2col + GEMM, 3x3 stride 1 padding 1, one thread (CPU "
           f"time, best of {repeats}, ms):")
     print(f"{'pass':5s}{'batch':>16s}{'K':>5s}{'tiles':>7s}{'Winograd':>10s}{'GEMM':>9s}"
           f"{'GEMM/Winograd':>15s}  chosen")

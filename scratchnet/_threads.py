@@ -28,9 +28,16 @@ left them spinning beside the shared passes that followed (ResNet-18's step at 6
 A Linear layer's products are cut by rows too (ops/norm.py): before they were, ResNet-18's
 first layer, right after the previous forward's fully connected layer, took 26-30 ms shared
 against 17-21 ms with BLAS threads, while its 3x3 layers at 28x28 took 11-12 against 12-14
-(batch 8, 224x224, no_grad). What is left on OpenBLAS's threads: the matmul op and the 1x1
-convolutions' batched products, after which a shared pass that starts within 0.1 s competes
-with a spinning thread.
+(batch 8, 224x224, no_grad).
+
+A product too small to cut still woke OpenBLAS's threads, and they spun beside the next
+shared pass all the same: in ResNet-18's step at 64x64 (batch 16, two threads) the thread
+that ran its own part of a shared pass took 131 ms a step over it while the pool's thread
+took 89 ms over the same amount of work, and waited 27 ms a step to be started. So the
+convolutions, Linear and the matmul op run inside `own_threads`: OpenBLAS on one thread for
+the whole op, every product either cut between our threads or on one thread. The step took
+215-245 ms so against 284-300 ms (medians of 15 steps, three processes each, in alternation,
+on a day its PyTorch twin took 186-200 ms).
 
 The products run on OpenBLAS's own thread count control (openblas_set_num_threads), found
 in the OpenBLAS that NumPy ships. Where NumPy links another BLAS (MKL, Apple's Accelerate)
@@ -45,6 +52,7 @@ bits can differ, as they do in a BLAS with a different thread count.
 from __future__ import annotations
 
 import ctypes
+import functools
 import glob
 import math
 import os
@@ -99,6 +107,9 @@ def _forget_pool():
 os.register_at_fork(after_in_child=_forget_pool)
 
 
+_held = threading.local()       # .threads: OpenBLAS's count outside own_threads, in it
+
+
 def available() -> bool:
     """Whether the passes can share their chunks (NumPy's BLAS is an OpenBLAS found here)."""
     return _blas is not None
@@ -110,7 +121,30 @@ def workers() -> int:
     not available."""
     if not ENABLED or _blas is None:
         return 1
-    return max(1, _blas[1]())
+    held = getattr(_held, "threads", None)
+    return max(1, held if held is not None else _blas[1]())
+
+
+def own_threads(fn):
+    """Decorator: fn runs with OpenBLAS on one thread, and workers() still says how many
+    OpenBLAS had, so that fn's products are either cut between our threads (run_all,
+    matmul_by_rows) or run on one: none wakes OpenBLAS's threads, which would spin on the
+    cores for about 0.1 s after it. Nested calls keep the outermost count; the count is put
+    back when the outermost returns, also after an error."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if _blas is None or not ENABLED or getattr(_held, "threads", None) is not None:
+            return fn(*args, **kwargs)
+        _held.threads = before = _blas[1]()
+        if before > 1:
+            _blas[0](1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _held.threads = None
+            if before > 1:
+                _blas[0](before)
+    return wrapper
 
 
 def split(sizes, parts, cuts=None):

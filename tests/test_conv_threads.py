@@ -16,6 +16,7 @@ import pytest
 import scratchnet as sn
 import scratchnet.nn.functional as F
 from scratchnet import _threads
+from scratchnet.kernels import winograd as KW
 from scratchnet.ops import conv as conv_op
 from tests.test_conv import _textbook_conv
 
@@ -213,6 +214,89 @@ def test_openblas_gets_its_thread_count_back_also_after_an_error():
             _threads.run_all([fails, task])
         assert getter() == 3
         assert len(_threads.run_all([task, task])) == 2      # the lock was released
+    finally:
+        setter(before)
+
+
+@needs_openblas
+def test_own_threads_holds_openblas_to_one_thread_and_reports_the_count_it_had():
+    setter, getter = _threads._blas
+    before = getter()
+    seen = []
+
+    @_threads.own_threads
+    def op(fail=False, nested=False):
+        seen.append((getter(), _threads.workers()))
+        if nested:
+            op()
+        if fail:
+            raise ValueError("the op's error")
+        return "done"
+
+    try:
+        setter(3)
+        assert op(nested=True) == "done"
+        assert seen == [(1, 3), (1, 3)] and getter() == 3 and _threads.workers() == 3
+        with pytest.raises(ValueError, match="the op's error"):
+            op(fail=True)
+        assert getter() == 3 and _threads.workers() == 3
+        setter(1)
+        seen.clear()
+        op()
+        assert seen == [(1, 1)] and getter() == 1
+    finally:
+        setter(before)
+
+
+@needs_openblas
+@pytest.mark.parametrize("op", ["conv2d", "pointwise", "winograd", "linear", "matmul"])
+def test_ops_run_their_products_with_openblas_on_one_thread(monkeypatch, op):
+    # what an op's products see of OpenBLAS: one thread, unless cut between ours; after the
+    # op OpenBLAS has its own count back
+    setter, getter = _threads._blas
+    before = getter()
+    counts = []
+    real = _threads.matmul_by_rows
+
+    def spy(a, b, out=None, split=None):
+        counts.append(getter())
+        return real(a, b, out, split)
+
+    monkeypatch.setattr(_threads, "matmul_by_rows", spy)
+    transform = KW.input_transform      # Winograd's runs: right before their products
+
+    def spy_transform(*args):
+        counts.append(getter())
+        return transform(*args)
+
+    monkeypatch.setattr(KW, "input_transform", spy_transform)
+    rng = np.random.default_rng(3)
+    try:
+        setter(2)
+        if op == "matmul":
+            a = sn.tensor(rng.standard_normal((3, 5, 4)), requires_grad=True)
+            b = sn.tensor(rng.standard_normal((4, 6)), requires_grad=True)
+            out = a @ b
+            want = a.data @ b.data
+        elif op == "linear":
+            a = sn.tensor(rng.standard_normal((5, 4)), requires_grad=True)
+            b = sn.tensor(rng.standard_normal((6, 4)), requires_grad=True)
+            out = F.linear(a, b)
+            want = a.data @ b.data.T
+        else:
+            k, c = {"conv2d": (3, 2), "pointwise": (1, 2), "winograd": (3, 64)}[op]
+            a = sn.tensor(rng.standard_normal((16, c, 16, 16)), requires_grad=True)
+            b = sn.tensor(rng.standard_normal((64, c, k, k)), requires_grad=True)
+            g = conv_op._conv_geometry("conv2d", a.data, b.data, None, 1, k // 2, 1, 1)
+            assert g.winograd_fits() == (op == "winograd")
+            assert g.is_pointwise == (op == "pointwise")
+            out = F.conv2d(a, b, padding=k // 2)
+            want = _textbook_conv(a.data, b.data, np.zeros(out.shape), (1, 1),
+                                  (k // 2, k // 2), (1, 1), 1)[0]
+        out.sum().backward()
+        np.testing.assert_allclose(out.data, want, rtol=1e-10, atol=1e-10)
+        assert getter() == 2
+        assert counts and set(counts) == {1}
     finally:
         setter(before)
 

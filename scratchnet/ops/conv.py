@@ -141,7 +141,7 @@ as the product; at 64 filters the two trade places from layer to layer."""
 
 
 WINOGRAD_MIN_CHANNELS = 64
-WINOGRAD_MIN_TILES = 64
+WINOGRAD_MIN_TILES = 128
 """When Winograd's F(2x2, 3x3) (scratchnet/kernels/winograd.py) replaces im2col + GEMM: an
 ungrouped 3x3 layer, stride 1, no dilation, with at least 64 channels in and out and at least
 64 tiles of 2x2 output pixels in the batch, for all three of its passes. Measured one pass at
@@ -283,6 +283,7 @@ def _grid_rows(grid, n0, b, y0, y1, buf):
 _DW_TRANSPOSED_FROM_PIXELS = 1024
 
 
+@_threads.own_threads
 def _im2col_pass(g, image, weight=None, grid=None, direct_dw=True):
     """Columns of `image`, contracted two ways (either may be skipped):
 
@@ -333,10 +334,12 @@ def _im2col_pass(g, image, weight=None, grid=None, direct_dw=True):
         P = g.H * g.W
         planes = image.reshape(g.N, G, Cg, P)
         if want_out:
-            np.matmul(weight.reshape(G, Kg, Cg), planes, out=out.reshape(g.N, G, Kg, P))
+            _threads.matmul_by_rows(weight.reshape(G, Kg, Cg), planes,
+                                    out.reshape(g.N, G, Kg, P))
         if want_dw:
             # one product per image; summing N small (Kg, Cg) results is cheap
-            dw = np.matmul(grid.reshape(g.N, G, Kg, P), planes.transpose(0, 1, 3, 2)).sum(0)
+            dw = _threads.matmul_by_rows(grid.reshape(g.N, G, Kg, P),
+                                         planes.transpose(0, 1, 3, 2)).sum(0)
     else:
         chunks = g.chunks(image.itemsize)
         width = _chunk_columns(chunks, g.out_w)
@@ -360,6 +363,7 @@ def _im2col_pass(g, image, weight=None, grid=None, direct_dw=True):
     return out, dw
 
 
+@_threads.own_threads
 def _col2im_pass(g, grid, weight):
     """The adjoint of the convolution in the image: grid (N, K, out_h, out_w) and weight
     (K, C/G, kh, kw) -> image (N, C, H, W) = d/d image <conv(image, weight), grid>."""
@@ -385,8 +389,8 @@ def _col2im_pass(g, grid, weight):
         KD.depthwise_input_grad(grid, weight, image, *_flat_window(g))
     elif g.is_pointwise:
         P = g.H * g.W
-        np.matmul(weight.reshape(G, Kg, Cg).transpose(0, 2, 1), grid.reshape(g.N, G, Kg, P),
-                  out=image.reshape(g.N, G, Cg, P))
+        _threads.matmul_by_rows(weight.reshape(G, Kg, Cg).transpose(0, 2, 1),
+                                grid.reshape(g.N, G, Kg, P), image.reshape(g.N, G, Cg, P))
     else:
         chunks = g.chunks(dtype.itemsize)
         w_cols = weight.reshape(G, Kg, Cg * kh * kw).transpose(0, 2, 1)

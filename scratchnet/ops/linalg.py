@@ -1,16 +1,26 @@
 """Matrix product with NumPy's matmul rules: 1-D operands are promoted (and the added axis
-removed again), leading dimensions broadcast as batch dimensions."""
+removed again), leading dimensions broadcast as batch dimensions. Products of matrices are
+cut by rows between threads of our own, OpenBLAS on one thread (scratchnet/_threads.py)."""
 from __future__ import annotations
 
 import numpy as np
 
+from .. import _threads
 from ..autograd.function import Function, register
 from .elementwise import unbroadcast
+
+
+def _product(a, b):
+    """a @ b, a matrix product's rows cut between threads (a vector's: one product)."""
+    if a.ndim < 2 or b.ndim < 2:
+        return np.matmul(a, b)
+    return _threads.matmul_by_rows(a, b)
 
 
 @register("matmul")
 class MatMul(Function):
     @staticmethod
+    @_threads.own_threads
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: both operands need at least one dimension, got shapes "
@@ -28,15 +38,16 @@ class MatMul(Function):
                                  f"{a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
                                  ) from None
         ctx.save_for_backward(a, b)
-        return np.matmul(a, b)
+        return _product(a, b)
 
     @staticmethod
+    @_threads.own_threads
     def backward(ctx, grad):
         a, b = ctx.saved_arrays
         if a.ndim == 2 and b.ndim == 2:
             # plain matrices: no promotion, no batch to sum over
-            return (grad @ b.T if ctx.needs_input_grad[0] else None,
-                    a.T @ grad if ctx.needs_input_grad[1] else None)
+            return (_product(grad, b.T) if ctx.needs_input_grad[0] else None,
+                    _product(a.T, grad) if ctx.needs_input_grad[1] else None)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         if a.ndim == 1 and b.ndim == 1:
@@ -49,9 +60,9 @@ class MatMul(Function):
             g2 = grad
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            ga = _product(g2, np.swapaxes(b2, -1, -2))
             ga = unbroadcast(ga, a2.shape).reshape(a.shape)
         if ctx.needs_input_grad[1]:
-            gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            gb = _product(np.swapaxes(a2, -1, -2), g2)
             gb = unbroadcast(gb, b2.shape).reshape(b.shape)
         return ga, gb

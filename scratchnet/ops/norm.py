@@ -44,6 +44,7 @@ class Linear(Function):
     """y = x W^T + b:  x (*, in), W (out, in), b (out,) -> y (*, out)."""
 
     @staticmethod
+    @_threads.own_threads
     def forward(ctx, x, weight, bias=None):
         ctx.save_for_backward(x, weight)
         # W @ x^T, then transposed back: with few rows in x, OpenBLAS runs this orientation
@@ -58,6 +59,7 @@ class Linear(Function):
         return out
 
     @staticmethod
+    @_threads.own_threads
     def backward(ctx, grad):
         x, weight = ctx.saved_arrays
         rows = math.prod(x.shape[:-1])
