@@ -326,11 +326,12 @@ def extra_direct(repeats, rng, dtype=np.float32, sweep=True):
     return rows
 
 
-# ResNet-18's stride-1 3x3 layers at 224x224 (batch 8) and at 64x64 (batch 16), as
-# (N, C, H, K), and a few channel counts below the rule's 64
+# ResNet-18's stride-1 3x3 layers at 224x224 (batch 8; its last at 16 and 32 too) and at
+# 64x64 (batch 16), as (N, C, H, K), and two channel counts below the rule's 64
 WINOGRAD_SHAPES = [(8, 64, 56, 64), (8, 128, 28, 128), (8, 256, 14, 256), (8, 512, 7, 512),
+                   (16, 512, 7, 512), (32, 512, 7, 512),
                    (16, 64, 16, 64), (16, 128, 8, 128), (16, 256, 4, 256), (16, 512, 2, 512),
-                   (8, 48, 56, 48), (8, 32, 56, 64), (8, 64, 56, 32)]
+                   (8, 48, 56, 48), (8, 32, 56, 64)]
 
 
 def extra_winograd(repeats, rng, dtype=np.float32):

@@ -141,19 +141,34 @@ as the product; at 64 filters the two trade places from layer to layer."""
 
 
 WINOGRAD_MIN_CHANNELS = 64
-WINOGRAD_MIN_TILES = 128
+WINOGRAD_MIN_TILES = 256
 """When Winograd's F(2x2, 3x3) (scratchnet/kernels/winograd.py) replaces im2col + GEMM: an
 ungrouped 3x3 layer, stride 1, no dilation, with at least 64 channels in and out and at least
-64 tiles of 2x2 output pixels in the batch, for all three of its passes. Measured one pass at
+256 tiles of 2x2 output pixels in the batch, for all three of its passes. Measured one pass at
 a time against im2col + GEMM (`python benchmarks/bench_conv.py --extras --winograd`, one
 thread, CPU time, best of 7, ms; ratio = GEMM time / Winograd time):
 
-    layer (N, C, H, W) -> K       tiles    forward   input grad   weight grad
-    ...
+    layer (N, C, H, W) -> K       tiles    forward       input grad    weight grad
+    8x64x56x56 -> 64              6,272    17.4  1.50    17.7  1.32    22.0  1.15
+    8x128x28x28 -> 128            1,568    17.0  1.36    16.0  1.35    21.7  1.09
+    8x256x14x14 -> 256              392    19.3  1.29    20.0  1.13    24.2  1.00
+    8x512x7x7 -> 512                128    21.9  1.00    21.9  1.00    28.0  0.81   (im2col)
+    16x512x7x7 -> 512               256    35.8  1.22    38.2  1.12    42.1  1.05
+    32x512x7x7 -> 512               512    71.0  1.22    71.8  1.18    72.8  1.37
+    16x64x16x16 -> 64             1,024     3.0  1.45     3.1  1.25     4.0  1.12
+    16x128x8x8 -> 128               256     2.7  1.53     2.6  1.47     3.3  1.32
+    16x256x4x4 -> 256                64     3.2  1.32     3.7  1.08     4.9  0.92   (im2col)
+    16x512x2x2 -> 512                16     6.8  0.77     8.7  0.60    11.2  0.44   (im2col)
+    8x48x56x56 -> 48              6,272     9.7  1.41     9.7  1.32    13.9  1.04   (im2col)
+    8x32x56x56 -> 64              6,272     9.3  1.22    13.2  0.98    13.1  0.90   (im2col)
 
-Below 64 channels the 16 products are thin, and the direct kernel takes layers of up to 32
-filters anyway; with few tiles (2x2 maps) the 16 products have few columns and each reads
-every transformed weight, where im2col's one product reads them once."""
+(Winograd's time, then the ratio.) Below 64 channels the 16 products are thin
+(and the direct kernel takes layers of up to 32 filters). With few tiles they have few
+columns, and each reads every transformed weight, where im2col's one product reads them
+once; and the filters cost the same to transform however few tiles use them: 512 x 512
+filters take 4-5 ms, and the weight gradient as much to transform back, which 128 tiles do
+not earn back (with two threads 16x256x4x4 took 13.3 ms forward and backward by Winograd,
+11.4 by im2col)."""
 
 WINOGRAD_BLOCK_TILES = 128
 WINOGRAD_GRAD_BLOCK_TILES = 256
