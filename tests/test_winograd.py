@@ -318,6 +318,29 @@ def test_an_inf_in_the_output_gradient_reaches_the_input_gradient_as_by_definiti
     assert (xt.grad.data[~want] == 0).all()
 
 
+def test_tile_rows_are_cut_into_blocks_a_multiple_of_the_threads(monkeypatch):
+    monkeypatch.setattr(_threads, "workers", lambda: 2)
+    # 3x3 at 28, batch 8: 112 rows of 14 tiles; 256 tiles a block would make 7 blocks of 18
+    # rows or fewer (4 on one thread, 3 on the other): 8 blocks of 14, 4 each
+    tiles_h, tiles_w, runs = conv_op._tile_runs(8, (28, 28), 128 * 128, 256)
+    assert (tiles_h, tiles_w) == (14, 14)
+    assert runs == [[(r, r + 14) for r in range(0, 56, 14)],
+                    [(r, r + 14) for r in range(56, 112, 14)]]
+    # an odd output, 5 images of 4 x 5 tiles, 15 tiles a block: 20 rows in 7 blocks of 3
+    # rows or fewer; 3 threads: 9 blocks of 2 or 3 rows, 3 each
+    monkeypatch.setattr(_threads, "workers", lambda: 3)
+    monkeypatch.setattr(_threads, "MIN_WORK", 0)
+    tiles_h, tiles_w, runs = conv_op._tile_runs(5, (7, 9), 64 * 64, 15)
+    assert (tiles_h, tiles_w) == (4, 5)
+    assert runs == [[(0, 2), (2, 4), (4, 6)], [(6, 8), (8, 11), (11, 13)],
+                    [(13, 15), (15, 17), (17, 20)]]
+    # no more blocks than rows
+    assert conv_op._tile_runs(1, (4, 40), 64 * 64, 100)[2] == [[(0, 1)], [(1, 2)]]
+    # too little work for two threads: one run, blocks as asked
+    monkeypatch.setattr(_threads, "MIN_WORK", 10**12)
+    assert conv_op._tile_runs(2, (8, 8), 64 * 64, 8)[2] == [[(r, r + 2) for r in range(0, 8, 2)]]
+
+
 # -- the rule ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("x,w,kws,fits", [

@@ -149,26 +149,30 @@ a time against im2col + GEMM (`python benchmarks/bench_conv.py --extras --winogr
 thread, CPU time, best of 7, ms; ratio = GEMM time / Winograd time):
 
     layer (N, C, H, W) -> K       tiles    forward       input grad    weight grad
-    8x64x56x56 -> 64              6,272    17.4  1.50    17.7  1.32    22.0  1.15
-    8x128x28x28 -> 128            1,568    17.0  1.36    16.0  1.35    21.7  1.09
-    8x256x14x14 -> 256              392    19.3  1.29    20.0  1.13    24.2  1.00
-    8x512x7x7 -> 512                128    21.9  1.00    21.9  1.00    28.0  0.81   (im2col)
-    16x512x7x7 -> 512               256    35.8  1.22    38.2  1.12    42.1  1.05
-    32x512x7x7 -> 512               512    71.0  1.22    71.8  1.18    72.8  1.37
-    16x64x16x16 -> 64             1,024     3.0  1.45     3.1  1.25     4.0  1.12
-    16x128x8x8 -> 128               256     2.7  1.53     2.6  1.47     3.3  1.32
-    16x256x4x4 -> 256                64     3.2  1.32     3.7  1.08     4.9  0.92   (im2col)
-    16x512x2x2 -> 512                16     6.8  0.77     8.7  0.60    11.2  0.44   (im2col)
-    8x48x56x56 -> 48              6,272     9.7  1.41     9.7  1.32    13.9  1.04   (im2col)
-    8x32x56x56 -> 64              6,272     9.3  1.22    13.2  0.98    13.1  0.90   (im2col)
+    8x64x56x56 -> 64              6,272    19.0  1.25    19.1  1.23    23.8  1.07
+    8x128x28x28 -> 128            1,568    14.8  1.42    14.4  1.42    18.3  1.18
+    8x256x14x14 -> 256              392    17.8  1.25    17.7  1.21    20.7  1.16
+    8x512x7x7 -> 512                128    20.6  1.09    21.6  1.01    24.9  0.93   (im2col)
+    16x512x7x7 -> 512               256    37.9  1.15    39.6  1.08    41.9  1.07
+    32x512x7x7 -> 512               512    77.3  1.14    77.3  1.11    80.0  1.30
+    16x64x16x16 -> 64             1,024     3.0  1.47     3.2  1.25     3.5  1.27
+    16x128x8x8 -> 128               256     2.6  1.58     2.6  1.37     3.5  1.18
+    16x256x4x4 -> 256                64     3.1  1.33     3.6  1.07     3.9  1.10   (im2col)
+    16x512x2x2 -> 512                16     7.6  0.75    10.2  0.56    15.7  0.37   (im2col)
+    8x48x56x56 -> 48              6,272     9.8  1.62     9.7  1.37    13.7  1.09   (im2col)
+    8x32x56x56 -> 64              6,272     9.3  1.19    15.0  1.00    13.1  0.93   (im2col)
 
-(Winograd's time, then the ratio.) Below 64 channels the 16 products are thin
-(and the direct kernel takes layers of up to 32 filters). With few tiles they have few
-columns, and each reads every transformed weight, where im2col's one product reads them
-once; and the filters cost the same to transform however few tiles use them: 512 x 512
-filters take 4-5 ms, and the weight gradient as much to transform back, which 128 tiles do
-not earn back (with two threads 16x256x4x4 took 13.3 ms forward and backward by Winograd,
-11.4 by im2col)."""
+(Winograd's time, then the ratio; "(im2col)": the rule leaves the layer to im2col.) With
+few tiles the 16 products have few columns, and each reads every transformed weight, where
+im2col's one product reads them once; and the filters cost the same to transform however
+few tiles use them: 512 x 512 filters take 4-5 ms, and the weight gradient as much to
+transform back, which 128 tiles barely earn back (an earlier run of the same command: 1.00,
+1.00 and 0.81 for 8x512x7x7). Below 256 tiles the gains come and go from run to run
+(16x256x4x4 on one thread: 1.07-1.33 here, 0.99-1.11 in another sweep), and with two threads
+16x256x4x4 took 13.3 ms forward and backward by Winograd, 11.4 by im2col. 48 channels gain
+too (1.09-1.62), but the course's layers have 64 or more; with 32 channels in, the input and
+weight gradients gain nothing (1.00, 0.93), and with 32 out the direct kernel takes the
+forward pass."""
 
 WINOGRAD_BLOCK_TILES = 128
 WINOGRAD_GRAD_BLOCK_TILES = 256
@@ -521,15 +525,21 @@ def _flipped(weight):
 
 def _tile_runs(image_count, out_hw, channels, block_tiles):
     """(tile rows of the batch, tiles per row, runs): the batch's rows of 2x2 output tiles in
-    blocks of about block_tiles tiles, as (r0, r1), and those blocks in runs, one per thread
-    that shares the pass (scratchnet/_threads.py), or one run if too little work (channels:
-    the multiply-adds per tile and 4x4 position)."""
+    blocks of at most about block_tiles tiles, as (r0, r1), their sizes at most one row
+    apart, and those blocks in runs, one per thread that shares the pass
+    (scratchnet/_threads.py), or one run if too little work (channels: the multiply-adds per
+    tile and 4x4 position)."""
     tiles_h, tiles_w = -(-out_hw[0] // 2), -(-out_hw[1] // 2)
     rows = image_count * tiles_h
-    step = max(1, block_tiles // tiles_w)
-    blocks = [(r0, min(r0 + step, rows)) for r0 in range(0, rows, step)]
+    count = -(-rows // max(1, block_tiles // tiles_w))          # blocks
     parts = _threads.workers()
-    if parts < 2 or 16 * channels * rows * tiles_w < _threads.MIN_WORK * parts:
+    shared = parts >= 2 and 16 * channels * rows * tiles_w >= _threads.MIN_WORK * parts
+    if shared:
+        # rounded up to a multiple of the threads (3x3 at 28's weight gradient: 7 blocks of
+        # 16 tile rows, 4 on one thread and 3 on the other; now 8 of 14)
+        count = min(-(-count // parts) * parts, rows)
+    blocks = [(rows * i // count, rows * (i + 1) // count) for i in range(count)]
+    if not shared:
         return tiles_h, tiles_w, [blocks]
     runs = _threads.split([r1 - r0 for r0, r1 in blocks], parts)
     return tiles_h, tiles_w, [[blocks[i] for i in run] for run in runs]
