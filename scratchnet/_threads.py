@@ -34,10 +34,12 @@ A product too small to cut still woke OpenBLAS's threads, and they spun beside t
 shared pass all the same: in ResNet-18's step at 64x64 (batch 16, two threads) the thread
 that ran its own part of a shared pass took 131 ms a step over it while the pool's thread
 took 89 ms over the same amount of work, and waited 27 ms a step to be started. So the
-convolutions, Linear and the matmul op run inside `own_threads`: OpenBLAS on one thread for
-the whole op, every product either cut between our threads or on one thread. The step took
-215-245 ms so against 284-300 ms (medians of 15 steps, three processes each, in alternation,
-on a day its PyTorch twin took 186-200 ms).
+convolutions and Linear run inside `own_threads`: OpenBLAS on one thread for the whole op,
+every product either cut between our threads or on one thread. The step took 215-245 ms so
+against 284-300 ms (medians of 15 steps, three processes each, in alternation, on a day its
+PyTorch twin took 186-200 ms). The matmul op holds OpenBLAS only for the products it cuts:
+the engine's graph of 8 x 8 products (benchmarks/bench_engine.py) is all overhead, and
+holding costs about 2 microseconds a product.
 
 The products run on OpenBLAS's own thread count control (openblas_set_num_threads), found
 in the OpenBLAS that NumPy ships. Where NumPy links another BLAS (MKL, Apple's Accelerate)
@@ -200,13 +202,17 @@ def run_all(tasks):
 MIN_ROWS = 32
 """A product is cut by rows only into blocks of at least this many rows..."""
 
-MIN_WORK = 2**23
-"""...and of at least this many multiply-adds each (about 0.2 ms on one core): handing work
+MIN_WORK = 2**22
+"""...and of at least this many multiply-adds each (about 0.1 ms on one core): handing work
 to a thread and waiting for it costs tens of microseconds. `scratchnet train lenet5` (batch
 32) took 10.9-12.2 s of training with every product cut, against 8.1 s; with blocks of at
 least 2**21 multiply-adds (its second convolution's input gradient, 7.7 million, still cut)
-8.6-11.1 s against 7.6-10.7 s with sharing off, three runs each in alternation. At 2**23 it
-cuts nothing of LeNet-5's, and every pass of the 3x3 layers above."""
+8.6-11.1 s against 7.6-10.7 s with sharing off, three runs each in alternation (both before
+own_threads). At 2**22 it cuts nothing of LeNet-5's at batch 32; at batch 64 its second
+convolution's two products (15 million) are cut, which own_threads would otherwise leave on
+one thread: that layer's forward + backward took 1.95-2.77 ms (median 2.29) so, 2.36-3.63
+(2.73) with 2**23, and 2.11-3.16 (2.67) with OpenBLAS's own threads before own_threads, five
+processes each in alternation."""
 
 
 def splits(rows, work, split=None) -> bool:

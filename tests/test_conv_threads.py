@@ -273,9 +273,10 @@ def test_ops_run_their_products_with_openblas_on_one_thread(monkeypatch, op):
     rng = np.random.default_rng(3)
     try:
         setter(2)
-        if op == "matmul":
-            a = sn.tensor(rng.standard_normal((3, 5, 4)), requires_grad=True)
-            b = sn.tensor(rng.standard_normal((4, 6)), requires_grad=True)
+        if op == "matmul":          # big enough to cut: 3 x 64 x 40 x 48 multiply-adds
+            monkeypatch.setattr(_threads, "MIN_WORK", 3 * 64 * 40 * 48 // 2)
+            a = sn.tensor(rng.standard_normal((3, 64, 40)), requires_grad=True)
+            b = sn.tensor(rng.standard_normal((40, 48)), requires_grad=True)
             out = a @ b
             want = a.data @ b.data
         elif op == "linear":

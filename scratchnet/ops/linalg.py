@@ -1,6 +1,6 @@
 """Matrix product with NumPy's matmul rules: 1-D operands are promoted (and the added axis
-removed again), leading dimensions broadcast as batch dimensions. Products of matrices are
-cut by rows between threads of our own, OpenBLAS on one thread (scratchnet/_threads.py)."""
+removed again), leading dimensions broadcast as batch dimensions. Large products of matrices
+are cut by rows between threads of our own, OpenBLAS on one thread (scratchnet/_threads.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,16 +11,21 @@ from .elementwise import unbroadcast
 
 
 def _product(a, b):
-    """a @ b, a matrix product's rows cut between threads (a vector's: one product)."""
-    if a.ndim < 2 or b.ndim < 2:
-        return np.matmul(a, b)
-    return _threads.matmul_by_rows(a, b)
+    """a @ b. A product of matrices big enough to cut (_threads.splits) has its rows cut
+    between threads of our own, OpenBLAS held to one thread (_threads.own_threads); any other
+    is NumPy's as it is: holding OpenBLAS costs about 2 microseconds a product, a tenth of
+    the time the engine's small ones take whole (benchmarks/bench_engine.py)."""
+    if a.ndim >= 2 and b.ndim >= 2:
+        # the multiply-adds, batch x M x R x L: exact unless both batches are broadcast
+        work = max(a.size * b.shape[-1], b.size * a.shape[-2])
+        if work >= 2 * _threads.MIN_WORK and _threads.splits(a.shape[-2], work):
+            return _threads.own_threads(lambda: _threads.matmul_by_rows(a, b))()
+    return np.matmul(a, b)
 
 
 @register("matmul")
 class MatMul(Function):
     @staticmethod
-    @_threads.own_threads
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: both operands need at least one dimension, got shapes "
@@ -41,7 +46,6 @@ class MatMul(Function):
         return _product(a, b)
 
     @staticmethod
-    @_threads.own_threads
     def backward(ctx, grad):
         a, b = ctx.saved_arrays
         if a.ndim == 2 and b.ndim == 2:
