@@ -39,7 +39,7 @@ every product either cut between our threads or on one thread. The step took 215
 against 284-300 ms (medians of 15 steps, three processes each, in alternation, on a day its
 PyTorch twin took 186-200 ms). The matmul op holds OpenBLAS only for the products it cuts:
 the engine's graph of 8 x 8 products (benchmarks/bench_engine.py) is all overhead, and
-holding costs about 2 microseconds a product.
+holding costs about a microsecond a product.
 
 The products run on OpenBLAS's own thread count control (openblas_set_num_threads), found
 in the OpenBLAS that NumPy ships. Where NumPy links another BLAS (MKL, Apple's Accelerate)

@@ -13,8 +13,8 @@ from .elementwise import unbroadcast
 def _product(a, b):
     """a @ b. A product of matrices big enough to cut (_threads.splits) has its rows cut
     between threads of our own, OpenBLAS held to one thread (_threads.own_threads); any other
-    is NumPy's as it is: holding OpenBLAS costs about 2 microseconds a product, a tenth of
-    the time the engine's small ones take whole (benchmarks/bench_engine.py)."""
+    is NumPy's as it is: holding OpenBLAS costs about a microsecond, where a whole small op
+    takes about 15 (benchmarks/bench_engine.py)."""
     if a.ndim >= 2 and b.ndim >= 2:
         # the multiply-adds, batch x M x R x L: exact unless both batches are broadcast
         work = max(a.size * b.shape[-1], b.size * a.shape[-2])
