@@ -46,7 +46,6 @@ def test_the_paper_s_matrices_give_two_outputs_of_a_3_tap_correlation():
     d, g = np.array([3.0, -1.0, 4.0, 1.0]), np.array([2.0, 7.0, -5.0])
     direct = [d[0] * g[0] + d[1] * g[1] + d[2] * g[2], d[1] * g[0] + d[2] * g[1] + d[3] * g[2]]
     assert (AT @ ((G @ g) * (BT @ d))).tolist() == direct == [-21.0, 21.0]
-    np.testing.assert_array_equal(KW.G, G)
 
 
 @pytest.mark.parametrize("flip", [False, True])
