@@ -34,8 +34,8 @@ import harness
 import scratchnet as sn
 import scratchnet.nn.functional as F
 from bench_conv import CONV_SHAPES, HERE, conv_data, run_rounds, timed
-from scratchnet.kernels import conv_direct as KDIR
 from scratchnet import _threads
+from scratchnet.kernels import conv_direct as KDIR
 from scratchnet.kernels import im2col as KI
 from scratchnet.ops import conv as conv_op
 
