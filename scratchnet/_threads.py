@@ -58,6 +58,7 @@ import functools
 import glob
 import math
 import os
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from functools import partial
@@ -169,6 +170,14 @@ def split(sizes, parts, cuts=None):
     return runs
 
 
+def _leave_signals_to_others():
+    """A pool thread blocks Ctrl-C and SIGTERM: the kernel then hands them to a thread that
+    handles them (Python runs its handlers in the main thread) rather than to one busy in a
+    product."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def run_all(tasks):
     """Run the callables side by side, OpenBLAS on one thread meanwhile; their results in
     order. The first runs in the calling thread, the others on the pool. If another pass is
@@ -182,7 +191,8 @@ def run_all(tasks):
                 _pool.shutdown(wait=False)
             _pool_size = len(tasks) - 1
             _pool = ThreadPoolExecutor(max_workers=_pool_size,
-                                       thread_name_prefix="scratchnet-conv")
+                                       thread_name_prefix="scratchnet-conv",
+                                       initializer=_leave_signals_to_others)
         before = _blas[1]() if _blas else None
         if _blas:
             _blas[0](1)

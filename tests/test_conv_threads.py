@@ -8,6 +8,7 @@ Expected values come from the definition in plain NumPy (tests/test_conv.py's te
 im2col) or from hand-worked lists; never from the shared pass itself.
 """
 import multiprocessing
+import signal
 import threading
 
 import numpy as np
@@ -300,6 +301,16 @@ def test_ops_run_their_products_with_openblas_on_one_thread(monkeypatch, op):
         assert counts and set(counts) == {1}
     finally:
         setter(before)
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no POSIX signal masks")
+def test_pool_threads_leave_ctrl_c_to_the_main_thread():
+    def mask():
+        return signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+    here, pool = _threads.run_all([mask, mask])     # the second runs on the pool
+    assert {signal.SIGINT, signal.SIGTERM} <= pool
+    assert signal.SIGINT not in here
 
 
 def test_a_second_caller_runs_its_tasks_itself_while_a_pass_is_shared():

@@ -376,6 +376,19 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
         trainer.load_checkpoint()
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no POSIX signal masks")
+def test_the_training_thread_leaves_ctrl_c_to_the_main_thread(tmp_path, monkeypatch):
+    data = load_live_data("digits", channels=1)
+    trainer = LiveTrainer(build_model("lenet5"), data, "lenet5", tmp_path)
+    masks = []
+    monkeypatch.setattr(trainer, "_train_until_stopped",
+                        lambda: masks.append(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+    trainer.start()
+    trainer.stop()
+    assert len(masks) == 1 and {signal.SIGINT, signal.SIGTERM} <= masks[0]
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])   # not here
+
+
 def test_the_command_serves_and_stops_cleanly_on_ctrl_c(tmp_path):
     # PYTHONFAULTHANDLER: if the process does not stop, SIGABRT makes it print where each of
     # its threads is, and the failure shows it

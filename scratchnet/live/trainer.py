@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import math
 import os
+import signal
 import threading
 import time
 
@@ -255,6 +256,13 @@ class LiveTrainer:
             self._thread.join(timeout)
 
     def _loop(self):
+        # Ctrl-C and SIGTERM are the main thread's, which serves the page and stops training:
+        # blocked here, they are blocked in the threads this one starts too (numba's, the
+        # convolutions'), so the kernel hands them to the main thread rather than to a thread
+        # busy in a kernel. Without it the Ctrl-C test (tests/test_live.py) now and then hung:
+        # the main thread never raised KeyboardInterrupt, this one sat in a numba kernel.
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             self._train_until_stopped()
         except Exception as e:      # shown on the page instead of a silently dead thread
