@@ -616,16 +616,19 @@ def _winograd_weight_grad_blocks(image, grid, pad, tiles_h, tiles_w, blocks):
     most = max(r1 - r0 for r0, r1 in blocks) * tiles_w
     V_buf, dM_buf = np.empty(C * 16 * most, image.dtype), np.empty(K * 16 * most, image.dtype)
     xf, gf = image.reshape(-1), grid.reshape(-1)
-    dU, part = np.zeros((K, 16, C), image.dtype), np.empty((K, 16, C), image.dtype)
-    for r0, r1 in blocks:
+    # the first block's product is the sum so far; later ones go through one buffer
+    dU = np.empty((K, 16, C), image.dtype)
+    part = np.empty_like(dU) if len(blocks) > 1 else None
+    for i, (r0, r1) in enumerate(blocks):
         L = (r1 - r0) * tiles_w
         V, dM = _tiles(V_buf, C, L), _tiles(dM_buf, K, L)
         KW.input_transform(xf, C, H, W, r0, r1, tiles_h, pad[0], pad[1], V)
         KW.grad_transform(gf, K, out_h, out_w, r0, r1, tiles_h, dM)
         with np.errstate(invalid="ignore", over="ignore"):   # checked at the end, redone
             np.matmul(_by_position(dM), _by_position(V).transpose(0, 2, 1),
-                      out=_by_position(part))
-            dU += part
+                      out=_by_position(dU if i == 0 else part))
+            if i > 0:
+                dU += part
     return dU
 
 
